@@ -1,0 +1,15 @@
+# Dependencies of the xrestore targets, all from Debian packages (see tools/install_deps.sh).
+include(GNUInstallDirs)
+find_package(xtl REQUIRED)
+find_package(xtensor REQUIRED)
+find_package(xsimd REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(XRESTORE_STB REQUIRED IMPORTED_TARGET GLOBAL stb)
+
+# stb ships its implementation as libstb; wrap it in a target name that works in both the build
+# tree and an installed package.
+if(NOT TARGET xrestore_stb)
+    add_library(xrestore_stb INTERFACE)
+    target_link_libraries(xrestore_stb INTERFACE PkgConfig::XRESTORE_STB)
+endif()

@@ -1,0 +1,72 @@
+#pragma once
+/// @file kernel_bodies.hpp
+/// Element-wise kernel bodies shared by every backend. Each is a small functor whose call
+/// operator handles one index; the CPU backend runs it in an OpenMP loop, the CUDA backend in a
+/// grid-stride kernel. CPU tests therefore execute the exact arithmetic of the device kernels.
+
+#include "xrestore/core/host_device.hpp"
+
+#include <cstddef>
+
+namespace xrestore::kernels {
+
+/// y[i] += a * x[i]
+struct axpy_body {
+    float a;
+    const float* x;
+    float* y;
+    XRESTORE_HD void operator()(std::size_t i) const { y[i] += a * x[i]; }
+};
+
+/// y[i] = a * x[i] + b * y[i]
+struct axpby_body {
+    float a;
+    const float* x;
+    float b;
+    float* y;
+    XRESTORE_HD void operator()(std::size_t i) const { y[i] = a * x[i] + b * y[i]; }
+};
+
+/// x[i] *= a
+struct scal_body {
+    float a;
+    float* x;
+    XRESTORE_HD void operator()(std::size_t i) const { x[i] *= a; }
+};
+
+/// y[i] = x[i]
+struct copy_body {
+    const float* x;
+    float* y;
+    XRESTORE_HD void operator()(std::size_t i) const { y[i] = x[i]; }
+};
+
+/// x[i] = value
+struct fill_body {
+    float value;
+    float* x;
+    XRESTORE_HD void operator()(std::size_t i) const { x[i] = value; }
+};
+
+/// x[i] = min(max(x[i], lo), hi)
+struct clip_body {
+    float lo;
+    float hi;
+    float* x;
+    XRESTORE_HD void operator()(std::size_t i) const {
+        float v = x[i];
+        v = v < lo ? lo : v;
+        x[i] = v > hi ? hi : v;
+    }
+};
+
+/// x[i] * y[i] in double precision (the term of a dot product)
+struct dot_term {
+    const float* x;
+    const float* y;
+    XRESTORE_HD double operator()(std::size_t i) const {
+        return static_cast<double>(x[i]) * static_cast<double>(y[i]);
+    }
+};
+
+} // namespace xrestore::kernels

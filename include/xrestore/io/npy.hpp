@@ -1,0 +1,262 @@
+#pragma once
+/// @file npy.hpp
+/// Read and write NumPy `.npy` arrays for exact numerical exchange. Reading accepts format
+/// versions 1-3, C order, little-endian float32/float64 and unsigned/signed integers (converted to
+/// float32); everything else is refused with io_error. Writing produces version 1.0 '<f4'.
+///
+/// @code
+/// xrestore::write_npy("x.npy", x);                        // x: any float32 tensor
+/// auto y = xrestore::read_npy<3>("x.npy");                  // C x H x W
+/// @endcode
+
+#include "xrestore/core/tensor.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace xrestore {
+
+/// A dense array of any rank read from a .npy file, converted to float32.
+struct npy_array {
+    std::vector<std::size_t> shape;
+    std::vector<float> data;
+};
+
+namespace detail {
+
+inline std::string read_whole_file(const std::filesystem::path& path, std::string_view where) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw io_error(concat(where, ": cannot open '", path.string(), "' for reading"));
+    }
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) {
+        throw io_error(concat(where, ": error while reading '", path.string(), "'"));
+    }
+    return bytes;
+}
+
+/// Value of 'key' in a numpy header dict, as the raw text up to the next top-level comma.
+inline std::string npy_header_field(const std::string& header, const std::string& key,
+                                    const std::string& file) {
+    const std::string quoted = "'" + key + "'";
+    const auto at = header.find(quoted);
+    if (at == std::string::npos) {
+        throw io_error(concat("read_npy: '", file, "' header lacks the key ", quoted));
+    }
+    auto pos = header.find(':', at + quoted.size());
+    if (pos == std::string::npos) {
+        throw io_error(concat("read_npy: '", file, "' header is malformed near ", quoted));
+    }
+    ++pos;
+    while (pos < header.size() && header[pos] == ' ') {
+        ++pos;
+    }
+    if (pos < header.size() && header[pos] == '(') {
+        const auto end = header.find(')', pos);
+        if (end == std::string::npos) {
+            throw io_error(concat("read_npy: '", file, "' has an unterminated shape tuple"));
+        }
+        return header.substr(pos, end - pos + 1);
+    }
+    auto end = header.find_first_of(",}", pos);
+    if (end == std::string::npos) {
+        throw io_error(concat("read_npy: '", file, "' header is malformed near ", quoted));
+    }
+    return header.substr(pos, end - pos);
+}
+
+inline std::vector<std::size_t> npy_parse_shape(const std::string& text, const std::string& file) {
+    std::vector<std::size_t> shape;
+    std::size_t i = 1; // skip '('
+    while (i < text.size()) {
+        const char c = text[i];
+        if (c >= '0' && c <= '9') {
+            std::size_t value = 0;
+            while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+                const auto digit = static_cast<std::size_t>(text[i] - '0');
+                if (value > (std::numeric_limits<std::size_t>::max() - digit) / 10) {
+                    throw io_error(concat("read_npy: '", file, "' declares an absurd extent"));
+                }
+                value = value * 10 + digit;
+                ++i;
+            }
+            shape.push_back(value);
+        } else if (c == ',' || c == ' ' || c == ')' || c == 'L') {
+            ++i;
+        } else {
+            throw io_error(concat("read_npy: '", file, "' has a malformed shape ", text));
+        }
+    }
+    return shape;
+}
+
+template <class T>
+void npy_convert(const char* bytes, std::size_t count, std::vector<float>& out) {
+    for (std::size_t i = 0; i < count; ++i) {
+        T value;
+        std::memcpy(&value, bytes + i * sizeof(T), sizeof(T));
+        out[i] = static_cast<float>(value);
+    }
+}
+
+} // namespace detail
+
+/// Read a .npy file of any rank into float32.
+inline npy_array read_npy_any(const std::filesystem::path& path) {
+    const std::string file = path.string();
+    const std::string bytes = detail::read_whole_file(path, "read_npy");
+    static constexpr char magic[] = "\x93NUMPY";
+    if (bytes.size() < 10 || bytes.compare(0, 6, magic, 6) != 0) {
+        throw io_error(detail::concat("read_npy: '", file, "' is not a .npy file (bad magic)"));
+    }
+    const auto major = static_cast<unsigned char>(bytes[6]);
+    std::size_t header_len = 0;
+    std::size_t header_start = 0;
+    if (major == 1) {
+        header_len = static_cast<unsigned char>(bytes[8]) |
+                     (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
+        header_start = 10;
+    } else if (major == 2 || major == 3) {
+        if (bytes.size() < 12) {
+            throw io_error(detail::concat("read_npy: '", file, "' is truncated in its preamble"));
+        }
+        for (int k = 0; k < 4; ++k) {
+            header_len |= static_cast<std::size_t>(static_cast<unsigned char>(bytes[8 + k]))
+                          << (8 * k);
+        }
+        header_start = 12;
+    } else {
+        throw io_error(detail::concat("read_npy: '", file, "' has unsupported format version ",
+                                      static_cast<int>(major)));
+    }
+    if (header_len > bytes.size() - header_start) {
+        throw io_error(detail::concat("read_npy: '", file, "' is truncated in its header"));
+    }
+    const std::string header = bytes.substr(header_start, header_len);
+    const std::string descr = detail::npy_header_field(header, "descr", file);
+    const std::string order = detail::npy_header_field(header, "fortran_order", file);
+    if (order.find("False") == std::string::npos) {
+        throw io_error(detail::concat("read_npy: '", file,
+                                      "' must be in C order (fortran_order False), got ", order));
+    }
+    npy_array result;
+    result.shape = detail::npy_parse_shape(detail::npy_header_field(header, "shape", file), file);
+    std::size_t count = 1;
+    for (auto extent : result.shape) {
+        if (extent != 0 && count > std::numeric_limits<std::size_t>::max() / 16 / extent) {
+            throw io_error(detail::concat("read_npy: '", file, "' declares too many elements"));
+        }
+        count *= extent;
+    }
+    std::size_t item = 0;
+    std::string type = descr;
+    std::erase(type, '\'');
+    std::erase(type, ' ');
+    if (type == "<f4") {
+        item = 4;
+    } else if (type == "<f8") {
+        item = 8;
+    } else if (type == "|u1" || type == "<u1" || type == "|i1") {
+        item = 1;
+    } else if (type == "<u2" || type == "<i2") {
+        item = 2;
+    } else if (type == "<i4" || type == "<u4") {
+        item = 4;
+    } else if (type == "<i8" || type == "<u8") {
+        item = 8;
+    } else if (type == "|b1") {
+        item = 1;
+    } else {
+        throw io_error(detail::concat("read_npy: '", file,
+                                      "' has dtype ", type,
+                                      "; expected little-endian float or integer"));
+    }
+    const std::size_t data_start = header_start + header_len;
+    if (count * item != bytes.size() - data_start) {
+        throw io_error(detail::concat("read_npy: '", file, "' holds ", bytes.size() - data_start,
+                                      " data bytes, but its header declares ", count * item,
+                                      " (shape ", shape_string(result.shape), ", dtype ", type,
+                                      ")"));
+    }
+    result.data.resize(count);
+    const char* p = bytes.data() + data_start;
+    if (type == "<f4") {
+        detail::npy_convert<float>(p, count, result.data);
+    } else if (type == "<f8") {
+        detail::npy_convert<double>(p, count, result.data);
+    } else if (type == "|i1") {
+        detail::npy_convert<std::int8_t>(p, count, result.data);
+    } else if (item == 1) {
+        detail::npy_convert<std::uint8_t>(p, count, result.data);
+    } else if (type == "<u2") {
+        detail::npy_convert<std::uint16_t>(p, count, result.data);
+    } else if (type == "<i2") {
+        detail::npy_convert<std::int16_t>(p, count, result.data);
+    } else if (type == "<i4") {
+        detail::npy_convert<std::int32_t>(p, count, result.data);
+    } else if (type == "<u4") {
+        detail::npy_convert<std::uint32_t>(p, count, result.data);
+    } else if (type == "<i8") {
+        detail::npy_convert<std::int64_t>(p, count, result.data);
+    } else {
+        detail::npy_convert<std::uint64_t>(p, count, result.data);
+    }
+    return result;
+}
+
+/// Read a .npy file of rank N (a rank-2 file read as rank 3 gets a leading channel of 1).
+template <std::size_t N>
+tensor<N> read_npy(const std::filesystem::path& path) {
+    npy_array a = read_npy_any(path);
+    if (N == 3 && a.shape.size() == 2) {
+        a.shape.insert(a.shape.begin(), 1);
+    }
+    if (a.shape.size() != N) {
+        throw shape_error(detail::concat("read_npy: '", path.string(), "' must have rank ", N,
+                                         ", got rank ", a.shape.size(), " (shape ",
+                                         shape_string(a.shape), ")"));
+    }
+    std::array<std::size_t, N> shape{};
+    std::copy(a.shape.begin(), a.shape.end(), shape.begin());
+    tensor<N> t(shape);
+    std::copy(a.data.begin(), a.data.end(), t.begin());
+    return t;
+}
+
+/// Write a float32 tensor (any xtensor expression is evaluated first) as a version 1.0 .npy.
+template <class E>
+void write_npy(const std::filesystem::path& path, const E& expression) {
+    const auto values = xt::eval(xt::cast<float>(expression));
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
+    for (std::size_t i = 0; i < values.dimension(); ++i) {
+        header += std::to_string(values.shape()[i]);
+        header += (values.dimension() == 1 || i + 1 < values.dimension()) ? "," : "";
+        header += (i + 1 < values.dimension()) ? " " : "";
+    }
+    header += "), }";
+    const std::size_t total = 10 + header.size() + 1;
+    header.append((64 - total % 64) % 64, ' ');
+    header += '\n';
+    std::ofstream out(path, std::ios::binary);
+    if (!out) {
+        throw io_error(detail::concat("write_npy: cannot open '", path.string(), "' for writing"));
+    }
+    const unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                                        static_cast<unsigned char>(header.size() & 0xff),
+                                        static_cast<unsigned char>(header.size() >> 8)};
+    out.write(reinterpret_cast<const char*>(preamble), 10);
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.write(reinterpret_cast<const char*>(values.data()),
+              static_cast<std::streamsize>(values.size() * sizeof(float)));
+    if (!out) {
+        throw io_error(detail::concat("write_npy: error while writing '", path.string(), "'"));
+    }
+}
+
+} // namespace xrestore
