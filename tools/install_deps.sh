@@ -5,7 +5,7 @@
 # python3-skimage, used only to regenerate golden files and run peer benchmarks)
 set -euo pipefail
 
-packages=(cmake g++ pkg-config make libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
+packages=(cmake g++ pkg-config make ninja-build libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
     libboost-test-dev libstb-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev)
 if [[ "${1:-}" == "--with-python" ]]; then
     packages+=(python3-torch python3-skimage python3-numpy)

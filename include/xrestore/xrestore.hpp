@@ -1,11 +1,34 @@
 #pragma once
 /// @file xrestore.hpp
 /// Umbrella header: every public xrestore header.
+///
+/// @code
+/// #include <xrestore/xrestore.hpp>
+/// xrestore::convolution blur(xrestore::box_kernel(13), {3, 256, 256});
+/// @endcode
 
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/linear_operator.hpp"
+#include "xrestore/core/noise.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
+
+#include "xrestore/io/image.hpp"
+#include "xrestore/io/kernel_file.hpp"
 #include "xrestore/io/npy.hpp"
+
 #include "xrestore/operators/adjoint_check.hpp"
+#include "xrestore/operators/boundary.hpp"
+#include "xrestore/operators/combinators.hpp"
+#include "xrestore/operators/convolution.hpp"
+#include "xrestore/operators/downsampling.hpp"
+#include "xrestore/operators/gradient.hpp"
+#include "xrestore/operators/haar.hpp"
+#include "xrestore/operators/inpainting.hpp"
+#include "xrestore/operators/kernels.hpp"
 #include "xrestore/operators/operator_norm.hpp"
+
+#include "xrestore/solvers/cg.hpp"
+
+#include "xrestore/metrics/mse.hpp"
+#include "xrestore/metrics/psnr.hpp"

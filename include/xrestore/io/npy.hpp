@@ -11,12 +11,14 @@
 
 #include "xrestore/core/tensor.hpp"
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace xrestore {
@@ -29,12 +31,29 @@ struct npy_array {
 
 namespace detail {
 
+/// The whole content of a file. Missing paths, directories and unreadable files throw io_error
+/// naming the path and the reason.
 inline std::string read_whole_file(const std::filesystem::path& path, std::string_view where) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (status.type() == std::filesystem::file_type::not_found) {
+        throw io_error(concat(where, ": cannot read '", path.string(), "': no such file"));
+    }
+    if (ec) {
+        throw io_error(concat(where, ": cannot read '", path.string(), "': ", ec.message()));
+    }
+    if (std::filesystem::is_directory(status)) {
+        throw io_error(concat(where, ": cannot read '", path.string(), "': it is a directory"));
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         throw io_error(concat(where, ": cannot open '", path.string(), "' for reading"));
     }
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string bytes;
+    std::array<char, 1 << 16> buffer{};
+    while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0) {
+        bytes.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
+    }
     if (in.bad()) {
         throw io_error(concat(where, ": error while reading '", path.string(), "'"));
     }
@@ -101,6 +120,15 @@ void npy_convert(const char* bytes, std::size_t count, std::vector<float>& out) 
     for (std::size_t i = 0; i < count; ++i) {
         T value;
         std::memcpy(&value, bytes + i * sizeof(T), sizeof(T));
+        if constexpr (std::is_same_v<T, double>) {
+            // doubles beyond the float range become +-inf (not an undefined conversion)
+            constexpr double largest = std::numeric_limits<float>::max();
+            if (value > largest || value < -largest) {
+                out[i] = value > 0 ? std::numeric_limits<float>::infinity()
+                                   : -std::numeric_limits<float>::infinity();
+                continue;
+            }
+        }
         out[i] = static_cast<float>(value);
     }
 }
@@ -173,8 +201,7 @@ inline npy_array read_npy_any(const std::filesystem::path& path) {
     } else if (type == "|b1") {
         item = 1;
     } else {
-        throw io_error(detail::concat("read_npy: '", file,
-                                      "' has dtype ", type,
+        throw io_error(detail::concat("read_npy: '", file, "' has dtype ", type,
                                       "; expected little-endian float or integer"));
     }
     const std::size_t data_start = header_start + header_len;
@@ -247,13 +274,15 @@ void write_npy(const std::filesystem::path& path, const E& expression) {
     if (!out) {
         throw io_error(detail::concat("write_npy: cannot open '", path.string(), "' for writing"));
     }
-    const unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                                        static_cast<unsigned char>(header.size() & 0xff),
-                                        static_cast<unsigned char>(header.size() >> 8)};
+    // magic, version 1.0, header length (little-endian uint16)
+    unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
+    preamble[8] = static_cast<unsigned char>(header.size() & 0xff);
+    preamble[9] = static_cast<unsigned char>(header.size() >> 8);
     out.write(reinterpret_cast<const char*>(preamble), 10);
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     out.write(reinterpret_cast<const char*>(values.data()),
               static_cast<std::streamsize>(values.size() * sizeof(float)));
+    out.close();
     if (!out) {
         throw io_error(detail::concat("write_npy: error while writing '", path.string(), "'"));
     }

@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""Compare xrestore's blur (bench_blur) with PyTorch CPU conv2d on the same cases, in one run.
+
+    /usr/bin/python3 benchmarks/compare_blur_pytorch.py build/benchmarks/bench_blur \
+        [--threads 2] [--rounds 2] [--write-readme benchmarks/README.md]
+
+For every kernel (box 7, 13, 17; motion 15 at 0.785 rad; Gaussian sigma 2, size 13) and RGB
+N x N image (N = 256, 512, 1024) it times
+  - xrestore: bench_blur's blur_apply/<kernel>/<N> and blur_adjoint/<kernel>/<N> (Google
+    Benchmark, real time, median of repetitions), OMP_NUM_THREADS = threads;
+  - PyTorch: the reference study's conv2d_block, nn.Conv2d(3, 3, p, groups=3, bias=False,
+    padding=p//2) under torch.no_grad(), and nn.ConvTranspose2d with the same weights and padding
+    for the adjoint; torch.set_num_threads(threads); median of repeats after warm-up.
+Both sides run `rounds` times, alternating, and the best median of each case is kept (the machine
+may be shared). It prints a markdown table whose ratio is pytorch_time / xrestore_time (> 1 means
+xrestore is faster) and, with --write-readme, puts it between the markers
+<!-- blur-table-begin --> and <!-- blur-table-end --> of that file.
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+SIZES = (256, 512, 1024)
+BEGIN = "<!-- blur-table-begin -->"
+END = "<!-- blur-table-end -->"
+
+
+def box_kernel(p):
+    return np.full((p, p), 1.0 / (p * p), dtype=np.float32)
+
+
+def motion_kernel(size, angle):
+    # the same formula as xrestore::motion_kernel (a rotated, bilinearly sampled line)
+    c = (size - 1) / 2.0
+    i, j = np.mgrid[0:size, 0:size].astype(np.float64)
+    x, y = j - c, i - c
+    along = x * math.cos(angle) - y * math.sin(angle)
+    across = x * math.sin(angle) + y * math.cos(angle)
+    w = np.maximum(0.0, 1.0 - np.abs(across)) * np.clip(c + 1.0 - np.abs(along), 0.0, 1.0)
+    w[w < 1e-6 * w.max()] = 0.0
+    return (w / w.sum()).astype(np.float32)
+
+
+def gaussian_kernel(sigma, size):
+    u = np.arange(size) - (size - 1) / 2.0
+    g = np.exp(-u * u / (2.0 * sigma * sigma))
+    g /= g.sum()
+    return np.outer(g, g).astype(np.float32)
+
+
+KERNELS = {
+    "box7": box_kernel(7),
+    "box13": box_kernel(13),
+    "box17": box_kernel(17),
+    "motion15": motion_kernel(15, 0.785),
+    "gaussian13": gaussian_kernel(2.0, 13),
+}
+
+
+def run_xrestore(binary, threads, min_time, repetitions):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    command = [
+        binary,
+        "--benchmark_format=json",
+        f"--benchmark_min_time={min_time}",
+        f"--benchmark_repetitions={repetitions}",
+        "--benchmark_report_aggregates_only=true",
+    ]
+    result = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    report = json.loads(result.stdout)
+    times = {}
+    for entry in report["benchmarks"]:
+        if entry.get("aggregate_name") != "median":
+            continue
+        # "blur_apply/box13/512/real_time" -> ("apply", "box13", 512)
+        parts = entry["run_name"].split("/")
+        kind = parts[0].replace("blur_", "")
+        scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[entry["time_unit"]]
+        times[(kind, parts[1], int(parts[2]))] = entry["real_time"] * scale
+    return times, report.get("context", {})
+
+
+def median_time(function, repeats, budget=2.0):
+    """Median wall time (ms) of `repeats` calls after a warm-up call; slow cases (over 0.5 s a
+    call) take 3 calls, so the whole comparison stays within minutes."""
+    t = time.perf_counter()
+    function()
+    if time.perf_counter() - t > 0.5:
+        repeats = 3
+    else:
+        function()
+    samples = []
+    start = time.perf_counter()
+    while len(samples) < repeats or (time.perf_counter() - start < 0.3 and len(samples) < 50):
+        t = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - t)
+        if time.perf_counter() - start > budget and len(samples) >= 3:
+            break
+    return statistics.median(samples) * 1e3
+
+
+def run_pytorch(threads, repeats):
+    torch.set_num_threads(threads)
+    generator = torch.Generator().manual_seed(7)
+    times = {}
+    with torch.no_grad():
+        for name, kernel in KERNELS.items():
+            p = kernel.shape[0]
+            weight = torch.from_numpy(kernel).reshape(1, 1, p, p).repeat(3, 1, 1, 1)
+            conv2d_block = torch.nn.Conv2d(3, 3, p, groups=3, bias=False, padding=p // 2)
+            conv2d_block.weight.copy_(weight)
+            transpose = torch.nn.ConvTranspose2d(3, 3, p, groups=3, bias=False, padding=p // 2)
+            transpose.weight.copy_(weight)
+            for n in SIZES:
+                x = torch.rand(1, 3, n, n, generator=generator)
+                times[("apply", name, n)] = median_time(lambda: conv2d_block(x), repeats)
+                times[("adjoint", name, n)] = median_time(lambda: transpose(x), repeats)
+    return times
+
+
+def best(a, b):
+    return {key: min(a.get(key, math.inf), b.get(key, math.inf)) for key in set(a) | set(b)}
+
+
+def table(xr, pt):
+    lines = [
+        "| kernel | N | xrestore apply (ms) | PyTorch conv2d (ms) | ratio | "
+        "xrestore adjoint (ms) | PyTorch conv_transpose2d (ms) | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in KERNELS:
+        for n in SIZES:
+            row = [name, str(n)]
+            for kind in ("apply", "adjoint"):
+                x = xr.get((kind, name, n))
+                p = pt.get((kind, name, n))
+                if x is None or p is None:
+                    row += ["-", "-", "-"]
+                    continue
+                row += [f"{x:.3f}", f"{p:.3f}", f"{p / x:.1f}"]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def write_readme(path, text):
+    with open(path, encoding="utf-8") as f:
+        content = f.read()
+    if BEGIN not in content or END not in content:
+        sys.exit(f"{path} lacks the markers {BEGIN} / {END}")
+    head, rest = content.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(head + BEGIN + "\n" + text + "\n" + END + tail)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("bench_blur", help="path of the bench_blur binary")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs of both sides")
+    parser.add_argument("--repeats", type=int, default=7, help="PyTorch timed calls at least")
+    parser.add_argument("--min-time", type=float, default=0.2, help="Google Benchmark min time")
+    parser.add_argument("--repetitions", type=int, default=5, help="Google Benchmark repetitions")
+    parser.add_argument("--note", default="", help="a line printed under the table")
+    parser.add_argument("--write-readme", metavar="README", help="update the table in this file")
+    args = parser.parse_args()
+
+    xr, pt = {}, {}
+    for _ in range(args.rounds):
+        times, _ = run_xrestore(args.bench_blur, args.threads, args.min_time,
+                                      args.repetitions)
+        xr = best(xr, times)
+        pt = best(pt, run_pytorch(args.threads, args.repeats))
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    text = table(xr, pt)
+    text += (
+        f"\n\n{cpu}, {args.threads} threads on both sides, PyTorch {torch.__version__}, "
+        f"best of {args.rounds} rounds of "
+        "medians; ratio = PyTorch time / xrestore time (> 1: xrestore faster)."
+    )
+    if args.note:
+        text += " " + args.note
+    print(text)
+    if args.write_readme:
+        write_readme(args.write_readme, text)
+        print(f"\nupdated {args.write_readme}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,393 @@
+#pragma once
+/// @file image.hpp
+/// Image files in and out. Reading decodes PNG, JPEG, BMP, TGA, GIF (first frame), PSD and PNM
+/// through stb_image (Radiance HDR too, tone-mapped to 8 bits by stb), 8- or 16-bit, into a C x H x
+/// W float32 image with values in [0,1] (8-bit samples / 255, 16-bit samples / 65535); gray+alpha
+/// gives 1 channel and RGBA 3 (alpha is dropped). Writing produces 8-bit PNGs through
+/// stb_image_write and 16-bit PNGs through a small built-in encoder (stored deflate blocks).
+/// `load_array` / `save_array` pick .npy or an image format from the file name.
+///
+/// @code
+/// xrestore::image x = xrestore::read_image("cameraman.png");      // 1 x 512 x 512, in [0,1]
+/// xrestore::write_png("out16.png", x, {.bit_depth = 16});
+/// xrestore::save_array("x.npy", x);                               // exact float32 copy
+/// @endcode
+
+#include "xrestore/core/tensor.hpp"
+#include "xrestore/io/npy.hpp"
+
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <climits>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace xrestore {
+
+/// Options of write_png.
+struct png_options {
+    int bit_depth = 8; ///< bits per sample: 8 or 16
+};
+
+namespace detail {
+
+/// Largest image read_image accepts, in pixels (H * W): 2^28, e.g. 16384 x 16384. Larger
+/// declared sizes are treated as corrupt files rather than attempted.
+inline constexpr std::size_t max_image_pixels = std::size_t{1} << 28;
+
+/// Most pixels a file may declare per byte it holds. No format packs more than about 8300 (a
+/// constant 1-bit PNG at deflate's 1032:1 limit; GIF's LZW reaches about 2700, JPEG about 100),
+/// while stb decodes a truncated BMP, TGA or PNM as if the missing bytes were zero: a tiny file
+/// that declares a huge image is refused before anything is allocated.
+inline constexpr std::size_t max_pixels_per_byte = 16384;
+
+struct stbi_deleter {
+    void operator()(void* pixels) const { stbi_image_free(pixels); }
+};
+
+inline std::string stbi_reason() {
+    const char* reason = stbi_failure_reason();
+    return reason != nullptr ? reason : "unknown reason";
+}
+
+/// Interleaved H x W x n samples -> C x H x W floats in [0,1]; keeps the first `channels` of n.
+template <class Sample>
+image deinterleave(const Sample* samples, std::size_t height, std::size_t width, std::size_t n,
+                   std::size_t channels, float full_scale) {
+    image x({channels, height, width});
+    float* out = x.data();
+    const std::size_t plane = height * width;
+    for (std::size_t p = 0; p < plane; ++p) {
+        for (std::size_t c = 0; c < channels; ++c) {
+            out[c * plane + p] = static_cast<float>(samples[p * n + c]) / full_scale;
+        }
+    }
+    return x;
+}
+
+inline void write_whole_file(const std::filesystem::path& path,
+                             std::span<const unsigned char> bytes, std::string_view where) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out) {
+        throw io_error(concat(where, ": cannot open '", path.string(), "' for writing"));
+    }
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) {
+        throw io_error(concat(where, ": error while writing '", path.string(), "'"));
+    }
+}
+
+/// CRC-32 (ISO 3309, the one PNG uses) of `bytes`, continuing from `crc`.
+inline std::uint32_t png_crc32(std::span<const unsigned char> bytes, std::uint32_t crc = 0) {
+    static const auto table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t n = 0; n < 256; ++n) {
+            std::uint32_t c = n;
+            for (int k = 0; k < 8; ++k) {
+                c = (c & 1u) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            }
+            t[n] = c;
+        }
+        return t;
+    }();
+    crc = ~crc;
+    for (unsigned char b : bytes) {
+        crc = table[(crc ^ b) & 0xFFu] ^ (crc >> 8);
+    }
+    return ~crc;
+}
+
+inline void put_be32(std::vector<unsigned char>& out, std::uint32_t v) {
+    out.push_back(static_cast<unsigned char>(v >> 24));
+    out.push_back(static_cast<unsigned char>(v >> 16));
+    out.push_back(static_cast<unsigned char>(v >> 8));
+    out.push_back(static_cast<unsigned char>(v));
+}
+
+inline void png_chunk(std::vector<unsigned char>& out, const char (&kind)[5],
+                      std::span<const unsigned char> data) {
+    put_be32(out, static_cast<std::uint32_t>(data.size()));
+    const std::size_t type_at = out.size();
+    out.insert(out.end(), kind, kind + 4);
+    out.insert(out.end(), data.begin(), data.end());
+    // the CRC covers the chunk type and data
+    put_be32(out, png_crc32(std::span<const unsigned char>(out.data() + type_at, 4 + data.size())));
+}
+
+/// A complete 16-bit PNG (colour type 0 gray, 2 RGB or 6 RGBA) of big-endian samples, zlib
+/// "stored" deflate blocks (no compression), filter 0 on every row.
+inline std::vector<unsigned char> encode_png16(std::span<const std::uint16_t> samples,
+                                               std::size_t height, std::size_t width,
+                                               std::size_t channels) {
+    const unsigned char colour_type = channels == 1 ? 0 : (channels == 3 ? 2 : 6);
+    // raw scanlines: a filter byte (0) then the row's samples, most significant byte first
+    const std::size_t row_bytes = 1 + width * channels * 2;
+    std::vector<unsigned char> raw(row_bytes * height);
+    for (std::size_t y = 0; y < height; ++y) {
+        unsigned char* row = raw.data() + y * row_bytes;
+        row[0] = 0;
+        const std::uint16_t* in = samples.data() + y * width * channels;
+        for (std::size_t i = 0; i < width * channels; ++i) {
+            row[1 + 2 * i] = static_cast<unsigned char>(in[i] >> 8);
+            row[2 + 2 * i] = static_cast<unsigned char>(in[i] & 0xFFu);
+        }
+    }
+    // zlib stream: CMF/FLG (deflate, 32K window, no dictionary, FCHECK so that 0x7801 % 31 == 0),
+    // stored blocks of at most 65535 bytes, Adler-32 of the raw data
+    constexpr std::size_t max_block = 65535;
+    std::vector<unsigned char> zlib;
+    zlib.reserve(raw.size() + 5 * (raw.size() / max_block + 1) + 6);
+    zlib.push_back(0x78);
+    zlib.push_back(0x01);
+    std::size_t at = 0;
+    do {
+        const std::size_t n = std::min(max_block, raw.size() - at);
+        const bool last = at + n == raw.size();
+        zlib.push_back(last ? 1 : 0); // BFINAL, BTYPE = 00 (stored)
+        zlib.push_back(static_cast<unsigned char>(n & 0xFFu));
+        zlib.push_back(static_cast<unsigned char>(n >> 8));
+        zlib.push_back(static_cast<unsigned char>(~n & 0xFFu));
+        zlib.push_back(static_cast<unsigned char>((~n >> 8) & 0xFFu));
+        zlib.insert(zlib.end(), raw.begin() + static_cast<std::ptrdiff_t>(at),
+                    raw.begin() + static_cast<std::ptrdiff_t>(at + n));
+        at += n;
+    } while (at < raw.size());
+    // Adler-32: a = 1 + sum bytes, b = sum of the a's, both mod 65521 (reduced every 5552 bytes,
+    // the longest run that cannot overflow 32 bits)
+    std::uint32_t a = 1;
+    std::uint32_t b = 0;
+    for (std::size_t i = 0; i < raw.size();) {
+        const std::size_t end = std::min(raw.size(), i + 5552);
+        for (; i < end; ++i) {
+            a += raw[i];
+            b += a;
+        }
+        a %= 65521u;
+        b %= 65521u;
+    }
+    put_be32(zlib, (b << 16) | a);
+
+    std::vector<unsigned char> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    std::vector<unsigned char> ihdr;
+    put_be32(ihdr, static_cast<std::uint32_t>(width));
+    put_be32(ihdr, static_cast<std::uint32_t>(height));
+    ihdr.insert(ihdr.end(),
+                {16, colour_type, 0, 0, 0}); // depth, colour, deflate, filter, no interlace
+    png_chunk(png, "IHDR", ihdr);
+    constexpr std::size_t max_idat = std::size_t{1} << 24; // split long streams over several IDATs
+    for (std::size_t i = 0; i < zlib.size(); i += max_idat) {
+        const std::size_t n = std::min(max_idat, zlib.size() - i);
+        png_chunk(png, "IDAT", std::span<const unsigned char>(zlib.data() + i, n));
+    }
+    png_chunk(png, "IEND", {});
+    return png;
+}
+
+inline std::string lower_extension(const std::filesystem::path& path) {
+    std::string ext = path.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return ext;
+}
+
+} // namespace detail
+
+/// Decode an image held in memory (any format stb_image reads) into C x H x W floats in [0,1].
+/// `name` only labels error messages. Throws io_error for empty, truncated, corrupt or
+/// unsupported data, zero-size images, images over 2^28 pixels and headers that declare more
+/// pixels than the data could hold (over 16384 per byte).
+inline image read_image_from_memory(std::span<const unsigned char> bytes,
+                                    std::string_view name = "<memory>") {
+    if (bytes.empty()) {
+        throw io_error(detail::concat("read_image: '", name, "' is empty (0 bytes)"));
+    }
+    if (bytes.size() > static_cast<std::size_t>(INT_MAX)) {
+        throw io_error(detail::concat("read_image: '", name, "' holds ", bytes.size(),
+                                      " bytes; the decoder reads at most ", INT_MAX));
+    }
+    const int length = static_cast<int>(bytes.size());
+    int width = 0;
+    int height = 0;
+    int channels = 0;
+    if (stbi_info_from_memory(bytes.data(), length, &width, &height, &channels) == 0) {
+        throw io_error(detail::concat("read_image: '", name, "' is not a readable image (",
+                                      detail::stbi_reason(), ")"));
+    }
+    if (width <= 0 || height <= 0) {
+        throw io_error(detail::concat("read_image: '", name, "' declares an empty image (", width,
+                                      " x ", height, ")"));
+    }
+    if (static_cast<std::size_t>(width) * static_cast<std::size_t>(height) >
+        detail::max_image_pixels) {
+        throw io_error(detail::concat("read_image: '", name, "' declares ", width, " x ", height,
+                                      " pixels, more than the ", detail::max_image_pixels,
+                                      " accepted (a corrupt file?)"));
+    }
+    if (static_cast<std::size_t>(width) * static_cast<std::size_t>(height) >
+        detail::max_pixels_per_byte * bytes.size()) {
+        throw io_error(detail::concat("read_image: '", name, "' declares ", width, " x ", height,
+                                      " pixels in only ", bytes.size(),
+                                      " bytes (a truncated or corrupt file?)"));
+    }
+    const bool sixteen = stbi_is_16_bit_from_memory(bytes.data(), length) != 0;
+    int w = 0;
+    int h = 0;
+    int n = 0;
+    image x;
+    if (sixteen) {
+        std::unique_ptr<stbi_us, detail::stbi_deleter> pixels(
+            stbi_load_16_from_memory(bytes.data(), length, &w, &h, &n, 0));
+        if (!pixels) {
+            throw io_error(detail::concat("read_image: cannot decode '", name, "' (",
+                                          detail::stbi_reason(), ")"));
+        }
+        if (w <= 0 || h <= 0 || n < 1 || n > 4) {
+            throw io_error(detail::concat("read_image: '", name, "' decodes to an invalid ", w,
+                                          " x ", h, " x ", n, " image"));
+        }
+        const auto keep = static_cast<std::size_t>(n <= 2 ? 1 : 3);
+        x = detail::deinterleave(pixels.get(), static_cast<std::size_t>(h),
+                                 static_cast<std::size_t>(w), static_cast<std::size_t>(n), keep,
+                                 65535.0f);
+    } else {
+        std::unique_ptr<stbi_uc, detail::stbi_deleter> pixels(
+            stbi_load_from_memory(bytes.data(), length, &w, &h, &n, 0));
+        if (!pixels) {
+            throw io_error(detail::concat("read_image: cannot decode '", name, "' (",
+                                          detail::stbi_reason(), ")"));
+        }
+        if (w <= 0 || h <= 0 || n < 1 || n > 4) {
+            throw io_error(detail::concat("read_image: '", name, "' decodes to an invalid ", w,
+                                          " x ", h, " x ", n, " image"));
+        }
+        const auto keep = static_cast<std::size_t>(n <= 2 ? 1 : 3);
+        x = detail::deinterleave(pixels.get(), static_cast<std::size_t>(h),
+                                 static_cast<std::size_t>(w), static_cast<std::size_t>(n), keep,
+                                 255.0f);
+    }
+    return x;
+}
+
+/// Read an image file into C x H x W floats in [0,1] (see read_image_from_memory). Missing,
+/// unreadable and directory paths throw io_error naming the path.
+inline image read_image(const std::filesystem::path& path) {
+    const std::string bytes = detail::read_whole_file(path, "read_image");
+    return read_image_from_memory(
+        std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(bytes.data()),
+                                       bytes.size()),
+        path.string());
+}
+
+/// Write a C x H x W image (C = 1 gray, 3 RGB or 4 RGBA) as an 8- or 16-bit PNG. Values are
+/// clipped to [0,1] and quantised as floor(v * (2^depth - 1) + 0.5). A NaN or infinite value is
+/// refused (value_error naming the first such pixel) rather than written as black or white.
+inline void write_png(const std::filesystem::path& path, const image& x, png_options options = {}) {
+    require(options.bit_depth == 8 || options.bit_depth == 16, "write_png", "options.bit_depth",
+            "8 or 16", options.bit_depth);
+    const std::size_t channels = x.shape()[0];
+    const std::size_t height = x.shape()[1];
+    const std::size_t width = x.shape()[2];
+    if (channels != 1 && channels != 3 && channels != 4) {
+        throw shape_error(detail::concat("write_png: x must have 1, 3 or 4 channels (C x H x W), ",
+                                         "got shape ", shape_string(x.shape())));
+    }
+    if (height == 0 || width == 0) {
+        throw shape_error(detail::concat("write_png: x must have at least one pixel, got shape ",
+                                         shape_string(x.shape())));
+    }
+    // stb_image_write indexes with int: keep (row bytes + 1) * height below INT_MAX
+    const std::size_t limit =
+        options.bit_depth == 8 ? static_cast<std::size_t>(INT_MAX) / 2 : std::size_t{0x7FFFFFFF};
+    if (width > limit || height > limit || (width * channels * 2 + 1) > limit / height) {
+        throw value_error(detail::concat("write_png: x of shape ", shape_string(x.shape()),
+                                         " is too large for a PNG"));
+    }
+    const std::size_t plane = height * width;
+    const float* in = x.data();
+    for (std::size_t i = 0; i < channels * plane; ++i) {
+        if (!std::isfinite(in[i])) {
+            throw value_error(detail::concat("write_png: x must contain only finite values, got ",
+                                             in[i], " at channel ", i / plane, ", row ",
+                                             (i % plane) / width, ", column ", i % width,
+                                             " (writing '", path.string(), "')"));
+        }
+    }
+    const double full_scale = options.bit_depth == 8 ? 255.0 : 65535.0;
+    // q = floor(clip(v, 0, 1) * full_scale + 0.5), interleaved H x W x C
+    auto quantise = [&](std::size_t c, std::size_t p) {
+        const double v = std::clamp(static_cast<double>(in[c * plane + p]), 0.0, 1.0);
+        return std::floor(v * full_scale + 0.5);
+    };
+    std::vector<unsigned char> file;
+    if (options.bit_depth == 8) {
+        std::vector<unsigned char> samples(plane * channels);
+        for (std::size_t p = 0; p < plane; ++p) {
+            for (std::size_t c = 0; c < channels; ++c) {
+                samples[p * channels + c] = static_cast<unsigned char>(quantise(c, p));
+            }
+        }
+        auto append = [](void* context, void* data, int size) {
+            auto* out = static_cast<std::vector<unsigned char>*>(context);
+            const auto* bytes = static_cast<const unsigned char*>(data);
+            out->insert(out->end(), bytes, bytes + size);
+        };
+        const int ok = stbi_write_png_to_func(append, &file, static_cast<int>(width),
+                                              static_cast<int>(height), static_cast<int>(channels),
+                                              samples.data(), static_cast<int>(width * channels));
+        if (ok == 0) {
+            throw io_error(detail::concat("write_png: stb_image_write failed to encode '",
+                                          path.string(), "'"));
+        }
+    } else {
+        std::vector<std::uint16_t> samples(plane * channels);
+        for (std::size_t p = 0; p < plane; ++p) {
+            for (std::size_t c = 0; c < channels; ++c) {
+                samples[p * channels + c] = static_cast<std::uint16_t>(quantise(c, p));
+            }
+        }
+        file = detail::encode_png16(samples, height, width, channels);
+    }
+    detail::write_whole_file(path, file, "write_png");
+}
+
+/// Read an array for a restoration run: `.npy` (rank 3, or rank 2 read as 1 x H x W) through
+/// read_npy, any other name through read_image. An empty array is refused with io_error.
+inline image load_array(const std::filesystem::path& path) {
+    image x = detail::lower_extension(path) == ".npy" ? read_npy<3>(path) : read_image(path);
+    if (x.size() == 0) {
+        throw io_error(detail::concat("load_array: '", path.string(),
+                                      "' holds an empty array (shape ", shape_string(x.shape()),
+                                      ")"));
+    }
+    return x;
+}
+
+/// Save an array by extension: `.npy` keeps the float32 values exactly (write_npy), `.png`
+/// writes an 8-bit PNG (write_png). Any other extension throws io_error.
+inline void save_array(const std::filesystem::path& path, const image& x) {
+    const std::string ext = detail::lower_extension(path);
+    if (ext == ".npy") {
+        write_npy(path, x);
+    } else if (ext == ".png") {
+        write_png(path, x);
+    } else {
+        throw io_error(detail::concat("save_array: '", path.string(),
+                                      "' must end in .npy or .png, got extension '", ext, "'"));
+    }
+}
+
+} // namespace xrestore

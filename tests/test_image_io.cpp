@@ -1,0 +1,456 @@
+#define BOOST_TEST_MODULE image_io
+#include <boost/test/unit_test.hpp>
+
+#include <xrestore/io/image.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using namespace xrestore;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path data_dir = XRESTORE_DATA_DIR;
+const fs::path fixtures = fs::path(XRESTORE_TEST_DIR) / "data";
+
+/// prefix + k + suffix (built step by step: GCC 12 warns falsely on "literal" + std::string).
+std::string numbered(std::string prefix, std::size_t k, std::string_view suffix) {
+    prefix += std::to_string(k);
+    prefix += suffix;
+    return prefix;
+}
+
+/// A fresh directory under the system temp folder, removed at the end of the test.
+struct scratch_dir {
+    fs::path path;
+    scratch_dir() {
+        std::random_device device;
+        path = fs::temp_directory_path() /
+               numbered("xrestore_test_image_io_", device(), numbered("_", device(), ""));
+        fs::create_directories(path);
+    }
+    ~scratch_dir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    fs::path operator/(const std::string& name) const { return path / name; }
+};
+
+std::string slurp(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void spill(const fs::path& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+/// The message of the io_error `f` throws (fails the test when it throws nothing or another type).
+template <class F>
+std::string io_error_message(F&& f) {
+    try {
+        f();
+    } catch (const io_error& e) {
+        return e.what();
+    }
+    BOOST_FAIL("expected an io_error");
+    return {};
+}
+
+float u8(int v) {
+    return static_cast<float>(v) / 255.0f;
+}
+float u16(int v) {
+    return static_cast<float>(v) / 65535.0f;
+}
+
+} // namespace
+
+// Reference pixels from Debian's Pillow 9.4:
+//   /usr/bin/python3 -c "from PIL import Image; import numpy as np;
+//     b = np.asarray(Image.open('data/images/butterfly_set5.png')); print(b[r, c])"
+// butterfly (mode RGB, 256 x 256): [0,0] = (42,30,22), [255,255] = (148,103,74),
+// [100,37] = (51,40,22), [128,200] = (226,208,103), [17,250] = (57,44,37); mean per channel
+// (152.99002075, 119.24125671, 72.80422974).
+BOOST_AUTO_TEST_CASE(butterfly_matches_pillow) {
+    const image x = read_image(data_dir / "images" / "butterfly_set5.png");
+    BOOST_TEST((shape_of<3>(x) == shape3{3, 256, 256}));
+    const int expected[5][5] = {{0, 0, 42, 30, 22},
+                                {255, 255, 148, 103, 74},
+                                {100, 37, 51, 40, 22},
+                                {128, 200, 226, 208, 103},
+                                {17, 250, 57, 44, 37}};
+    for (const auto& e : expected) {
+        for (int c = 0; c < 3; ++c) {
+            BOOST_TEST(x(c, e[0], e[1]) == u8(e[2 + c]));
+        }
+    }
+    const double means[3] = {152.99002075, 119.24125671, 72.80422974};
+    for (std::size_t c = 0; c < 3; ++c) {
+        double sum = 0.0;
+        for (std::size_t i = 0; i < 256; ++i) {
+            for (std::size_t j = 0; j < 256; ++j) {
+                sum += std::round(x(c, i, j) * 255.0);
+            }
+        }
+        BOOST_TEST(sum / (256.0 * 256.0) == means[c], boost::test_tools::tolerance(1e-9));
+    }
+}
+
+// cameraman (Pillow mode L, 512 x 512): [0,0] = 200, [511,511] = 149, [256,100] = 23,
+// [37,400] = 196, [500,3] = 23; mean 129.06072616577148 (same command as above).
+BOOST_AUTO_TEST_CASE(cameraman_matches_pillow) {
+    const image x = read_image(data_dir / "images" / "cameraman.png");
+    BOOST_TEST((shape_of<3>(x) == shape3{1, 512, 512}));
+    BOOST_TEST(x(0, 0, 0) == u8(200));
+    BOOST_TEST(x(0, 511, 511) == u8(149));
+    BOOST_TEST(x(0, 256, 100) == u8(23));
+    BOOST_TEST(x(0, 37, 400) == u8(196));
+    BOOST_TEST(x(0, 500, 3) == u8(23));
+    double sum = 0.0;
+    for (float v : x) {
+        sum += std::round(v * 255.0);
+    }
+    BOOST_TEST(sum / (512.0 * 512.0) == 129.06072616577148, boost::test_tools::tolerance(1e-12));
+}
+
+// cat_chelsea (Pillow mode RGB, W 451 x H 300, with an ICC profile that is ignored):
+// [0,0] = (143,120,104), [299,450] = (162,138,128), [150,225] = (190,150,124).
+BOOST_AUTO_TEST_CASE(non_square_image_keeps_height_and_width_apart) {
+    const image x = read_image(data_dir / "images" / "cat_chelsea.png");
+    BOOST_TEST((shape_of<3>(x) == shape3{3, 300, 451}));
+    const int expected[3][5] = {
+        {0, 0, 143, 120, 104}, {299, 450, 162, 138, 128}, {150, 225, 190, 150, 124}};
+    for (const auto& e : expected) {
+        for (int c = 0; c < 3; ++c) {
+            BOOST_TEST(x(c, e[0], e[1]) == u8(e[2 + c]));
+        }
+    }
+}
+
+// Fixtures from tests/data/make_fixtures.py (the values are spelled out there).
+BOOST_AUTO_TEST_CASE(sixteen_bit_gray_fixture_by_pillow) {
+    const image x = read_image(fixtures / "gray16_4x5.png");
+    BOOST_TEST((shape_of<3>(x) == shape3{1, 4, 5}));
+    const int expected[4][5] = {{0, 1, 2, 255, 256},
+                                {257, 1000, 4095, 4096, 12345},
+                                {32767, 32768, 40000, 50000, 60000},
+                                {65000, 65533, 65534, 65535, 7}};
+    for (std::size_t i = 0; i < 4; ++i) {
+        for (std::size_t j = 0; j < 5; ++j) {
+            BOOST_TEST(x(0, i, j) == u16(expected[i][j]));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(sixteen_bit_rgb_fixture_hand_encoded) {
+    // numpy + zlib, rows with filters None and Sub; Pillow reads it back (as 8-bit high bytes)
+    const image x = read_image(fixtures / "rgb16_2x3.png");
+    BOOST_TEST((shape_of<3>(x) == shape3{3, 2, 3}));
+    const int expected[2][3][3] = {{{0, 65535, 1}, {256, 257, 4660}, {43981, 65280, 255}},
+                                   {{1, 2, 3}, {60000, 30000, 15000}, {65535, 0, 32768}}};
+    for (std::size_t i = 0; i < 2; ++i) {
+        for (std::size_t j = 0; j < 3; ++j) {
+            for (std::size_t c = 0; c < 3; ++c) {
+                BOOST_TEST(x(c, i, j) == u16(expected[i][j][c]));
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(alpha_is_dropped) {
+    const image la = read_image(fixtures / "gray_alpha_2x3.png");
+    BOOST_TEST((shape_of<3>(la) == shape3{1, 2, 3}));
+    const int luma[2][3] = {{0, 128, 255}, {10, 20, 30}};
+    for (std::size_t i = 0; i < 2; ++i) {
+        for (std::size_t j = 0; j < 3; ++j) {
+            BOOST_TEST(la(0, i, j) == u8(luma[i][j]));
+        }
+    }
+    const int rgb[2][3][3] = {{{255, 0, 0}, {0, 255, 0}, {0, 0, 255}},
+                              {{1, 2, 3}, {100, 150, 200}, {7, 77, 177}}};
+    // rgba_2x3.png and rgb_2x3.bmp hold the same colours (the PNG with alpha 255,128,0,4,250,17)
+    for (const char* name : {"rgba_2x3.png", "rgb_2x3.bmp"}) {
+        BOOST_TEST_CONTEXT(name) {
+            const image x = read_image(fixtures / name);
+            BOOST_TEST((shape_of<3>(x) == shape3{3, 2, 3}));
+            for (std::size_t i = 0; i < 2; ++i) {
+                for (std::size_t j = 0; j < 3; ++j) {
+                    for (std::size_t c = 0; c < 3; ++c) {
+                        BOOST_TEST(x(c, i, j) == u8(rgb[i][j][c]));
+                    }
+                }
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(palette_is_expanded_to_rgb) {
+    // indices [[0, 1], [2, 1]] into the palette (12,34,56), (200,100,0), (255,255,255)
+    const image x = read_image(fixtures / "palette_2x2.png");
+    BOOST_TEST((shape_of<3>(x) == shape3{3, 2, 2}));
+    const int palette[3][3] = {{12, 34, 56}, {200, 100, 0}, {255, 255, 255}};
+    const int index[2][2] = {{0, 1}, {2, 1}};
+    for (std::size_t i = 0; i < 2; ++i) {
+        for (std::size_t j = 0; j < 2; ++j) {
+            for (std::size_t c = 0; c < 3; ++c) {
+                BOOST_TEST(x(c, i, j) == u8(palette[index[i][j]][c]));
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(eight_bit_round_trip) {
+    scratch_dir dir;
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<float> uniform(-0.2f, 1.2f); // some values get clipped
+    for (std::size_t channels : {1u, 3u, 4u}) {
+        image x({channels, 17, 23});
+        for (auto& v : x) {
+            v = uniform(rng);
+        }
+        x(0, 0, 0) = 0.5f;                        // floor(127.5 + 0.5) = 128
+        x(0, 0, 1) = 1.0f;                        // 255
+        x(0, 0, 2) = std::nextafter(0.0f, -1.0f); // clipped to 0
+        const fs::path file = dir / numbered("x", channels, ".png");
+        write_png(file, x);
+        const image y = read_image(file);
+        // read_image drops alpha: a 4-channel image comes back with its 3 colour channels
+        const std::size_t back = channels == 4 ? 3 : channels;
+        BOOST_TEST((shape_of<3>(y) == shape3{back, 17, 23}));
+        for (std::size_t c = 0; c < back; ++c) {
+            for (std::size_t i = 0; i < 17; ++i) {
+                for (std::size_t j = 0; j < 23; ++j) {
+                    const double v = std::clamp(static_cast<double>(x(c, i, j)), 0.0, 1.0);
+                    const int q = static_cast<int>(std::floor(v * 255.0 + 0.5));
+                    BOOST_TEST(y(c, i, j) == u8(q));
+                    BOOST_TEST(std::abs(y(c, i, j) - v) <= 0.5 / 255.0 + 1e-7);
+                }
+            }
+        }
+        BOOST_TEST(y(0, 0, 0) == u8(128));
+        BOOST_TEST(y(0, 0, 1) == 1.0f);
+        BOOST_TEST(y(0, 0, 2) == 0.0f);
+    }
+    // what was read is written back bit for bit
+    const image photo = read_image(data_dir / "images" / "butterfly_set5.png");
+    write_png(dir / "copy.png", photo);
+    BOOST_TEST(read_image(dir / "copy.png") == photo);
+}
+
+// The 16-bit encoder was checked once by hand against Debian's Python: a 3 x 37 x 41 random
+// image (values in [-0.1, 1.1]) and a 1 x 5 x 7 ramp written with {.bit_depth = 16} pass
+// Pillow's Image.open(f).verify(); every chunk CRC matches zlib.crc32; zlib.decompress of the
+// IDAT data (which checks Adler-32) gives filter-0 rows whose big-endian samples equal
+// floor(clip(v, 0, 1) * 65535 + 0.5) of the source (saved with write_npy, loaded with np.load);
+// Pillow reads the gray file (mode I) with exactly those values; a 3 x 1800 x 1700 image (two
+// IDAT chunks, many stored blocks) passed the same checks.
+BOOST_AUTO_TEST_CASE(sixteen_bit_round_trip) {
+    scratch_dir dir;
+    std::mt19937_64 rng(11);
+    std::uniform_real_distribution<float> uniform(-0.1f, 1.1f);
+    for (std::size_t channels : {1u, 3u, 4u}) {
+        // 200 x 180 x 4 x 2 bytes of samples span several 65535-byte stored deflate blocks
+        image x({channels, 200, 180});
+        for (auto& v : x) {
+            v = uniform(rng);
+        }
+        const fs::path file = dir / numbered("x16_", channels, ".png");
+        write_png(file, x, {.bit_depth = 16});
+        const image y = read_image(file);
+        const std::size_t back = channels == 4 ? 3 : channels;
+        BOOST_TEST((shape_of<3>(y) == shape3{back, 200, 180}));
+        std::size_t mismatches = 0;
+        for (std::size_t c = 0; c < back; ++c) {
+            for (std::size_t i = 0; i < 200; ++i) {
+                for (std::size_t j = 0; j < 180; ++j) {
+                    const double v = std::clamp(static_cast<double>(x(c, i, j)), 0.0, 1.0);
+                    const int q = static_cast<int>(std::floor(v * 65535.0 + 0.5));
+                    mismatches += y(c, i, j) != u16(q);
+                }
+            }
+        }
+        BOOST_TEST(mismatches == 0u);
+    }
+    // every 16-bit level survives: 1 x 256 x 256 holding 0..65535
+    image ramp({1, 256, 256});
+    for (std::size_t k = 0; k < 65536; ++k) {
+        ramp.data()[k] = u16(static_cast<int>(k));
+    }
+    write_png(dir / "ramp16.png", ramp, {.bit_depth = 16});
+    BOOST_TEST(read_image(dir / "ramp16.png") == ramp);
+    // the written file is a byte-exact re-encoding of the Pillow-made fixture's samples
+    const image fixture = read_image(fixtures / "gray16_4x5.png");
+    write_png(dir / "again16.png", fixture, {.bit_depth = 16});
+    BOOST_TEST(read_image(dir / "again16.png") == fixture);
+}
+
+BOOST_AUTO_TEST_CASE(png_signature_and_header_of_16_bit_files) {
+    scratch_dir dir;
+    image x = xt::zeros<float>({3, 2, 5});
+    write_png(dir / "h.png", x, {.bit_depth = 16});
+    const std::string bytes = slurp(dir / "h.png");
+    BOOST_TEST(bytes.substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
+    BOOST_TEST(bytes.substr(12, 4) == "IHDR");
+    BOOST_TEST(static_cast<int>(bytes[19]) == 5);  // width, big-endian
+    BOOST_TEST(static_cast<int>(bytes[23]) == 2);  // height
+    BOOST_TEST(static_cast<int>(bytes[24]) == 16); // bit depth
+    BOOST_TEST(static_cast<int>(bytes[25]) == 2);  // colour type RGB
+    BOOST_TEST(bytes.substr(bytes.size() - 8, 4) == "IEND");
+    // IEND's CRC is the CRC-32 of "IEND": 0xAE426082
+    BOOST_TEST(bytes.substr(bytes.size() - 4) == std::string("\xAE\x42\x60\x82", 4));
+}
+
+BOOST_AUTO_TEST_CASE(write_png_refuses_bad_input) {
+    scratch_dir dir;
+    image x = xt::zeros<float>({3, 8, 9});
+    x(1, 4, 6) = std::numeric_limits<float>::quiet_NaN();
+    x(2, 7, 8) = std::numeric_limits<float>::quiet_NaN();
+    for (int depth : {8, 16}) {
+        try {
+            write_png(dir / "nan.png", x, {.bit_depth = depth});
+            BOOST_FAIL("a NaN image was written");
+        } catch (const value_error& e) {
+            const std::string message = e.what();
+            BOOST_TEST(message.find("channel 1, row 4, column 6") != std::string::npos);
+        }
+    }
+    BOOST_TEST(!fs::exists(dir / "nan.png"));
+    x(1, 4, 6) = std::numeric_limits<float>::infinity();
+    x(2, 7, 8) = 0.0f;
+    BOOST_CHECK_THROW(write_png(dir / "inf.png", x), value_error);
+    image two = xt::zeros<float>({2, 4, 4});
+    BOOST_CHECK_THROW(write_png(dir / "two.png", two), shape_error);
+    image empty = xt::zeros<float>({1, 0, 4});
+    BOOST_CHECK_THROW(write_png(dir / "empty.png", empty), shape_error);
+    image ok = xt::zeros<float>({1, 4, 4});
+    BOOST_CHECK_THROW(write_png(dir / "depth.png", ok, {.bit_depth = 12}), value_error);
+    BOOST_CHECK_THROW(write_png(dir.path / "no_such_dir" / "x.png", ok), io_error);
+}
+
+BOOST_AUTO_TEST_CASE(bad_files_raise_io_error) {
+    scratch_dir dir;
+    const std::string png = slurp(data_dir / "images" / "cameraman.png");
+    BOOST_REQUIRE(png.size() > 1000u);
+    // truncated copies: in the signature, in IHDR, just after it, in the middle of IDAT, one
+    // byte short of the end
+    for (std::size_t n : {std::size_t{1}, std::size_t{7}, std::size_t{8}, std::size_t{20},
+                          std::size_t{33}, std::size_t{100}, png.size() / 2, png.size() - 13}) {
+        BOOST_TEST_CONTEXT("first " << n << " bytes") {
+            const fs::path file = dir / numbered("trunc", n, ".png");
+            spill(file, png.substr(0, n));
+            const std::string message = io_error_message([&] { (void)read_image(file); });
+            BOOST_TEST(message.find(file.string()) != std::string::npos);
+        }
+    }
+    spill(dir / "empty.png", "");
+    BOOST_TEST(io_error_message([&] { (void)read_image(dir / "empty.png"); }).find("empty") !=
+               std::string::npos);
+    spill(dir / "text.png", "this is not an image, just some text\n");
+    BOOST_TEST(io_error_message([&] {
+                   (void)read_image(dir / "text.png");
+               }).find("not a readable image") != std::string::npos);
+    BOOST_TEST(io_error_message([&] {
+                   (void)read_image(dir / "missing.png");
+               }).find("no such file") != std::string::npos);
+    BOOST_TEST(io_error_message([&] { (void)read_image(dir.path); }).find("directory") !=
+               std::string::npos);
+    // a .npy is not an image either
+    BOOST_CHECK_THROW((void)read_image(fixtures / "f64_3x4.npy"), io_error);
+}
+
+BOOST_AUTO_TEST_CASE(hostile_headers_raise_io_error) {
+    // a valid 1 x 1 gray PNG whose IHDR is patched (CRC fixed up) to zero and absurd sizes
+    image one = xt::zeros<float>({1, 1, 1});
+    scratch_dir dir;
+    write_png(dir / "one.png", one, {.bit_depth = 16});
+    const std::string good = slurp(dir / "one.png");
+    auto patched = [&](std::uint32_t width, std::uint32_t height) {
+        std::string bytes = good;
+        for (int k = 0; k < 4; ++k) {
+            bytes[16 + k] = static_cast<char>(width >> (24 - 8 * k));
+            bytes[20 + k] = static_cast<char>(height >> (24 - 8 * k));
+        }
+        const auto* type = reinterpret_cast<const unsigned char*>(bytes.data() + 12);
+        const std::uint32_t crc = detail::png_crc32(std::span<const unsigned char>(type, 17));
+        for (int k = 0; k < 4; ++k) {
+            bytes[29 + k] = static_cast<char>(crc >> (24 - 8 * k));
+        }
+        return bytes;
+    };
+    BOOST_TEST(read_image_from_memory(
+                   std::span<const unsigned char>(
+                       reinterpret_cast<const unsigned char*>(good.data()), good.size()))
+                   .size() == 1u);
+    for (auto [w, h] : {std::pair<std::uint32_t, std::uint32_t>{0, 1},
+                        {1, 0},
+                        {100000, 100000},
+                        {1u << 24, 1u << 24},
+                        {0x7FFFFFFF, 0x7FFFFFFF},
+                        {0xFFFFFFFF, 1}}) {
+        BOOST_TEST_CONTEXT(w << " x " << h) {
+            const std::string bytes = patched(w, h);
+            BOOST_CHECK_THROW(
+                (void)read_image_from_memory(
+                    std::span<const unsigned char>(
+                        reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),
+                    "patched"),
+                io_error);
+        }
+    }
+    BOOST_CHECK_THROW((void)read_image_from_memory({}), io_error);
+
+    // a 78-byte BMP patched to declare 8000 x 8000 pixels: stb would decode it (reading zeros past
+    // the end) into a 256 MB buffer; the reader refuses it first (over 16384 pixels per byte)
+    std::string bmp = slurp(fixtures / "rgb_2x3.bmp");
+    BOOST_REQUIRE(bmp.size() == 78u);
+    for (int k = 0; k < 4; ++k) {
+        bmp[18 + k] = static_cast<char>((8000u >> (8 * k)) & 0xFFu);
+        bmp[22 + k] = static_cast<char>((8000u >> (8 * k)) & 0xFFu);
+    }
+    const std::string message = io_error_message([&] {
+        (void)read_image_from_memory(
+            std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(bmp.data()),
+                                           bmp.size()),
+            "patched.bmp");
+    });
+    BOOST_TEST(message.find("8000 x 8000") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(load_and_save_array_by_extension) {
+    scratch_dir dir;
+    image x({2, 3, 4});
+    for (std::size_t k = 0; k < x.size(); ++k) {
+        x.data()[k] = 0.1f * static_cast<float>(k) - 0.7f; // negative and > 1 kept by .npy
+    }
+    save_array(dir / "x.npy", x);
+    BOOST_TEST(load_array(dir / "x.npy") == x);
+    save_array(dir / "X.NPY", x);
+    BOOST_TEST(load_array(dir / "X.NPY") == x);
+
+    const image photo = read_image(data_dir / "images" / "cameraman.png");
+    save_array(dir / "photo.png", photo);
+    BOOST_TEST(load_array(dir / "photo.png") == photo);
+
+    // a rank-2 .npy reads as 1 x H x W
+    const image f64 = load_array(fixtures / "f64_3x4.npy");
+    BOOST_TEST((shape_of<3>(f64) == shape3{1, 3, 4}));
+    BOOST_TEST(f64(0, 2, 3) == 42.0f);
+
+    const std::string message = io_error_message([&] { save_array(dir / "x.tiff", x); });
+    BOOST_TEST(message.find(".npy or .png") != std::string::npos);
+    BOOST_CHECK_THROW(save_array(dir / "noextension", x), io_error);
+
+    // an empty array is not an image
+    write_npy(dir / "empty.npy", tensor<3>(shape3{0, 2, 2}));
+    BOOST_CHECK_THROW((void)load_array(dir / "empty.npy"), io_error);
+}
