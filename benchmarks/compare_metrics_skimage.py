@@ -70,6 +70,10 @@ def image_pair(side):
     return x, y
 
 
+def wrap(text):
+    return textwrap.fill(text, 100, break_on_hyphens=False, break_long_words=False)
+
+
 def median_ms(fn, repeats):
     fn()  # warm-up
     times = []
@@ -159,7 +163,8 @@ def main():
             f"{skimage.__version__}, numpy {np.__version__}. xrestore: Google Benchmark median "
             "of 5 repetitions (wall time); peers: median of "
             f"{args.repeats} calls on float32 inputs; best of {args.rounds} alternating rounds. "
-            "Ratio = peer time / xrestore time. Reproduce with `/usr/bin/python3 "
+            "Ratio = peer time / xrestore time; the 2-thread column suffers most when other jobs "
+            "share the cores. Reproduce with `/usr/bin/python3 "
             "benchmarks/compare_metrics_skimage.py BUILD/benchmarks/bench_metrics` (configure "
             "with -DXRESTORE_BUILD_BENCHMARKS=ON).")
     table = header + body
@@ -168,7 +173,7 @@ def main():
     if args.no_readme:
         return 0
     section = (f"{BEGIN}\n## Image-quality metrics vs scikit-image\n\n"
-               f"{textwrap.fill(intro, 100)}\n\n{table}\n{textwrap.fill(note, 100)}\n{END}")
+               f"{wrap(intro)}\n\n{table}\n{wrap(note)}\n{END}")
     if os.path.exists(README):
         with open(README) as f:
             text = f.read()

@@ -29,6 +29,17 @@
 #include "xrestore/operators/operator_norm.hpp"
 
 #include "xrestore/solvers/cg.hpp"
+#include "xrestore/solvers/monitor.hpp"
 
+#include "xrestore/denoisers/denoiser.hpp"
+
+#include "xrestore/metrics/blur_effect.hpp"
+#include "xrestore/metrics/estimate_sigma.hpp"
+#include "xrestore/metrics/gmsd.hpp"
+#include "xrestore/metrics/laplacian_variance.hpp"
+#include "xrestore/metrics/masked.hpp"
+#include "xrestore/metrics/ms_ssim.hpp"
 #include "xrestore/metrics/mse.hpp"
 #include "xrestore/metrics/psnr.hpp"
+#include "xrestore/metrics/ssim.hpp"
+#include "xrestore/metrics/total_variation.hpp"

@@ -1,0 +1,154 @@
+#pragma once
+/// @file monitor.hpp
+/// What every iterative solver shares: the result struct with its per-iteration history, and the
+/// monitor callback that sees (iteration, x) after each iteration and may stop the solver.
+/// `reference_monitor` records MSE/PSNR against a ground truth and can stop early when the error
+/// starts to rise.
+///
+/// @code
+/// xrestore::reference_monitor watch(truth, {.stop_when_mse_rises = true, .patience = 3});
+/// auto r = xrestore::pnp_admm(A, y, denoiser, {.max_iter = 300}, std::ref(watch));
+/// for (double p : watch.psnr()) std::cout << p << '\n';
+/// @endcode
+
+#include "xrestore/core/tensor.hpp"
+#include "xrestore/core/vector_space.hpp"
+#include "xrestore/metrics/mse.hpp"
+
+#include <cmath>
+#include <concepts>
+#include <functional>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace xrestore {
+
+/// Why an iterative solver stopped.
+enum class solver_stop {
+    max_iterations, ///< options.max_iter iterations done
+    converged,      ///< the solver's own tolerance was met (relative change of x below tol)
+    monitor,        ///< the monitor returned true
+    diverged,       ///< a non-finite value appeared; x is the last finite iterate
+};
+
+inline const char* to_string(solver_stop stop) {
+    switch (stop) {
+    case solver_stop::max_iterations:
+        return "max_iterations";
+    case solver_stop::converged:
+        return "converged";
+    case solver_stop::monitor:
+        return "stopped_by_monitor";
+    case solver_stop::diverged:
+        return "diverged";
+    }
+    return "unknown";
+}
+
+/// What a solver returns: the estimate, the iterations done and the per-iteration history.
+/// `objective` holds the objective value after each iteration where the solver defines one
+/// (empty otherwise); `change` holds ||x_k - x_{k-1}|| / max(||x_k||, tiny).
+template <vector_type V>
+struct solver_result {
+    V x;
+    int iterations = 0;
+    solver_stop stop = solver_stop::max_iterations;
+    std::vector<double> objective;
+    std::vector<double> change;
+};
+
+/// A monitor: called as monitor(iteration, x) after each iteration (iteration counts from 1);
+/// it may return void (observe only) or something convertible to bool (true stops the solver).
+template <class M, class V>
+concept solver_monitor = std::invocable<M&, int, const V&>;
+
+/// The monitor that never stops.
+struct no_monitor {
+    template <class V>
+    void operator()(int, const V&) const {}
+};
+
+namespace detail {
+/// Call the monitor; true when it asks to stop.
+template <class V, class M>
+bool ask_monitor(M& monitor, int iteration, const V& x) {
+    if constexpr (std::is_void_v<std::invoke_result_t<M&, int, const V&>>) {
+        std::invoke(monitor, iteration, x);
+        return false;
+    } else {
+        return static_cast<bool>(std::invoke(monitor, iteration, x));
+    }
+}
+
+/// ||x - previous|| / max(||x||, 1e-30), with `previous` overwritten by x afterwards.
+template <vector_type V>
+double relative_change_and_store(const V& x, V& previous) {
+    // previous <- x - previous
+    xrestore::axpby(1.0f, x, -1.0f, previous);
+    const double change = xrestore::norm(previous) / std::max(xrestore::norm(x), 1e-30);
+    xrestore::copy(x, previous);
+    return change;
+}
+} // namespace detail
+
+/// Options of reference_monitor.
+struct reference_monitor_options {
+    double data_range = 1.0;          ///< for PSNR
+    bool clip = false;                ///< score clip(x, 0, 1) instead of x
+    bool stop_when_mse_rises = false; ///< stop once MSE has risen `patience` times in a row
+    int patience = 1;                 ///< consecutive rises that stop the solver (>= 1)
+};
+
+/// Records MSE and PSNR of every iterate against a ground truth; optionally stops when the MSE
+/// rises. Pass it by std::ref to keep the history in the caller's object.
+class reference_monitor {
+public:
+    explicit reference_monitor(image reference, reference_monitor_options options = {})
+        : reference_(std::move(reference)), options_(options) {
+        require(options.patience >= 1, "reference_monitor", "patience", ">= 1",
+                options.patience);
+        require(std::isfinite(options.data_range) && options.data_range > 0.0,
+                "reference_monitor", "data_range", "positive", options.data_range);
+    }
+
+    /// Record x; true when the MSE has risen `patience` times in a row and stopping is enabled.
+    bool operator()(int iteration, const image& x) {
+        const double e = options_.clip ? mse(reference_, xt::clip(x, 0.0f, 1.0f))
+                                       : mse(reference_, x);
+        iterations_.push_back(iteration);
+        mse_.push_back(e);
+        psnr_.push_back(e > 0.0 ? 10.0 * std::log10(options_.data_range * options_.data_range / e)
+                                : std::numeric_limits<double>::infinity());
+        if (mse_.size() >= 2 && e > mse_[mse_.size() - 2]) {
+            ++rises_;
+        } else {
+            rises_ = 0;
+        }
+        if (e < best_mse_) {
+            best_mse_ = e;
+            best_iteration_ = iteration;
+        }
+        return options_.stop_when_mse_rises && rises_ >= options_.patience;
+    }
+
+    const std::vector<int>& iterations() const { return iterations_; }
+    const std::vector<double>& mse() const { return mse_; }
+    const std::vector<double>& psnr() const { return psnr_; }
+    /// Iteration with the lowest MSE so far (0 before any call).
+    int best_iteration() const { return best_iteration_; }
+    double best_mse() const { return best_mse_; }
+
+private:
+    image reference_;
+    reference_monitor_options options_;
+    std::vector<int> iterations_;
+    std::vector<double> mse_;
+    std::vector<double> psnr_;
+    int rises_ = 0;
+    int best_iteration_ = 0;
+    double best_mse_ = std::numeric_limits<double>::infinity();
+};
+
+} // namespace xrestore
