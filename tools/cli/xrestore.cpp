@@ -1,6 +1,8 @@
 // xrestore: the command-line program. Subcommands:
 //   degrade        apply a forward operator (blur, inpainting mask, downsampling) and add noise
 //   adjoint-check  print the relative adjoint error of an operator on random inputs
+//   metrics        full-reference and no-reference quality metrics
+#include "metrics_command.hpp"
 #include "operator_flags.hpp"
 
 #include <xrestore/xrestore.hpp>
@@ -39,8 +41,8 @@ int run_degrade(const degrade_args& a) {
     y = add_gaussian_noise(y, a.noise, a.op.seed + 1);
     save_array(a.output, y);
     std::printf("degrade: %s (%s) -> %s (%s), noise sigma %g\n", a.input.c_str(),
-                shape_string(x.shape()).c_str(), a.output.c_str(),
-                shape_string(y.shape()).c_str(), a.noise);
+                shape_string(x.shape()).c_str(), a.output.c_str(), shape_string(y.shape()).c_str(),
+                a.noise);
     return 0;
 }
 
@@ -63,14 +65,13 @@ int run_adjoint_check(const adjoint_args& a) {
     const auto op = cli::make_operator(a.op, shape);
     double worst = 0.0;
     for (std::uint64_t t = 0; t < a.trials; ++t) {
-        const double e = std::visit([&](const auto& A) { return adjoint_check(A, a.op.seed + t); },
-                                    op);
+        const double e =
+            std::visit([&](const auto& A) { return adjoint_check(A, a.op.seed + t); }, op);
         worst = std::max(worst, e);
     }
     std::printf("adjoint-check: op %s, shape %s, %llu trials: relative error %.3e (%s)\n",
                 a.op.op.c_str(), shape_string(shape).c_str(),
-                static_cast<unsigned long long>(a.trials), worst,
-                worst <= 1e-5 ? "pass" : "FAIL");
+                static_cast<unsigned long long>(a.trials), worst, worst <= 1e-5 ? "pass" : "FAIL");
     return worst <= 1e-5 ? 0 : 2;
 }
 
@@ -102,6 +103,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     cli::add_operator_flags(*adjoint_cmd, adjoint.op);
 
+    cli::metrics_args metrics;
+    CLI::App* metrics_cmd = nullptr;
+    cli::add_metrics_command(app, metrics, metrics_cmd);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -110,6 +115,9 @@ int main(int argc, char** argv) {
     try {
         if (*degrade_cmd) {
             return run_degrade(degrade);
+        }
+        if (*metrics_cmd) {
+            return cli::run_metrics(metrics);
         }
         return run_adjoint_check(adjoint);
     } catch (const xrestore::error& e) {

@@ -107,16 +107,15 @@ class reference_monitor {
 public:
     explicit reference_monitor(image reference, reference_monitor_options options = {})
         : reference_(std::move(reference)), options_(options) {
-        require(options.patience >= 1, "reference_monitor", "patience", ">= 1",
-                options.patience);
-        require(std::isfinite(options.data_range) && options.data_range > 0.0,
-                "reference_monitor", "data_range", "positive", options.data_range);
+        require(options.patience >= 1, "reference_monitor", "patience", ">= 1", options.patience);
+        require(std::isfinite(options.data_range) && options.data_range > 0.0, "reference_monitor",
+                "data_range", "positive", options.data_range);
     }
 
     /// Record x; true when the MSE has risen `patience` times in a row and stopping is enabled.
     bool operator()(int iteration, const image& x) {
-        const double e = options_.clip ? mse(reference_, xt::clip(x, 0.0f, 1.0f))
-                                       : mse(reference_, x);
+        const double e = options_.clip ? xrestore::mse(reference_, image(xt::clip(x, 0.0f, 1.0f)))
+                                       : xrestore::mse(reference_, x);
         iterations_.push_back(iteration);
         mse_.push_back(e);
         psnr_.push_back(e > 0.0 ? 10.0 * std::log10(options_.data_range * options_.data_range / e)

@@ -1,0 +1,109 @@
+#pragma once
+// xrestore metrics --ref REF --img IMG [--mask M] [--json]: every full-reference and no-reference
+// metric of IMG against REF; with a mask, the masked MSE/PSNR/SSIM as well.
+
+#include <xrestore/xrestore.hpp>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+namespace xrestore::cli {
+
+struct metrics_args {
+    std::string reference;
+    std::string estimate;
+    std::string mask;
+    double data_range = 1.0;
+    bool json = false;
+};
+
+inline void add_metrics_command(CLI::App& app, metrics_args& a, CLI::App*& cmd) {
+    cmd = app.add_subcommand("metrics", "quality metrics of an image against a reference");
+    cmd->add_option("--ref", a.reference, "reference image (PNG/JPEG or .npy)")->required();
+    cmd->add_option("--img", a.estimate, "image to score (same shape)")->required();
+    cmd->add_option("--mask", a.mask, "foreground mask (nonzero = scored), 1 or C channels");
+    cmd->add_option("--data-range", a.data_range, "data range for PSNR/SSIM")
+        ->capture_default_str();
+    cmd->add_flag("--json", a.json, "print one JSON object instead of a table");
+}
+
+/// A metric value, or null when the image does not allow it (e.g. MS-SSIM on a small image).
+template <class F>
+nlohmann::json try_metric(F&& f, nlohmann::json& notes, const char* name) {
+    try {
+        const double v = f();
+        if (std::isfinite(v)) {
+            return v;
+        }
+        notes[name] = "not finite";
+        return nullptr;
+    } catch (const value_error& e) {
+        notes[name] = e.what();
+        return nullptr;
+    }
+}
+
+inline int run_metrics(const metrics_args& a) {
+    const image ref = load_array(a.reference);
+    const image img = load_array(a.estimate);
+    check_finite(ref, "metrics", "--ref");
+    check_finite(img, "metrics", "--img");
+    check_shape(img, shape_of<3>(ref), "metrics", "--img");
+    nlohmann::json notes = nlohmann::json::object();
+    nlohmann::json out;
+    const ssim_options study{.gaussian_weights = true,
+                             .sigma = 1.5,
+                             .use_sample_covariance = false,
+                             .data_range = a.data_range};
+    out["mse"] = mse(ref, img);
+    out["psnr"] = try_metric([&] { return psnr(ref, img, a.data_range); }, notes, "psnr");
+    out["ssim"] = try_metric([&] { return ssim(ref, img, study); }, notes, "ssim");
+    out["ssim_uniform7"] = try_metric([&] { return ssim(ref, img, {.data_range = a.data_range}); },
+                                      notes, "ssim_uniform7");
+    out["ms_ssim"] = try_metric([&] { return ms_ssim(ref, img, {.data_range = a.data_range}); },
+                                notes, "ms_ssim");
+    out["gmsd"] =
+        try_metric([&] { return gmsd(ref, img, {.data_range = a.data_range}); }, notes, "gmsd");
+    out["blur_effect"] = try_metric([&] { return blur_effect(img); }, notes, "blur_effect");
+    out["sigma_est"] = try_metric([&] { return estimate_sigma(img); }, notes, "sigma_est");
+    out["total_variation"] =
+        try_metric([&] { return total_variation(img); }, notes, "total_variation");
+    out["laplacian_variance"] =
+        try_metric([&] { return laplacian_variance(img); }, notes, "laplacian_variance");
+    if (!a.mask.empty()) {
+        const image m = load_array(a.mask);
+        out["mse_masked"] = mse_masked(ref, img, m);
+        out["psnr_masked"] = try_metric([&] { return psnr_masked(ref, img, m, a.data_range); },
+                                        notes, "psnr_masked");
+        out["ssim_masked"] =
+            try_metric([&] { return ssim_masked(ref, img, m, study); }, notes, "ssim_masked");
+    }
+    if (!notes.empty()) {
+        out["notes"] = notes;
+    }
+    if (a.json) {
+        std::printf("%s\n", out.dump(2).c_str());
+        return 0;
+    }
+    std::printf("%-20s %s\n", "reference", a.reference.c_str());
+    std::printf("%-20s %s (%s)\n", "image", a.estimate.c_str(), shape_string(img.shape()).c_str());
+    for (const auto& [key, value] : out.items()) {
+        if (key == "notes") {
+            continue;
+        }
+        if (value.is_null()) {
+            std::printf("%-20s n/a (%s)\n", key.c_str(),
+                        notes.value(key, std::string("unavailable")).c_str());
+        } else {
+            std::printf("%-20s %.6g\n", key.c_str(), value.get<double>());
+        }
+    }
+    return 0;
+}
+
+} // namespace xrestore::cli
