@@ -12,7 +12,7 @@ N x N image (N = 256, 512, 1024) it times
     padding=p//2) under torch.no_grad(), and nn.ConvTranspose2d with the same weights and padding
     for the adjoint; torch.set_num_threads(threads); median of repeats after warm-up.
 Both sides run `rounds` times, alternating, and the best median of each case is kept (the machine
-may be shared). It prints a markdown table whose ratio is pytorch_time / xrestore_time (> 1 means
+may be shared); --save-json / --merge-json carry the best times over several invocations. It prints a markdown table whose ratio is pytorch_time / xrestore_time (> 1 means
 xrestore is faster) and, with --write-readme, puts it between the markers
 <!-- blur-table-begin --> and <!-- blur-table-end --> of that file.
 """
@@ -174,14 +174,30 @@ def main():
     parser.add_argument("--repetitions", type=int, default=5, help="Google Benchmark repetitions")
     parser.add_argument("--note", default="", help="a line printed under the table")
     parser.add_argument("--write-readme", metavar="README", help="update the table in this file")
+    parser.add_argument("--save-json", metavar="JSON", help="save this run's best times")
+    parser.add_argument("--merge-json", metavar="JSON", nargs="*", default=[],
+                        help="earlier --save-json files of the same build: keep the best of all")
     args = parser.parse_args()
 
     xr, pt = {}, {}
+    merged_rounds = 0
+    for path in args.merge_json:
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+        xr = best(xr, {tuple(json.loads(k)): v for k, v in saved["xrestore"].items()})
+        pt = best(pt, {tuple(json.loads(k)): v for k, v in saved["pytorch"].items()})
+        merged_rounds += saved["rounds"]
     for _ in range(args.rounds):
         times, _ = run_xrestore(args.bench_blur, args.threads, args.min_time,
                                       args.repetitions)
         xr = best(xr, times)
         pt = best(pt, run_pytorch(args.threads, args.repeats))
+
+    if args.save_json:
+        with open(args.save_json, "w", encoding="utf-8") as f:
+            json.dump({"rounds": args.rounds + merged_rounds,
+                       "xrestore": {json.dumps(list(k)): v for k, v in xr.items()},
+                       "pytorch": {json.dumps(list(k)): v for k, v in pt.items()}}, f, indent=1)
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -192,7 +208,7 @@ def main():
     text = table(xr, pt)
     text += (
         f"\n\n{cpu}, {args.threads} threads on both sides, PyTorch {torch.__version__}, "
-        f"best of {args.rounds} rounds of "
+        f"best of {args.rounds + merged_rounds} rounds of "
         "medians; ratio = PyTorch time / xrestore time (> 1: xrestore faster)."
     )
     if args.note:

@@ -8,6 +8,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/tools/install_deps.sh"
 
 jobs=$(nproc)
+# Solver loops alternate OpenMP regions with serial work: do not let idle threads spin.
+export OMP_WAIT_POLICY=passive
 if [[ "${1:-}" == "--sanitize" ]]; then
     build="$root/build-sanitize"
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -28,10 +28,23 @@
 #include "xrestore/operators/kernels.hpp"
 #include "xrestore/operators/operator_norm.hpp"
 
+#include "xrestore/solvers/admm.hpp"
 #include "xrestore/solvers/cg.hpp"
+#include "xrestore/solvers/fft.hpp"
+#include "xrestore/solvers/fista.hpp"
+#include "xrestore/solvers/gradient_descent.hpp"
 #include "xrestore/solvers/monitor.hpp"
+#include "xrestore/solvers/pnp.hpp"
+#include "xrestore/solvers/proximal.hpp"
+#include "xrestore/solvers/red.hpp"
+#include "xrestore/solvers/richardson_lucy.hpp"
+#include "xrestore/solvers/tikhonov.hpp"
+#include "xrestore/solvers/tv.hpp"
 
 #include "xrestore/denoisers/denoiser.hpp"
+#include "xrestore/denoisers/gaussian_denoiser.hpp"
+#include "xrestore/denoisers/haar_denoiser.hpp"
+#include "xrestore/denoisers/tv_denoiser.hpp"
 
 #include "xrestore/metrics/blur_effect.hpp"
 #include "xrestore/metrics/estimate_sigma.hpp"

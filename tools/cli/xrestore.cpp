@@ -2,8 +2,10 @@
 //   degrade        apply a forward operator (blur, inpainting mask, downsampling) and add noise
 //   adjoint-check  print the relative adjoint error of an operator on random inputs
 //   metrics        full-reference and no-reference quality metrics
+//   restore        restore a degraded image with any solver
 #include "metrics_command.hpp"
 #include "operator_flags.hpp"
+#include "restore_command.hpp"
 
 #include <xrestore/xrestore.hpp>
 
@@ -107,6 +109,10 @@ int main(int argc, char** argv) {
     CLI::App* metrics_cmd = nullptr;
     cli::add_metrics_command(app, metrics, metrics_cmd);
 
+    cli::restore_args restore;
+    CLI::App* restore_cmd = nullptr;
+    cli::add_restore_command(app, restore, restore_cmd);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -115,6 +121,9 @@ int main(int argc, char** argv) {
     try {
         if (*degrade_cmd) {
             return run_degrade(degrade);
+        }
+        if (*restore_cmd) {
+            return cli::run_restore(restore);
         }
         if (*metrics_cmd) {
             return cli::run_metrics(metrics);

@@ -1,0 +1,160 @@
+#pragma once
+/// @file gradient_descent.hpp
+/// Landweber iteration: gradient descent on the least-squares data term 1/2 ||A x - y||^2,
+///   x_{k+1} = x_k - s A^T (A x_k - y),
+/// with the step s = 1 / ||A||^2 by default (||A|| estimated by operator_norm). Started from
+/// A^T y (or a given x0) and stopped early, it is the classic semi-convergent regulariser; run
+/// long on a well-posed problem it converges to the least-squares solution. For an added
+/// lambda ||x||_1 (or ||W x||_1) use ista / fista (fista.hpp).
+///
+/// @code
+/// auto r = xrestore::gradient_descent(blur, y, {.max_iter = 50});
+/// xrestore::image x = r.x;                 // r.objective[k-1] = 1/2 ||A x_k - y||^2
+/// auto s = xrestore::gradient_descent(blur, y, x0, {.max_iter = 50, .step = 1.0});
+/// @endcode
+
+#include "xrestore/core/error.hpp"
+#include "xrestore/core/linear_operator.hpp"
+#include "xrestore/core/vector_space.hpp"
+#include "xrestore/operators/combinators.hpp"
+#include "xrestore/operators/operator_norm.hpp"
+#include "xrestore/solvers/monitor.hpp"
+
+#include <cmath>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace xrestore {
+
+/// Options of gradient_descent.
+struct gradient_descent_options {
+    int max_iter = 100; ///< iterations at most (> 0)
+    /// Step s (> 0, finite); 0 picks 1 / ||A||^2 with ||A|| from operator_norm. Steps in
+    /// (0, 2 / ||A||^2) converge.
+    double step = 0.0;
+    /// Stop (solver_stop::converged) when ||x_k - x_{k-1}|| / ||x_k|| < tol (>= 0; 0 never).
+    double tol = 0.0;
+};
+
+namespace detail {
+
+inline void validate(const gradient_descent_options& o, std::string_view where) {
+    require(o.max_iter > 0, where, "options.max_iter", "positive", o.max_iter);
+    require(std::isfinite(o.step) && o.step >= 0.0, where, "options.step",
+            "finite and >= 0 (0 = 1 / ||A||^2)", o.step);
+    require(std::isfinite(o.tol) && o.tol >= 0.0, where, "options.tol", "finite and >= 0", o.tol);
+}
+
+/// 1 / ||A||^2 from the power-iteration estimate; value_error for the zero operator.
+template <linear_operator Op>
+double inverse_squared_norm(const Op& a, std::string_view where) {
+    const double norm = operator_norm(a);
+    require(norm > 0.0 && std::isfinite(norm), where, "A",
+            "an operator with a positive norm (to pick the step)", norm);
+    return 1.0 / (norm * norm);
+}
+
+/// Shape checks of y (A's range) and x0 (A's domain).
+template <linear_operator Op>
+void check_measurement(const Op& a, const range_t<Op>& y, std::string_view where) {
+    check_vector_shape(y, a.range_shape(), where, "y");
+}
+template <linear_operator Op>
+void check_start(const Op& a, const domain_t<Op>& x0, std::string_view where) {
+    check_vector_shape(x0, a.domain_shape(), where, "x0");
+}
+
+/// Throw value_error unless ||v|| is finite (v has no NaN or infinity, up to overflow).
+template <vector_type V>
+void require_finite_vector(const V& v, std::string_view where, std::string_view argument) {
+    const double n = xrestore::norm(v);
+    require(std::isfinite(n), where, argument, "finite (its norm)", n);
+}
+
+/// x_0 = A^T y, the default start of the solvers here, after checking y's shape.
+template <linear_operator Op>
+domain_t<Op> default_start(const Op& a, const range_t<Op>& y, std::string_view where) {
+    check_measurement(a, y, where);
+    domain_t<Op> x0 = xrestore::zeros<domain_t<Op>>(a.domain_shape());
+    xrestore::adjoint_into(a, y, x0); // x_0 = A^T y
+    return x0;
+}
+
+template <linear_operator Op, class Monitor>
+solver_result<domain_t<Op>>
+gradient_descent_impl(const Op& a, const range_t<Op>& y, domain_t<Op> x0,
+                      const gradient_descent_options& options, Monitor& monitor) {
+    constexpr std::string_view where = "gradient_descent";
+    using X = domain_t<Op>;
+    using Y = range_t<Op>;
+    validate(options, where);
+    check_measurement(a, y, where);
+    check_start(a, x0, where);
+    require_finite_vector(y, where, "y");
+    require_finite_vector(x0, where, "x0");
+    const double step = options.step > 0.0 ? options.step : inverse_squared_norm(a, where);
+
+    solver_result<X> result;
+    X& x = result.x;
+    x = std::move(x0);
+    X previous = xrestore::zeros_like(x);
+    xrestore::copy(x, previous);
+    X g = xrestore::zeros_like(x);
+    Y r = xrestore::zeros_like(y);
+    xrestore::apply_into(a, x, r);
+    xrestore::axpy(-1.0f, y, r); // r = A x - y
+    result.objective.reserve(static_cast<std::size_t>(options.max_iter));
+    result.change.reserve(static_cast<std::size_t>(options.max_iter));
+
+    for (int k = 1; k <= options.max_iter; ++k) {
+        xrestore::adjoint_into(a, r, g);                 // g = A^T (A x - y)
+        xrestore::axpy(static_cast<float>(-step), g, x); // x = x - s g
+        xrestore::apply_into(a, x, r);
+        xrestore::axpy(-1.0f, y, r);                        // r = A x - y
+        const double objective = 0.5 * xrestore::dot(r, r); // 1/2 ||A x - y||^2
+        if (!std::isfinite(objective)) {
+            xrestore::copy(previous, x);
+            result.stop = solver_stop::diverged;
+            return result;
+        }
+        result.iterations = k;
+        result.objective.push_back(objective);
+        result.change.push_back(relative_change_and_store(x, previous));
+        if (ask_monitor(monitor, k, std::as_const(x))) {
+            result.stop = solver_stop::monitor;
+            return result;
+        }
+        if (result.change.back() < options.tol) {
+            result.stop = solver_stop::converged;
+            return result;
+        }
+    }
+    result.stop = solver_stop::max_iterations;
+    return result;
+}
+
+} // namespace detail
+
+/// Landweber / gradient descent on 1/2 ||A x - y||^2 from x0 = A^T y. Records the objective
+/// 1/2 ||A x_k - y||^2 and the relative change after every iteration; calls monitor(k, x_k)
+/// (true stops). Throws value_error for bad options or non-finite y, shape_error when y does not
+/// have A's range shape. A non-finite iterate stops with solver_stop::diverged and the last
+/// finite x.
+template <linear_operator Op, class Monitor = no_monitor>
+requires solver_monitor<std::remove_reference_t<Monitor>, domain_t<Op>> solver_result<domain_t<Op>>
+gradient_descent(const Op& a, const range_t<Op>& y, const gradient_descent_options& options = {},
+                 Monitor&& monitor = {}) {
+    return detail::gradient_descent_impl(a, y, detail::default_start(a, y, "gradient_descent"),
+                                         options, monitor);
+}
+
+/// The same from a given start x0 (domain shape of A).
+template <linear_operator Op, class Monitor = no_monitor>
+requires solver_monitor<std::remove_reference_t<Monitor>, domain_t<Op>> solver_result<domain_t<Op>>
+gradient_descent(const Op& a, const range_t<Op>& y, domain_t<Op> x0,
+                 const gradient_descent_options& options, Monitor&& monitor = {}) {
+    return detail::gradient_descent_impl(a, y, std::move(x0), options, monitor);
+}
+
+} // namespace xrestore
