@@ -3,6 +3,8 @@
 //   adjoint-check  print the relative adjoint error of an operator on random inputs
 //   metrics        full-reference and no-reference quality metrics
 //   restore        restore a degraded image with any solver
+//   compare        run a grid of images x degradations x solvers, write CSV and markdown
+#include "compare_command.hpp"
 #include "metrics_command.hpp"
 #include "operator_flags.hpp"
 #include "restore_command.hpp"
@@ -113,6 +115,10 @@ int main(int argc, char** argv) {
     CLI::App* restore_cmd = nullptr;
     cli::add_restore_command(app, restore, restore_cmd);
 
+    cli::compare_args compare;
+    CLI::App* compare_cmd = nullptr;
+    cli::add_compare_command(app, compare, compare_cmd);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -121,6 +127,9 @@ int main(int argc, char** argv) {
     try {
         if (*degrade_cmd) {
             return run_degrade(degrade);
+        }
+        if (*compare_cmd) {
+            return cli::run_compare(compare);
         }
         if (*restore_cmd) {
             return cli::run_restore(restore);
