@@ -41,14 +41,14 @@
 namespace {
 
 // The parameters, shared with compare_solvers_pytorch.py (which reads them from the dump).
-constexpr int iterations = 20;      // outer iterations of every solver
-constexpr int inner_cg = 10;        // CG iterations per PnP-ADMM x-update (tol 0: all of them)
-constexpr double eta = 1e-4;        // CG shift and PnP-ADMM penalty
-constexpr double step = 1.0;        // Landweber / FISTA step: ||A|| <= 1 for a box blur
+constexpr int iterations = 20; // outer iterations of every solver
+constexpr int inner_cg = 10;   // CG iterations per PnP-ADMM x-update (tol 0: all of them)
+constexpr double eta = 1e-4;   // CG shift and PnP-ADMM penalty
+constexpr double step = 1.0;   // Landweber / FISTA step: ||A|| <= 1 for a box blur
 constexpr double fista_lambda = 2e-4;
 constexpr double tv_lambda = 2e-3;
-constexpr double tv_tau = 10.0 / 3.0;                 // 10 / ||K||, ||K||^2 <= 1 + 8
-constexpr double tv_sigma = 0.99 / (tv_tau * 9.0);    // 0.99 / (tau ||K||^2)
+constexpr double tv_tau = 10.0 / 3.0;              // 10 / ||K||, ||K||^2 <= 1 + 8
+constexpr double tv_sigma = 0.99 / (tv_tau * 9.0); // 0.99 / (tau ||K||^2)
 constexpr double red_lambda = 0.1;
 constexpr double denoiser_sigma = 1.0;
 
@@ -99,8 +99,7 @@ void register_cases() {
     const auto& d = data();
     auto add = [](const std::string& name, std::function<xrestore::image()> run) {
         const std::string full = "solver/" + name + "/" + std::to_string(iterations);
-        benchmark::RegisterBenchmark(full.c_str(),
-                                     [run](benchmark::State& s) { run_case(s, run); })
+        benchmark::RegisterBenchmark(full.c_str(), [run](benchmark::State& s) { run_case(s, run); })
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
     };
@@ -114,8 +113,8 @@ void register_cases() {
             a.adjoint_into(ax, out);
             xrestore::axpy(static_cast<float>(eta), in, out);
         };
-        return xrestore::conjugate_gradient<xrestore::image>(
-                   apply_c, b, xrestore::zeros_like(b), {.max_iter = iterations, .tol = 0.0})
+        return xrestore::conjugate_gradient<xrestore::image>(apply_c, b, xrestore::zeros_like(b),
+                                                             {.max_iter = iterations, .tol = 0.0})
             .x;
     });
     add("landweber", [&d] {
@@ -147,26 +146,24 @@ void register_cases() {
             .x;
     });
     add("pnp_admm", [&d] {
-        return xrestore::pnp_admm(blur_operator(), d.y_blur, denoiser,
-                                  {.eta = eta,
-                                   .max_iter = iterations,
-                                   .cg = {.max_iter = inner_cg, .tol = 0.0}})
+        return xrestore::pnp_admm(
+                   blur_operator(), d.y_blur, denoiser,
+                   {.eta = eta, .max_iter = iterations, .cg = {.max_iter = inner_cg, .tol = 0.0}})
             .x;
     });
     add("red_gradient_descent", [&d] {
-        return xrestore::red_gradient_descent(blur_operator(), d.y_blur, denoiser,
-                                              {.lambda = red_lambda, .step = step,
-                                               .max_iter = iterations})
+        return xrestore::red_gradient_descent(
+                   blur_operator(), d.y_blur, denoiser,
+                   {.lambda = red_lambda, .step = step, .max_iter = iterations})
             .x;
     });
     add("richardson_lucy", [&d] {
         return xrestore::richardson_lucy(blur_operator(), d.y_rl, {.max_iter = iterations}).x;
     });
     add("pnp_admm_inpainting", [&d] {
-        return xrestore::pnp_admm(xrestore::inpainting(d.mask), d.y_inpaint, denoiser,
-                                  {.eta = eta,
-                                   .max_iter = iterations,
-                                   .cg = {.max_iter = inner_cg, .tol = 0.0}})
+        return xrestore::pnp_admm(
+                   xrestore::inpainting(d.mask), d.y_inpaint, denoiser,
+                   {.eta = eta, .max_iter = iterations, .cg = {.max_iter = inner_cg, .tol = 0.0}})
             .x;
     });
 }

@@ -2,7 +2,7 @@
 """Compare xrestore's solver loops (bench_solvers) with the same loops written in PyTorch (CPU).
 
     /usr/bin/python3 benchmarks/compare_solvers_pytorch.py build/benchmarks/bench_solvers \
-        [--threads 2] [--rounds 2] [--write-readme benchmarks/README.md]
+        [--threads 2] [--rounds 1] [--repeats 3] [--write-readme benchmarks/README.md]
 
 bench_solvers --dump_dir writes the problem (the 3 x 256 x 256 butterfly, its box-13 zero-boundary
 blur with sigma 0.01 noise, the 60 % inpainting mask and data, the kernels); this script loads it
@@ -290,7 +290,7 @@ def run_xrestore(binary, threads, min_time, repetitions):
     result = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     times, psnrs = {}, {}
     for entry in json.loads(result.stdout)["benchmarks"]:
-        if entry.get("aggregate_name") != "median":
+        if repetitions > 1 and entry.get("aggregate_name") != "median":
             continue
         name = entry["run_name"].split("/")[1]  # solver/<name>/<iterations>
         scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[entry["time_unit"]]
@@ -300,13 +300,14 @@ def run_xrestore(binary, threads, min_time, repetitions):
 
 
 def median_time(function, repeats):
-    function()  # warm-up
+    """Median wall time (ms) of `repeats` calls after a warm-up call, and the warm-up's output."""
+    output = function()
     samples = []
     for _ in range(repeats):
         t = time.perf_counter()
         function()
         samples.append(time.perf_counter() - t)
-    return statistics.median(samples) * 1e3
+    return statistics.median(samples) * 1e3, output
 
 
 def run_pytorch(P, threads, repeats):
@@ -314,8 +315,8 @@ def run_pytorch(P, threads, repeats):
     times, psnrs = {}, {}
     with torch.no_grad():
         for name, (_, twin) in TWINS.items():
-            times[name] = median_time(lambda: twin(P), repeats)
-            psnrs[name] = psnr(P.truth, twin(P))
+            times[name], output = median_time(lambda: twin(P), repeats)
+            psnrs[name] = psnr(P.truth, output)
     return times, psnrs
 
 
@@ -351,8 +352,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("bench_solvers", help="path of the bench_solvers binary")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=2, help="alternating runs of both sides")
-    parser.add_argument("--repeats", type=int, default=5, help="PyTorch timed calls per case")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating runs of both sides")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="PyTorch timed calls per case (after a warm-up)")
     parser.add_argument("--min-time", type=float, default=0.5, help="Google Benchmark min time")
     parser.add_argument("--repetitions", type=int, default=3, help="Google Benchmark repetitions")
     parser.add_argument("--filter", default="", help="only the solvers whose name contains this")
