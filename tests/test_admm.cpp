@@ -3,6 +3,8 @@
 
 #include <xrestore/solvers/admm.hpp>
 
+#include "test_support.hpp"
+
 #include <xrestore/core/noise.hpp>
 #include <xrestore/io/image.hpp>
 #include <xrestore/metrics/psnr.hpp>
@@ -24,24 +26,9 @@
 #include <vector>
 
 using namespace xrestore;
-
-namespace xrestore {
-inline std::ostream& operator<<(std::ostream& out, solver_stop stop) {
-    return out << to_string(stop);
-}
-} // namespace xrestore
+using namespace xrestore::test;
 
 namespace {
-
-image butterfly_crop(std::size_t size, std::size_t top = 96, std::size_t left = 96) {
-    const image full = read_image(std::string(XRESTORE_DATA_DIR) + "/images/butterfly_set5.png");
-    return xt::eval(
-        xt::view(full, xt::all(), xt::range(top, top + size), xt::range(left, left + size)));
-}
-
-double max_abs_difference(const image& a, const image& b) {
-    return static_cast<double>(xt::amax(xt::abs(a - b))());
-}
 
 /// 1/2 ||A x - y||^2 + mu ||x||_1
 template <class Op>

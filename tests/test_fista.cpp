@@ -3,6 +3,8 @@
 
 #include <xrestore/solvers/fista.hpp>
 
+#include "test_support.hpp"
+
 #include <xrestore/core/noise.hpp>
 #include <xrestore/io/image.hpp>
 #include <xrestore/metrics/psnr.hpp>
@@ -19,28 +21,9 @@
 #include <string>
 
 using namespace xrestore;
-
-namespace xrestore {
-inline std::ostream& operator<<(std::ostream& out, solver_stop stop) {
-    return out << to_string(stop);
-}
-} // namespace xrestore
+using namespace xrestore::test;
 
 namespace {
-
-image crop(const std::string& name, std::size_t top, std::size_t left, std::size_t size) {
-    const image full = read_image(std::string(XRESTORE_DATA_DIR) + "/images/" + name);
-    return xt::eval(
-        xt::view(full, xt::all(), xt::range(top, top + size), xt::range(left, left + size)));
-}
-
-/// The small deblurring problem of the convergence tests: 1 x 48 x 48 cameraman crop, box 13
-/// with zero boundary, sigma 0.01.
-struct small_deblur {
-    image truth = crop("cameraman.png", 200, 220, 48);
-    convolution a{box_kernel(13), shape_of<3>(truth), {.boundary = boundary::zero}};
-    image y = add_gaussian_noise(a.apply(truth), 0.01, 3);
-};
 
 /// Sparse spikes: 12 positive spikes on 1 x 32 x 32, Gaussian blur sigma 1.5 (9 x 9, zero
 /// boundary), noise 0.005. The pixel-domain L1 model.

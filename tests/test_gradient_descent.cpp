@@ -3,6 +3,8 @@
 
 #include <xrestore/solvers/gradient_descent.hpp>
 
+#include "test_support.hpp"
+
 #include <xrestore/core/noise.hpp>
 #include <xrestore/io/image.hpp>
 #include <xrestore/metrics/psnr.hpp>
@@ -20,12 +22,7 @@
 #include <string>
 
 using namespace xrestore;
-
-namespace xrestore {
-inline std::ostream& operator<<(std::ostream& out, solver_stop stop) {
-    return out << to_string(stop);
-}
-} // namespace xrestore
+using namespace xrestore::test;
 
 namespace {
 
@@ -48,11 +45,6 @@ convolution mild_blur(shape3 shape) {
     k(1, 1) = 0.7f;
     k(0, 1) = k(2, 1) = k(1, 0) = k(1, 2) = 0.075f;
     return convolution(k, shape, {.boundary = boundary::circular});
-}
-
-image butterfly_crop() {
-    const image full = read_image(std::string(XRESTORE_DATA_DIR) + "/images/butterfly_set5.png");
-    return xt::eval(xt::view(full, xt::all(), xt::range(96, 160), xt::range(96, 160)));
 }
 
 } // namespace
@@ -107,7 +99,7 @@ BOOST_AUTO_TEST_CASE(explicit_start_and_step) {
 BOOST_AUTO_TEST_CASE(landweber_deblurs_a_photo) {
     // box 13, zero boundary, sigma 0.01; 64 x 64 RGB crop of the butterfly. Landweber from
     // A^T y is semi-convergent: 40 iterations reach 18.34 dB from 14.69 dB (measured).
-    const image truth = butterfly_crop();
+    const image truth = butterfly_crop(64);
     const convolution a(box_kernel(13), shape_of<3>(truth), {.boundary = boundary::zero});
     const image y = add_gaussian_noise(a.apply(truth), 0.01, 7);
     const auto r = gradient_descent(a, y, {.max_iter = 40});

@@ -3,6 +3,8 @@
 
 #include <xrestore/io/image.hpp>
 
+#include "test_support.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -14,57 +16,13 @@
 #include <vector>
 
 using namespace xrestore;
+using namespace xrestore::test;
 namespace fs = std::filesystem;
 
 namespace {
 
 const fs::path data_dir = XRESTORE_DATA_DIR;
 const fs::path fixtures = fs::path(XRESTORE_TEST_DIR) / "data";
-
-/// prefix + k + suffix (built step by step: GCC 12 warns falsely on "literal" + std::string).
-std::string numbered(std::string prefix, std::size_t k, std::string_view suffix) {
-    prefix += std::to_string(k);
-    prefix += suffix;
-    return prefix;
-}
-
-/// A fresh directory under the system temp folder, removed at the end of the test.
-struct scratch_dir {
-    fs::path path;
-    scratch_dir() {
-        std::random_device device;
-        path = fs::temp_directory_path() /
-               numbered("xrestore_test_image_io_", device(), numbered("_", device(), ""));
-        fs::create_directories(path);
-    }
-    ~scratch_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    fs::path operator/(const std::string& name) const { return path / name; }
-};
-
-std::string slurp(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void spill(const fs::path& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-/// The message of the io_error `f` throws (fails the test when it throws nothing or another type).
-template <class F>
-std::string io_error_message(F&& f) {
-    try {
-        f();
-    } catch (const io_error& e) {
-        return e.what();
-    }
-    BOOST_FAIL("expected an io_error");
-    return {};
-}
 
 float u8(int v) {
     return static_cast<float>(v) / 255.0f;
@@ -210,7 +168,7 @@ BOOST_AUTO_TEST_CASE(palette_is_expanded_to_rgb) {
 }
 
 BOOST_AUTO_TEST_CASE(eight_bit_round_trip) {
-    scratch_dir dir;
+    scratch_dir dir("xrestore_test_image_io_");
     std::mt19937_64 rng(7);
     std::uniform_real_distribution<float> uniform(-0.2f, 1.2f); // some values get clipped
     for (std::size_t channels : {1u, 3u, 4u}) {
@@ -255,7 +213,7 @@ BOOST_AUTO_TEST_CASE(eight_bit_round_trip) {
 // Pillow reads the gray file (mode I) with exactly those values; a 3 x 1800 x 1700 image (two
 // IDAT chunks, many stored blocks) passed the same checks.
 BOOST_AUTO_TEST_CASE(sixteen_bit_round_trip) {
-    scratch_dir dir;
+    scratch_dir dir("xrestore_test_image_io_");
     std::mt19937_64 rng(11);
     std::uniform_real_distribution<float> uniform(-0.1f, 1.1f);
     for (std::size_t channels : {1u, 3u, 4u}) {
@@ -295,7 +253,7 @@ BOOST_AUTO_TEST_CASE(sixteen_bit_round_trip) {
 }
 
 BOOST_AUTO_TEST_CASE(png_signature_and_header_of_16_bit_files) {
-    scratch_dir dir;
+    scratch_dir dir("xrestore_test_image_io_");
     image x = xt::zeros<float>({3, 2, 5});
     write_png(dir / "h.png", x, {.bit_depth = 16});
     const std::string bytes = slurp(dir / "h.png");
@@ -311,7 +269,7 @@ BOOST_AUTO_TEST_CASE(png_signature_and_header_of_16_bit_files) {
 }
 
 BOOST_AUTO_TEST_CASE(write_png_refuses_bad_input) {
-    scratch_dir dir;
+    scratch_dir dir("xrestore_test_image_io_");
     image x = xt::zeros<float>({3, 8, 9});
     x(1, 4, 6) = std::numeric_limits<float>::quiet_NaN();
     x(2, 7, 8) = std::numeric_limits<float>::quiet_NaN();
@@ -338,7 +296,7 @@ BOOST_AUTO_TEST_CASE(write_png_refuses_bad_input) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_files_raise_io_error) {
-    scratch_dir dir;
+    scratch_dir dir("xrestore_test_image_io_");
     const std::string png = slurp(data_dir / "images" / "cameraman.png");
     BOOST_REQUIRE(png.size() > 1000u);
     // truncated copies: in the signature, in IHDR, just after it, in the middle of IDAT, one
@@ -371,7 +329,7 @@ BOOST_AUTO_TEST_CASE(bad_files_raise_io_error) {
 BOOST_AUTO_TEST_CASE(hostile_headers_raise_io_error) {
     // a valid 1 x 1 gray PNG whose IHDR is patched (CRC fixed up) to zero and absurd sizes
     image one = xt::zeros<float>({1, 1, 1});
-    scratch_dir dir;
+    scratch_dir dir("xrestore_test_image_io_");
     write_png(dir / "one.png", one, {.bit_depth = 16});
     const std::string good = slurp(dir / "one.png");
     auto patched = [&](std::uint32_t width, std::uint32_t height) {
@@ -427,7 +385,7 @@ BOOST_AUTO_TEST_CASE(hostile_headers_raise_io_error) {
 }
 
 BOOST_AUTO_TEST_CASE(load_and_save_array_by_extension) {
-    scratch_dir dir;
+    scratch_dir dir("xrestore_test_image_io_");
     image x({2, 3, 4});
     for (std::size_t k = 0; k < x.size(); ++k) {
         x.data()[k] = 0.1f * static_cast<float>(k) - 0.7f; // negative and > 1 kept by .npy

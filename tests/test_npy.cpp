@@ -3,6 +3,8 @@
 
 #include <xrestore/io/npy.hpp>
 
+#include "test_support.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -14,44 +16,12 @@
 #include <string_view>
 
 using namespace xrestore;
+using namespace xrestore::test;
 namespace fs = std::filesystem;
 
 namespace {
 
 const fs::path fixtures = fs::path(XRESTORE_TEST_DIR) / "data";
-
-/// prefix + k + suffix (built step by step: GCC 12 warns falsely on "literal" + std::string).
-std::string numbered(std::string prefix, std::size_t k, std::string_view suffix) {
-    prefix += std::to_string(k);
-    prefix += suffix;
-    return prefix;
-}
-
-/// A fresh directory under the system temp folder, removed at the end of the test.
-struct scratch_dir {
-    fs::path path;
-    scratch_dir() {
-        std::random_device device;
-        path = fs::temp_directory_path() /
-               numbered("xrestore_test_npy_", device(), numbered("_", device(), ""));
-        fs::create_directories(path);
-    }
-    ~scratch_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    fs::path operator/(const std::string& name) const { return path / name; }
-};
-
-std::string slurp(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void spill(const fs::path& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 /// A .npy file image: magic, version, header length, the header padded with spaces and a newline
 /// to a multiple of 64 bytes, then `data`.
@@ -80,18 +50,6 @@ std::string raw_bytes(std::initializer_list<T> values) {
     return bytes;
 }
 
-/// The message of the io_error `f` throws (fails the test when it throws nothing or another type).
-template <class F>
-std::string io_error_message(F&& f) {
-    try {
-        f();
-    } catch (const io_error& e) {
-        return e.what();
-    }
-    BOOST_FAIL("expected an io_error");
-    return {};
-}
-
 bool contains(const std::string& text, std::string_view part) {
     return text.find(part) != std::string::npos;
 }
@@ -102,7 +60,7 @@ bool contains(const std::string& text, std::string_view part) {
 // written here loads with np.load as dtype float32, shape (2, 3, 4), the same values bit for bit,
 // and np.lib.format.read_magic / read_array_header_1_0 accept the header.
 BOOST_AUTO_TEST_CASE(round_trip_every_rank) {
-    scratch_dir dir;
+    scratch_dir dir("xrestore_test_npy_");
     std::mt19937_64 rng(3);
     std::normal_distribution<float> normal;
     // explicit std::array shapes: tensor<1> a({7}) would be the one-element tensor [7]
@@ -204,7 +162,7 @@ BOOST_AUTO_TEST_CASE(fortran_order_and_big_endian_are_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(truncated_and_padded_data_are_refused) {
-    scratch_dir dir;
+    scratch_dir dir("xrestore_test_npy_");
     tensor<2> x = xt::ones<float>({4, 4});
     write_npy(dir / "x.npy", x);
     const std::string bytes = slurp(dir / "x.npy");
@@ -224,7 +182,7 @@ BOOST_AUTO_TEST_CASE(truncated_and_padded_data_are_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(header_length_beyond_file_is_refused) {
-    scratch_dir dir;
+    scratch_dir dir("xrestore_test_npy_");
     std::string v1 = make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }",
                               raw_bytes<float>({1.0f}));
     BOOST_TEST(read_npy<1>([&] {
@@ -248,7 +206,7 @@ BOOST_AUTO_TEST_CASE(header_length_beyond_file_is_refused) {
 BOOST_AUTO_TEST_CASE(absurd_shapes_are_refused_without_allocating) {
     // Each declares far more data than the file holds (up to 4 * 10^27 bytes): the reader must
     // answer io_error before allocating, not std::bad_alloc / std::length_error.
-    scratch_dir dir;
+    scratch_dir dir("xrestore_test_npy_");
     const std::string data = raw_bytes<float>({1.0f, 2.0f, 3.0f, 4.0f});
     for (const char* shape :
          {"(1000000000, 1000000000, 1000000000)", "(4294967296, 4294967296, 4294967296)",
@@ -276,7 +234,7 @@ BOOST_AUTO_TEST_CASE(rank_mismatch_is_a_shape_error) {
 }
 
 BOOST_AUTO_TEST_CASE(malformed_files_are_refused) {
-    scratch_dir dir;
+    scratch_dir dir("xrestore_test_npy_");
     const std::string f4 = raw_bytes<float>({1.0f, 2.0f});
     auto refuses = [&](const std::string& bytes, std::string_view expected) {
         spill(dir / "bad.npy", bytes);
@@ -308,7 +266,7 @@ BOOST_AUTO_TEST_CASE(malformed_files_are_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(float64_beyond_float_range_becomes_infinite) {
-    scratch_dir dir;
+    scratch_dir dir("xrestore_test_npy_");
     spill(dir / "big.npy",
           make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (5,), }",
                    raw_bytes<double>({1e300, -1e300, std::numeric_limits<double>::quiet_NaN(),
@@ -322,7 +280,7 @@ BOOST_AUTO_TEST_CASE(float64_beyond_float_range_becomes_infinite) {
 }
 
 BOOST_AUTO_TEST_CASE(integer_dtypes_convert_exactly) {
-    scratch_dir dir;
+    scratch_dir dir("xrestore_test_npy_");
     spill(dir / "i8.npy", make_npy("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }",
                                    raw_bytes<std::int64_t>({-5, 0, 1 << 20})));
     spill(dir / "u2.npy", make_npy("{'descr': '<u2', 'fortran_order': False, 'shape': (2,), }",

@@ -3,6 +3,8 @@
 
 #include <xrestore/solvers/pnp.hpp>
 
+#include "test_support.hpp"
+
 #include <xrestore/core/noise.hpp>
 #include <xrestore/denoisers/gaussian_denoiser.hpp>
 #include <xrestore/denoisers/tv_denoiser.hpp>
@@ -25,27 +27,12 @@
 #include <vector>
 
 using namespace xrestore;
-
-namespace xrestore {
-inline std::ostream& operator<<(std::ostream& out, solver_stop stop) {
-    return out << to_string(stop);
-}
-} // namespace xrestore
+using namespace xrestore::test;
 
 static_assert(denoiser<gaussian_denoiser>);
 static_assert(sigma_aware_denoiser<tv_denoiser>);
 
 namespace {
-
-image butterfly_crop(std::size_t size, std::size_t top = 96, std::size_t left = 96) {
-    const image full = read_image(std::string(XRESTORE_DATA_DIR) + "/images/butterfly_set5.png");
-    return xt::eval(
-        xt::view(full, xt::all(), xt::range(top, top + size), xt::range(left, left + size)));
-}
-
-double max_abs_difference(const image& a, const image& b) {
-    return static_cast<double>(xt::amax(xt::abs(a - b))());
-}
 
 /// The deblurring problem of every PSNR test: a 64 x 64 crop, box-13 blur with zero boundary
 /// (the study's Conv2d padding p//2), Gaussian noise sigma = 0.01 (seed 7). Degraded PSNR 14.69.

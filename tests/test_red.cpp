@@ -3,6 +3,8 @@
 
 #include <xrestore/solvers/red.hpp>
 
+#include "test_support.hpp"
+
 #include <xrestore/core/noise.hpp>
 #include <xrestore/denoisers/gaussian_denoiser.hpp>
 #include <xrestore/io/image.hpp>
@@ -23,27 +25,15 @@
 #include <vector>
 
 using namespace xrestore;
+using namespace xrestore::test;
 
 namespace xrestore {
-inline std::ostream& operator<<(std::ostream& out, solver_stop stop) {
-    return out << to_string(stop);
-}
 inline std::ostream& operator<<(std::ostream& out, cg_stop stop) {
     return out << to_string(stop);
 }
 } // namespace xrestore
 
 namespace {
-
-image butterfly_crop(std::size_t size, std::size_t top = 96, std::size_t left = 96) {
-    const image full = read_image(std::string(XRESTORE_DATA_DIR) + "/images/butterfly_set5.png");
-    return xt::eval(
-        xt::view(full, xt::all(), xt::range(top, top + size), xt::range(left, left + size)));
-}
-
-double max_abs_difference(const image& a, const image& b) {
-    return static_cast<double>(xt::amax(xt::abs(a - b))());
-}
 
 /// D(x) = alpha x: linear, symmetric and homogeneous, so x - D(x) is the gradient of
 /// rho(x) = (1 - alpha) / 2 ||x||^2.

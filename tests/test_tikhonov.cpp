@@ -3,6 +3,8 @@
 
 #include <xrestore/solvers/tikhonov.hpp>
 
+#include "test_support.hpp"
+
 #include <xrestore/core/noise.hpp>
 #include <xrestore/io/image.hpp>
 #include <xrestore/metrics/psnr.hpp>
@@ -26,30 +28,13 @@
 #include <vector>
 
 using namespace xrestore;
-
-namespace xrestore {
-/// Boost.Test prints stop reasons by name.
-inline std::ostream& operator<<(std::ostream& out, solver_stop stop) {
-    return out << to_string(stop);
-}
-} // namespace xrestore
+using namespace xrestore::test;
 
 namespace {
-
-/// A size x size RGB crop of butterfly_set5.png (256 x 256) at (top, left).
-image butterfly_crop(std::size_t size, std::size_t top = 96, std::size_t left = 96) {
-    const image full = read_image(std::string(XRESTORE_DATA_DIR) + "/images/butterfly_set5.png");
-    return xt::eval(
-        xt::view(full, xt::all(), xt::range(top, top + size), xt::range(left, left + size)));
-}
 
 image random_image(const shape3& shape, unsigned seed) {
     std::mt19937_64 rng(seed);
     return vector_space<image>::random(shape, rng);
-}
-
-double max_abs_difference(const image& a, const image& b) {
-    return static_cast<double>(xt::amax(xt::abs(a - b))());
 }
 
 /// F^-1[K F x] per channel, K the transfer function.

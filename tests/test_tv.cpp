@@ -3,6 +3,8 @@
 
 #include <xrestore/solvers/tv.hpp>
 
+#include "test_support.hpp"
+
 #include <xrestore/core/noise.hpp>
 #include <xrestore/io/image.hpp>
 #include <xrestore/metrics/psnr.hpp>
@@ -20,28 +22,9 @@
 #include <string>
 
 using namespace xrestore;
-
-namespace xrestore {
-inline std::ostream& operator<<(std::ostream& out, solver_stop stop) {
-    return out << to_string(stop);
-}
-} // namespace xrestore
+using namespace xrestore::test;
 
 namespace {
-
-image crop(const std::string& name, std::size_t top, std::size_t left, std::size_t size) {
-    const image full = read_image(std::string(XRESTORE_DATA_DIR) + "/images/" + name);
-    return xt::eval(
-        xt::view(full, xt::all(), xt::range(top, top + size), xt::range(left, left + size)));
-}
-
-/// 1 x n x n cameraman crop (n = 48 by default), box 13 with zero boundary, sigma 0.01.
-struct small_deblur {
-    explicit small_deblur(std::size_t n = 48) : truth(crop("cameraman.png", 200, 220, n)) {}
-    image truth;
-    convolution a{box_kernel(13), shape_of<3>(truth), {.boundary = boundary::zero}};
-    image y = add_gaussian_noise(a.apply(truth), 0.01, 3);
-};
 
 double relative_gap(double value, double reference) {
     return (value - reference) / std::abs(reference);

@@ -106,19 +106,10 @@ solver_result<domain_t<Op>> admm_loop(const Op& A, const range_t<Op>& y, VUpdate
         xrestore::axpy(-1.0f, v, u); // u = u + (x - v)
         if (!std::isfinite(xrestore::norm(x)) || !std::isfinite(xrestore::norm(v)) ||
             !std::isfinite(xrestore::norm(u))) {
-            xrestore::copy(previous, x); // the last finite iterate
-            result.stop = solver_stop::diverged;
+            stop_diverged(result, x, previous); // x = the last finite iterate
             return result;
         }
-        const double change = relative_change_and_store(x, previous);
-        result.change.push_back(change);
-        result.iterations = k;
-        if (ask_monitor(monitor, k, std::as_const(x))) {
-            result.stop = solver_stop::monitor;
-            return result;
-        }
-        if (change < tol) {
-            result.stop = solver_stop::converged;
+        if (record_iteration(result, std::as_const(x), previous, k, tol, monitor)) {
             return result;
         }
     }

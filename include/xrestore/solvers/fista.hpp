@@ -171,15 +171,9 @@ solver_result<domain_t<Op>> proximal_gradient(const Op& a, const range_t<Op>& y,
         xrestore::copy(ax_next, az);
         xrestore::axpby(static_cast<float>(-beta), ax, static_cast<float>(1.0 + beta), az);
         std::swap(ax, ax_next); // A x_k
-        result.iterations = k;
         result.objective.push_back(objective);
-        result.change.push_back(relative_change_and_store(next, x)); // x = x_k
-        if (ask_monitor(monitor, k, std::as_const(x))) {
-            result.stop = solver_stop::monitor;
-            return result;
-        }
-        if (result.change.back() < options.tol) {
-            result.stop = solver_stop::converged;
+        // x = x_k
+        if (record_iteration(result, std::as_const(next), x, k, options.tol, monitor)) {
             return result;
         }
     }

@@ -114,19 +114,11 @@ gradient_descent_impl(const Op& a, const range_t<Op>& y, domain_t<Op> x0,
         xrestore::axpy(-1.0f, y, r);                        // r = A x - y
         const double objective = 0.5 * xrestore::dot(r, r); // 1/2 ||A x - y||^2
         if (!std::isfinite(objective)) {
-            xrestore::copy(previous, x);
-            result.stop = solver_stop::diverged;
+            stop_diverged(result, x, previous);
             return result;
         }
-        result.iterations = k;
         result.objective.push_back(objective);
-        result.change.push_back(relative_change_and_store(x, previous));
-        if (ask_monitor(monitor, k, std::as_const(x))) {
-            result.stop = solver_stop::monitor;
-            return result;
-        }
-        if (result.change.back() < options.tol) {
-            result.stop = solver_stop::converged;
+        if (record_iteration(result, std::as_const(x), previous, k, options.tol, monitor)) {
             return result;
         }
     }

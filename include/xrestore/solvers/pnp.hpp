@@ -94,29 +94,6 @@ image denoise_checked(const D& d, const image& z, std::string_view where) {
     return out;
 }
 
-/// Finite check + relative change + monitor + tol, shared by the PnP and RED loops. Returns
-/// true when the loop must stop (result.stop set). `previous` holds the last finite iterate.
-template <class Monitor>
-bool finish_iteration(solver_result<image>& result, image& x, image& previous, int k, double tol,
-                      Monitor& monitor) {
-    if (!std::isfinite(xrestore::norm(x))) {
-        xrestore::copy(previous, x);
-        result.stop = solver_stop::diverged;
-        return true;
-    }
-    result.change.push_back(relative_change_and_store(x, previous));
-    result.iterations = k;
-    if (ask_monitor(monitor, k, std::as_const(x))) {
-        result.stop = solver_stop::monitor;
-        return true;
-    }
-    if (result.change.back() < tol) {
-        result.stop = solver_stop::converged;
-        return true;
-    }
-    return false;
-}
-
 } // namespace detail
 
 /// PnP-ADMM as the reference study defines it (see the file comment), with the denoiser D as

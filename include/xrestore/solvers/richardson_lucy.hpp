@@ -230,8 +230,7 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
                                                x.data(), correction.data(), normalizer.data(), div,
                                                static_cast<float>(options.tv_lambda)});
         if (!std::isfinite(xrestore::norm(x))) {
-            xrestore::copy(previous, x);
-            result.stop = solver_stop::diverged;
+            detail::stop_diverged(result, x, previous);
             break;
         }
         xrestore::apply_into(A, x, ax); // A x_k, reused by the next iteration
@@ -246,14 +245,7 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
             }
             result.objective.push_back(value);
         }
-        result.change.push_back(detail::relative_change_and_store(x, previous));
-        result.iterations = k;
-        if (detail::ask_monitor(monitor, k, std::as_const(x))) {
-            result.stop = solver_stop::monitor;
-            break;
-        }
-        if (result.change.back() < options.tol) {
-            result.stop = solver_stop::converged;
+        if (detail::record_iteration(result, std::as_const(x), previous, k, options.tol, monitor)) {
             break;
         }
     }

@@ -220,8 +220,7 @@ solver_result<image> tv_primal_dual_impl(const Op& a, const range_t<Op>& y, imag
             objective += o.lambda_wavelet * coefficient_l1_norm(wx_next, *transform, o.bands);
         }
         if (!std::isfinite(objective)) {
-            xrestore::copy(previous, x);
-            result.stop = solver_stop::diverged;
+            stop_diverged(result, x, previous);
             return result;
         }
         // K x_bar = 2 K x_new - K x
@@ -240,15 +239,8 @@ solver_result<image> tv_primal_dual_impl(const Op& a, const range_t<Op>& y, imag
             xrestore::axpby(-1.0f, wx, 2.0f, wx_bar);
             std::swap(wx, wx_next);
         }
-        result.iterations = k;
         result.objective.push_back(objective);
-        result.change.push_back(relative_change_and_store(x, previous));
-        if (ask_monitor(monitor, k, std::as_const(x))) {
-            result.stop = solver_stop::monitor;
-            return result;
-        }
-        if (result.change.back() < o.tol) {
-            result.stop = solver_stop::converged;
+        if (record_iteration(result, std::as_const(x), previous, k, o.tol, monitor)) {
             return result;
         }
     }

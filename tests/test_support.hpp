@@ -1,0 +1,120 @@
+#pragma once
+/// @file test_support.hpp
+/// Helpers shared by the tests: crops of the repository's images, the small deblurring problem,
+/// image differences, Boost.Test printing of solver_stop, scratch files and io_error messages.
+///
+/// @code
+/// using namespace xrestore::test;
+/// const image truth = butterfly_crop(64);  // 3 x 64 x 64 at (96, 96)
+/// scratch_dir dir("xrestore_test_npy_");   // removed at the end of the test
+/// @endcode
+
+#include <boost/test/unit_test.hpp>
+
+#include <xrestore/core/error.hpp>
+#include <xrestore/core/noise.hpp>
+#include <xrestore/core/tensor.hpp>
+#include <xrestore/io/image.hpp>
+#include <xrestore/operators/convolution.hpp>
+#include <xrestore/operators/kernels.hpp>
+#include <xrestore/solvers/monitor.hpp>
+
+#include <xtensor/xmath.hpp>
+#include <xtensor/xview.hpp>
+
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <ostream>
+#include <random>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace xrestore {
+/// Boost.Test prints stop reasons by name.
+inline std::ostream& operator<<(std::ostream& out, solver_stop stop) {
+    return out << to_string(stop);
+}
+} // namespace xrestore
+
+namespace xrestore::test {
+
+/// A 3 x size x size crop of data/images/<name> at (top, left).
+inline image crop(const std::string& name, std::size_t top, std::size_t left, std::size_t size) {
+    const image full = read_image(std::string(XRESTORE_DATA_DIR) + "/images/" + name);
+    return xt::eval(
+        xt::view(full, xt::all(), xt::range(top, top + size), xt::range(left, left + size)));
+}
+
+/// A size x size RGB crop of butterfly_set5.png (256 x 256) at (top, left).
+inline image butterfly_crop(std::size_t size, std::size_t top = 96, std::size_t left = 96) {
+    return crop("butterfly_set5.png", top, left, size);
+}
+
+/// max |a - b|
+inline double max_abs_difference(const image& a, const image& b) {
+    return static_cast<double>(xt::amax(xt::abs(a - b))());
+}
+
+/// The small deblurring problem of the convergence tests: 1 x n x n cameraman crop at
+/// (200, 220) (n = 48 by default), box 13 with zero boundary, sigma 0.01 (seed 3).
+struct small_deblur {
+    explicit small_deblur(std::size_t n = 48) : truth(crop("cameraman.png", 200, 220, n)) {}
+    image truth;
+    convolution a{box_kernel(13), shape_of<3>(truth), {.boundary = boundary::zero}};
+    image y = add_gaussian_noise(a.apply(truth), 0.01, 3);
+};
+
+/// prefix + k + suffix (built step by step: GCC 12 warns falsely on "literal" + std::string).
+inline std::string numbered(std::string prefix, std::size_t k, std::string_view suffix) {
+    prefix += std::to_string(k);
+    prefix += suffix;
+    return prefix;
+}
+
+/// A fresh directory under the system temp folder named prefix<random>_<random>, removed at the
+/// end of the test.
+struct scratch_dir {
+    std::filesystem::path path;
+    explicit scratch_dir(const std::string& prefix) {
+        std::random_device device;
+        path = std::filesystem::temp_directory_path() /
+               numbered(prefix, device(), numbered("_", device(), ""));
+        std::filesystem::create_directories(path);
+    }
+    scratch_dir(const scratch_dir&) = delete;
+    scratch_dir& operator=(const scratch_dir&) = delete;
+    ~scratch_dir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    std::filesystem::path operator/(const std::string& name) const { return path / name; }
+};
+
+/// The bytes of a file.
+inline std::string slurp(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// Write `bytes` to a file.
+inline void spill(const std::filesystem::path& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+/// The message of the io_error `f` throws (fails the test when it throws nothing or another type).
+template <class F>
+std::string io_error_message(F&& f) {
+    try {
+        f();
+    } catch (const io_error& e) {
+        return e.what();
+    }
+    BOOST_FAIL("expected an io_error");
+    return {};
+}
+
+} // namespace xrestore::test
