@@ -53,10 +53,8 @@ int main() {
             std::fprintf(stderr, "custom_operator: needs an RGB image\n");
             return 1;
         }
-        const colour_crosstalk crosstalk({{{0.70f, 0.20f, 0.10f},
-                                           {0.15f, 0.70f, 0.15f},
-                                           {0.10f, 0.25f, 0.65f}}},
-                                         height, width);
+        const colour_crosstalk crosstalk(
+            {{{0.70f, 0.20f, 0.10f}, {0.15f, 0.70f, 0.15f}, {0.10f, 0.25f, 0.65f}}}, height, width);
         std::printf("adjoint check, crosstalk alone:    %.2e\n", adjoint_check(crosstalk, 1));
 
         // The camera: optics blur (library operator) then colour crosstalk (ours).

@@ -57,13 +57,13 @@ int main(int argc, char** argv) {
         write_png(fs::path(out_dir) / "ground_truth.png", truth);
         write_png(fs::path(out_dir) / "degraded.png", xt::eval(xt::clip(y, 0.0f, 1.0f)));
         write_png(fs::path(out_dir) / "restored.png", x);
-        std::printf("image      %s (%s)\n", image_path.c_str(), shape_string(truth.shape()).c_str());
+        std::printf("image      %s (%s)\n", image_path.c_str(),
+                    shape_string(truth.shape()).c_str());
         std::printf("degradation %s blur, zero boundary, Gaussian noise sigma %.3g\n",
                     kernel_spec.c_str(), noise);
         std::printf("solver     CG on (A^T A + %.1e I) x = A^T y: %d iterations (%s), "
                     "relative residual %.2e\n",
-                    eta, result.iterations, to_string(result.stop),
-                    result.residual_history.back());
+                    eta, result.iterations, to_string(result.stop), result.residual_history.back());
         std::printf("PSNR       degraded %.2f dB -> restored %.2f dB\n", psnr(truth, y),
                     psnr(truth, x));
         std::printf("wrote      %s/{ground_truth,degraded,restored}.png\n", out_dir.c_str());

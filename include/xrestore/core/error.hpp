@@ -4,7 +4,8 @@
 /// xrestore::error whose message names the argument, the expectation and what came.
 ///
 /// @code
-/// try { auto k = xrestore::box_kernel(0); } catch (const xrestore::error& e) { std::cerr << e.what(); }
+/// try { auto k = xrestore::box_kernel(0); } catch (const xrestore::error& e) { std::cerr <<
+/// e.what(); }
 /// @endcode
 
 #include <sstream>

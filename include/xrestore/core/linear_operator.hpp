@@ -51,10 +51,14 @@ using range_t = typename Op::range_type;
 namespace detail {
 template <class Op>
 concept has_apply_into = requires(const Op& op, const typename Op::domain_type& x,
-                                  typename Op::range_type& out) { op.apply_into(x, out); };
+                                  typename Op::range_type& out) {
+    op.apply_into(x, out);
+};
 template <class Op>
 concept has_adjoint_into = requires(const Op& op, const typename Op::range_type& y,
-                                    typename Op::domain_type& out) { op.adjoint_into(y, out); };
+                                    typename Op::domain_type& out) {
+    op.adjoint_into(y, out);
+};
 template <class Op>
 concept has_normal = requires(const Op& op, const typename Op::domain_type& x) {
     { op.normal(x) } -> std::convertible_to<typename Op::domain_type>;

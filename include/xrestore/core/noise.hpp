@@ -19,8 +19,8 @@ namespace xrestore {
 
 /// x + sigma * n, n ~ N(0, 1) i.i.d., drawn from std::mt19937_64(seed). sigma >= 0.
 inline image add_gaussian_noise(const image& x, double sigma, std::uint64_t seed) {
-    require(std::isfinite(sigma) && sigma >= 0.0, "add_gaussian_noise", "sigma",
-            "finite and >= 0", sigma);
+    require(std::isfinite(sigma) && sigma >= 0.0, "add_gaussian_noise", "sigma", "finite and >= 0",
+            sigma);
     image y = x;
     if (sigma == 0.0) {
         return y;

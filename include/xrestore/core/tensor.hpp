@@ -53,8 +53,8 @@ std::string shape_string(const Shape& shape) {
 template <std::size_t N, class E>
 std::array<std::size_t, N> shape_of(const E& e) {
     if (e.dimension() != N) {
-        throw shape_error(detail::concat("shape_of: expected rank ", N, ", got rank ", e.dimension(),
-                                         " (shape ", shape_string(e.shape()), ")"));
+        throw shape_error(detail::concat("shape_of: expected rank ", N, ", got rank ",
+                                         e.dimension(), " (shape ", shape_string(e.shape()), ")"));
     }
     std::array<std::size_t, N> s{};
     for (std::size_t i = 0; i < N; ++i) {
