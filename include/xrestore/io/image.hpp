@@ -32,6 +32,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace xrestore {
@@ -247,39 +248,27 @@ inline image read_image_from_memory(std::span<const unsigned char> bytes,
     int w = 0;
     int h = 0;
     int n = 0;
-    image x;
+    // Decode with the 8- or 16-bit loader, then check and de-interleave the samples.
+    auto decode = [&](auto* pixels_raw, float scale) {
+        using sample = std::remove_pointer_t<decltype(pixels_raw)>;
+        std::unique_ptr<sample, detail::stbi_deleter> pixels(pixels_raw);
+        if (!pixels) {
+            throw io_error(detail::concat("read_image: cannot decode '", name, "' (",
+                                          detail::stbi_reason(), ")"));
+        }
+        if (w <= 0 || h <= 0 || n < 1 || n > 4) {
+            throw io_error(detail::concat("read_image: '", name, "' decodes to an invalid ", w,
+                                          " x ", h, " x ", n, " image"));
+        }
+        const auto keep = static_cast<std::size_t>(n <= 2 ? 1 : 3);
+        return detail::deinterleave(pixels.get(), static_cast<std::size_t>(h),
+                                    static_cast<std::size_t>(w), static_cast<std::size_t>(n), keep,
+                                    scale);
+    };
     if (sixteen) {
-        std::unique_ptr<stbi_us, detail::stbi_deleter> pixels(
-            stbi_load_16_from_memory(bytes.data(), length, &w, &h, &n, 0));
-        if (!pixels) {
-            throw io_error(detail::concat("read_image: cannot decode '", name, "' (",
-                                          detail::stbi_reason(), ")"));
-        }
-        if (w <= 0 || h <= 0 || n < 1 || n > 4) {
-            throw io_error(detail::concat("read_image: '", name, "' decodes to an invalid ", w,
-                                          " x ", h, " x ", n, " image"));
-        }
-        const auto keep = static_cast<std::size_t>(n <= 2 ? 1 : 3);
-        x = detail::deinterleave(pixels.get(), static_cast<std::size_t>(h),
-                                 static_cast<std::size_t>(w), static_cast<std::size_t>(n), keep,
-                                 65535.0f);
-    } else {
-        std::unique_ptr<stbi_uc, detail::stbi_deleter> pixels(
-            stbi_load_from_memory(bytes.data(), length, &w, &h, &n, 0));
-        if (!pixels) {
-            throw io_error(detail::concat("read_image: cannot decode '", name, "' (",
-                                          detail::stbi_reason(), ")"));
-        }
-        if (w <= 0 || h <= 0 || n < 1 || n > 4) {
-            throw io_error(detail::concat("read_image: '", name, "' decodes to an invalid ", w,
-                                          " x ", h, " x ", n, " image"));
-        }
-        const auto keep = static_cast<std::size_t>(n <= 2 ? 1 : 3);
-        x = detail::deinterleave(pixels.get(), static_cast<std::size_t>(h),
-                                 static_cast<std::size_t>(w), static_cast<std::size_t>(n), keep,
-                                 255.0f);
+        return decode(stbi_load_16_from_memory(bytes.data(), length, &w, &h, &n, 0), 65535.0f);
     }
-    return x;
+    return decode(stbi_load_from_memory(bytes.data(), length, &w, &h, &n, 0), 255.0f);
 }
 
 /// Read an image file into C x H x W floats in [0,1] (see read_image_from_memory). Missing,
