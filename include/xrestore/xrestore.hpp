@@ -16,6 +16,11 @@
 #include "xrestore/io/image.hpp"
 #include "xrestore/io/kernel_file.hpp"
 #include "xrestore/io/npy.hpp"
+#include "xrestore/io/pickle.hpp"
+#include "xrestore/io/pth.hpp"
+#include "xrestore/io/safetensors.hpp"
+#include "xrestore/io/weights.hpp"
+#include "xrestore/io/zip_archive.hpp"
 
 #include "xrestore/operators/adjoint_check.hpp"
 #include "xrestore/operators/boundary.hpp"
@@ -45,6 +50,11 @@
 #include "xrestore/denoisers/gaussian_denoiser.hpp"
 #include "xrestore/denoisers/haar_denoiser.hpp"
 #include "xrestore/denoisers/tv_denoiser.hpp"
+#include "xrestore/denoisers/unet_denoiser.hpp"
+#include "xrestore/nn/feature_map.hpp"
+#include "xrestore/nn/gemm.hpp"
+#include "xrestore/nn/layers.hpp"
+#include "xrestore/nn/unet.hpp"
 
 #include "xrestore/metrics/blur_effect.hpp"
 #include "xrestore/metrics/estimate_sigma.hpp"

@@ -135,8 +135,9 @@ inline restore_args solver_args(const nlohmann::json& s) {
         a.step = get_or<double>(s, "step", 0.0);
     }
     a.denoiser_name = get_or<std::string>(s, "denoiser", "tv");
-    if (a.denoiser_name != "gaussian" && a.denoiser_name != "tv" && a.denoiser_name != "haar") {
-        throw value_error("compare: denoiser must be gaussian, tv or haar, got '" +
+    if (a.denoiser_name != "gaussian" && a.denoiser_name != "tv" && a.denoiser_name != "haar" &&
+        !(a.denoiser_name.starts_with("unet:") && a.denoiser_name.size() > 5)) {
+        throw value_error("compare: denoiser must be gaussian, tv, haar or unet:WEIGHTS, got '" +
                           a.denoiser_name + "'");
     }
     a.denoiser_strength = get_or<double>(s, "denoiser_strength", 0.0);
@@ -239,12 +240,13 @@ inline int run_compare(const compare_args& a) {
             const double psnr_in = same_shape ? psnr(img.truth, y) : NAN;
             for (const auto& [spec, args] : runs) {
                 no_monitor quiet;
+                const cli_denoiser denoiser = make_cli_denoiser(args, shape_of<3>(img.truth));
                 const auto t0 = std::chrono::steady_clock::now();
                 const auto result = std::visit(
                     [&](const auto& A) -> solver_result<image> {
                         using Op = std::decay_t<decltype(A)>;
                         if constexpr (std::is_same_v<range_t<Op>, image>) {
-                            return run_solver(args, A, y, quiet);
+                            return run_solver(args, A, y, quiet, denoiser);
                         } else {
                             throw value_error("compare: unsupported operator");
                         }

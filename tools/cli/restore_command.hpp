@@ -5,6 +5,7 @@
 
 #include "operator_flags.hpp"
 
+#include <xrestore/denoisers/unet_denoiser.hpp>
 #include <xrestore/xrestore.hpp>
 
 #include <CLI/CLI.hpp>
@@ -27,6 +28,7 @@ struct restore_args {
     std::string solver = "pnp-admm";
     std::string denoiser_name = "tv";
     double denoiser_strength = 0.0; // 0: the denoiser's own default
+    std::string denoiser_call;      // unet: override the weights' call convention
     int iters = 100;
     std::optional<double> eta;
     std::optional<double> lambda;
@@ -36,6 +38,19 @@ struct restore_args {
     bool json = false;
     bool verbose = false;
 };
+
+/// Accepts gaussian, tv, haar and unet:PATH.
+inline CLI::Validator denoiser_validator() {
+    return CLI::Validator(
+        [](std::string& v) -> std::string {
+            if (v == "gaussian" || v == "tv" || v == "haar" ||
+                (v.starts_with("unet:") && v.size() > 5)) {
+                return {};
+            }
+            return "denoiser must be gaussian, tv, haar or unet:WEIGHTS, got '" + v + "'";
+        },
+        "gaussian|tv|haar|unet:WEIGHTS");
+}
 
 inline void add_restore_command(CLI::App& app, restore_args& a, CLI::App*& cmd) {
     cmd = app.add_subcommand("restore", "restore a degraded image y = A x + n");
@@ -48,9 +63,14 @@ inline void add_restore_command(CLI::App& app, restore_args& a, CLI::App*& cmd) 
                                "fista-haar", "fista-l1", "tv", "tv-haar", "admm-tv", "pnp-admm",
                                "pnp-pgd", "pnp-hqs", "red", "red-fp", "rl", "rl-tv"}))
         ->capture_default_str();
-    cmd->add_option("--denoiser", a.denoiser_name, "denoiser of pnp-*/red*")
-        ->check(CLI::IsMember({"gaussian", "tv", "haar"}))
+    cmd->add_option("--denoiser", a.denoiser_name,
+                    "denoiser of pnp-*/red*: gaussian, tv, haar or unet:WEIGHTS (.pth or "
+                    ".safetensors of a fastMRI U-Net)")
+        ->check(denoiser_validator())
         ->capture_default_str();
+    cmd->add_option("--denoiser-call", a.denoiser_call,
+                    "unet call convention, overriding the weights' own: raw, normalised, residual")
+        ->check(CLI::IsMember({"raw", "normalised", "normalized", "residual"}));
     cmd->add_option("--denoiser-strength", a.denoiser_strength,
                     "gaussian: sigma in pixels; tv: weight; haar: threshold (0: default)");
     cmd->add_option("--iters", a.iters, "iterations")->capture_default_str();
@@ -125,11 +145,15 @@ private:
     std::vector<row> rows_;
 };
 
-/// A denoiser chosen on the command line (a closed set, so a variant keeps it a value type).
+/// A denoiser chosen on the command line: a classical one by name, or a loaded U-Net.
 struct cli_denoiser {
     std::string name;
-    double strength;
+    double strength = 0.0;
+    std::shared_ptr<const unet_denoiser> unet;
     image operator()(const image& x) const {
+        if (unet) {
+            return (*unet)(x);
+        }
         if (name == "gaussian") {
             return gaussian_denoiser{.sigma = strength > 0 ? strength : 1.0}(x);
         }
@@ -140,11 +164,27 @@ struct cli_denoiser {
     }
 };
 
+/// The denoiser `a` names; a U-Net is loaded and checked against an image of shape `x_shape`
+/// here, before any iteration runs.
+inline cli_denoiser make_cli_denoiser(const restore_args& a, const shape3& x_shape) {
+    cli_denoiser d{a.denoiser_name, a.denoiser_strength, nullptr};
+    if (a.denoiser_name.starts_with("unet:")) {
+        std::optional<unet_call> call;
+        if (!a.denoiser_call.empty()) {
+            call = parse_unet_call(a.denoiser_call);
+        }
+        auto net = std::make_shared<const unet_denoiser>(
+            load_unet_denoiser(a.denoiser_name.substr(5), call));
+        net->check_image(x_shape);
+        d.unet = std::move(net);
+    }
+    return d;
+}
+
 template <class Op, class Monitor>
 solver_result<image> run_solver(const restore_args& a, const Op& A, const image& y,
-                                Monitor& monitor) {
+                                Monitor& monitor, const cli_denoiser& d) {
     const std::string& s = a.solver;
-    const cli_denoiser d{a.denoiser_name, a.denoiser_strength};
     auto lambda_or = [&](double fallback) { return a.lambda.value_or(fallback); };
     if (s == "least-squares") {
         return least_squares(A, y, {.cg = {.max_iter = a.iters, .tol = 1e-7}}, monitor);
@@ -220,6 +260,9 @@ inline int run_restore(const restore_args& a) {
         domain = {domain[0], domain[1] * a.op.factor, domain[2] * a.op.factor};
     }
     const auto op = make_operator(a.op, domain);
+    const bool uses_denoiser = a.solver.starts_with("pnp") || a.solver.starts_with("red");
+    const cli_denoiser denoiser =
+        uses_denoiser ? make_cli_denoiser(a, domain) : cli_denoiser{a.denoiser_name, 0.0, nullptr};
     const bool show = a.verbose || (isatty(fileno(stderr)) != 0);
     restore_recorder recorder(reference, a.iters, show);
     auto monitor = [&recorder](int k, const image& x) { recorder(k, x); };
@@ -228,7 +271,7 @@ inline int run_restore(const restore_args& a) {
             using Op = std::decay_t<decltype(A)>;
             if constexpr (std::is_same_v<range_t<Op>, image>) {
                 check_shape(y, A.range_shape(), "restore", "Y (for this operator)");
-                return run_solver(a, A, y, monitor);
+                return run_solver(a, A, y, monitor, denoiser);
             } else {
                 throw value_error("restore: --op must be blur, inpaint or downsample, got " +
                                   a.op.op);

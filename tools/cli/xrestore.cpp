@@ -6,6 +6,7 @@
 //   compare        run a grid of images x degradations x solvers, write CSV and markdown
 #include "compare_command.hpp"
 #include "metrics_command.hpp"
+#include "nn_commands.hpp"
 #include "operator_flags.hpp"
 #include "restore_command.hpp"
 
@@ -119,6 +120,14 @@ int main(int argc, char** argv) {
     CLI::App* compare_cmd = nullptr;
     cli::add_compare_command(app, compare, compare_cmd);
 
+    cli::denoise_args denoise;
+    CLI::App* denoise_cmd = nullptr;
+    cli::add_denoise_command(app, denoise, denoise_cmd);
+
+    cli::convert_args convert;
+    CLI::App* convert_cmd = nullptr;
+    cli::add_convert_command(app, convert, convert_cmd);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -133,6 +142,12 @@ int main(int argc, char** argv) {
         }
         if (*restore_cmd) {
             return cli::run_restore(restore);
+        }
+        if (*denoise_cmd) {
+            return cli::run_denoise(denoise);
+        }
+        if (*convert_cmd) {
+            return cli::run_convert(convert);
         }
         if (*metrics_cmd) {
             return cli::run_metrics(metrics);

@@ -1,0 +1,305 @@
+#pragma once
+/// @file pth.hpp
+/// Read a PyTorch state_dict saved by `torch.save(model.state_dict(), path)` (the zip format,
+/// torch >= 1.6, torch 2.x included) natively, with no Python: the zip's `<top>/data.pkl` is read
+/// by a restricted unpickler that executes nothing, and each tensor is gathered from its storage
+/// `<top>/data/<key>` (any strides, shared storages, storage offsets; float32, float16 and
+/// bfloat16, converted to float32). A Lightning-style checkpoint whose top-level dict holds the
+/// weights under "state_dict" is accepted too. The legacy (pre-1.6) format, big-endian files,
+/// non-float tensors and anything malformed throw io_error naming the file and the tensor.
+///
+/// @code
+/// xrestore::state_dict w = xrestore::read_pth("denoiser.pth");
+/// const xrestore::weight_tensor& k = w.at("conv.layers.0.weight");
+/// std::cout << xrestore::shape_string(k.shape) << " " << k.values[0] << '\n';
+/// @endcode
+
+#include "xrestore/core/error.hpp"
+#include "xrestore/io/npy.hpp"
+#include "xrestore/io/pickle.hpp"
+#include "xrestore/io/safetensors.hpp"
+#include "xrestore/io/state_dict.hpp"
+#include "xrestore/io/zip_archive.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace xrestore {
+
+namespace detail {
+
+/// How a legacy (pre-1.6) torch.save file starts: the pickle (protocol 2) of the magic number
+/// 0x1950a86a20f9469cfc6c.
+inline constexpr std::array<unsigned char, 14> legacy_torch_magic{
+    0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+
+inline bool starts_with(std::span<const unsigned char> bytes,
+                        std::span<const unsigned char> prefix) {
+    return bytes.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), bytes.begin());
+}
+
+inline bool is_legacy_torch_file(std::span<const unsigned char> bytes) {
+    return starts_with(bytes, legacy_torch_magic);
+}
+
+/// "50 4b 03 04" for the first bytes of a file.
+inline std::string first_bytes_hex(std::span<const unsigned char> bytes, std::size_t n = 8) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string s;
+    for (std::size_t i = 0; i < std::min(n, bytes.size()); ++i) {
+        s += i == 0 ? "" : " ";
+        s += digits[bytes[i] >> 4];
+        s += digits[bytes[i] & 0xFU];
+    }
+    return s.empty() ? "an empty file" : s;
+}
+
+[[noreturn]] inline void pth_fail(std::string_view source, const std::string& what) {
+    throw io_error(concat("read_pth: '", source, "': ", what));
+}
+
+/// The message for a legacy (pre-1.6, non-zip) torch.save file.
+inline std::string legacy_torch_message(std::string_view where, std::string_view source) {
+    return concat(where, ": '", source,
+                  "' is in PyTorch's legacy (pre-1.6, non-zip) format, which is not supported; "
+                  "re-save it with torch>=1.6, where the zip format is the default: "
+                  "sd = torch.load(old_path); torch.save(sd, path), or convert it to "
+                  "safetensors");
+}
+
+/// Gather one tensor of a state_dict from its storage entry.
+class pth_tensor_reader {
+public:
+    pth_tensor_reader(const zip_archive& zip, std::string top, std::string_view source)
+        : zip_(zip), top_(std::move(top)), source_(source) {}
+
+    weight_tensor read(const pickle_document& doc, const pickle_tensor& t,
+                       const std::string& name) {
+        const auto& storage = std::get<pickle_storage>(doc.at(t.storage).value);
+        const torch_storage_type& type = torch_storage_types[storage.type];
+        const std::string what = concat("tensor '", name, "'");
+        if (!type.dtype) {
+            pth_fail(source_,
+                     concat(what, " must be float32, float16 or bfloat16, got torch.", type.name));
+        }
+        const weight_dtype dtype = *type.dtype;
+        const std::span<const unsigned char> data = storage_bytes(storage.key, what);
+        // the storage: numel elements of element_size bytes, all inside the entry
+        std::uint64_t storage_bytes_needed = 0;
+        const auto numel = static_cast<std::uint64_t>(storage.numel);
+        if (!checked_mul(numel, type.element_size, storage_bytes_needed) ||
+            storage_bytes_needed > data.size()) {
+            pth_fail(source_, concat(what, ": storage '", storage.key, "' declares ", numel,
+                                     " elements of ", type.element_size,
+                                     " bytes, but its entry holds only ", data.size(), " bytes"));
+        }
+        // shape, strides and offset, all in elements; every reachable index below numel
+        const std::size_t rank = t.shape.size();
+        if (t.offset < 0) {
+            pth_fail(source_, concat(what, " storage offset must be non-negative, got ", t.offset));
+        }
+        std::uint64_t count = 1;
+        bool overflow = false;
+        bool empty = false;
+        for (std::size_t d = 0; d < rank; ++d) {
+            if (t.shape[d] < 0 || t.stride[d] < 0) {
+                pth_fail(source_,
+                         concat(what, " size and stride must be non-negative, got size ",
+                                t.shape[d], " and stride ", t.stride[d], " in dimension ", d));
+            }
+            empty = empty || t.shape[d] == 0;
+            overflow =
+                overflow || !checked_mul(count, static_cast<std::uint64_t>(t.shape[d]), count);
+        }
+        if (empty) {
+            count = 0;
+        } else if (overflow) {
+            pth_fail(source_, concat(what, " size has more than 2^64 elements"));
+        }
+        const auto offset = static_cast<std::uint64_t>(t.offset);
+        std::uint64_t last = offset; // offset + sum (size_d - 1) * stride_d
+        bool in_range = count == 0 ? offset <= numel : offset < numel;
+        for (std::size_t d = 0; in_range && count != 0 && d < rank; ++d) {
+            std::uint64_t step = 0;
+            in_range = checked_mul(static_cast<std::uint64_t>(t.shape[d] - 1),
+                                   static_cast<std::uint64_t>(t.stride[d]), step) &&
+                       checked_add(last, step, last) && last < numel;
+        }
+        if (!in_range) {
+            pth_fail(source_,
+                     concat(what, " (storage offset ", offset, ", size [", shape_string(t.shape),
+                            "], stride [", shape_string(t.stride), "]) reaches past the ", numel,
+                            " elements of storage '", storage.key, "'"));
+        }
+        // a view may repeat elements (stride 0), so bound what it may allocate
+        constexpr std::uint64_t max_broadcast = std::uint64_t{1} << 24;
+        if (count > numel && count > max_broadcast) {
+            pth_fail(source_, concat(what, " has ", count, " elements but its storage only ", numel,
+                                     "; views repeating elements are accepted up to ",
+                                     max_broadcast, " elements"));
+        }
+
+        weight_tensor out;
+        out.stored_as = dtype;
+        out.shape.assign(t.shape.begin(), t.shape.end());
+        out.values.resize(static_cast<std::size_t>(count));
+        if (count == 0) {
+            return out;
+        }
+        const std::size_t size = type.element_size;
+        if (contiguous(t)) {
+            decode_elements(data.subspan(static_cast<std::size_t>(offset) * size,
+                                         static_cast<std::size_t>(count) * size),
+                            dtype, out.values);
+            return out;
+        }
+        // odometer over the row-major index; position = offset + sum index_d * stride_d
+        std::vector<std::uint64_t> index(rank, 0);
+        std::uint64_t position = offset;
+        for (std::size_t i = 0; i < out.values.size(); ++i) {
+            out.values[i] = decode_element(data.data() + position * size, dtype);
+            for (std::size_t d = rank; d-- > 0;) {
+                const auto stride = static_cast<std::uint64_t>(t.stride[d]);
+                if (++index[d] < static_cast<std::uint64_t>(t.shape[d])) {
+                    position += stride;
+                    break;
+                }
+                position -= stride * (index[d] - 1);
+                index[d] = 0;
+            }
+        }
+        return out;
+    }
+
+private:
+    const zip_archive& zip_;
+    std::string top_;
+    std::string_view source_;
+    std::map<std::string, std::span<const unsigned char>> storages_; // CRC checked once each
+
+    std::span<const unsigned char> storage_bytes(const std::string& key, const std::string& what) {
+        auto it = storages_.find(key);
+        if (it != storages_.end()) {
+            return it->second;
+        }
+        const std::string entry_name = top_ + "/data/" + key;
+        const zip_entry* entry = zip_.find(entry_name);
+        if (entry == nullptr) {
+            pth_fail(source_, concat(what, ": its storage entry '", entry_name, "' is missing"));
+        }
+        return storages_.emplace(key, zip_.read(*entry)).first->second;
+    }
+
+    /// Row-major contiguous (dimensions of size 1 may have any stride).
+    static bool contiguous(const pickle_tensor& t) {
+        std::int64_t expected = 1;
+        for (std::size_t d = t.shape.size(); d-- > 0;) {
+            if (t.shape[d] != 1 && t.stride[d] != expected) {
+                return false;
+            }
+            expected *= t.shape[d]; // no overflow: the element count was checked
+        }
+        return true;
+    }
+};
+
+} // namespace detail
+
+/// Parse a torch.save zip file held in memory; `source_name` names it in error messages.
+inline state_dict parse_pth(std::span<const unsigned char> bytes, std::string_view source_name) {
+    const std::string_view source = source_name;
+    if (detail::is_legacy_torch_file(bytes)) {
+        throw io_error(detail::legacy_torch_message("read_pth", source));
+    }
+    static constexpr std::array<unsigned char, 4> local_header{'P', 'K', 3, 4};
+    static constexpr std::array<unsigned char, 4> empty_archive{'P', 'K', 5, 6};
+    if (!detail::starts_with(bytes, local_header) && !detail::starts_with(bytes, empty_archive)) {
+        detail::pth_fail(source,
+                         detail::concat("not a PyTorch zip file: expected the zip signature "
+                                        "50 4b 03 04 (\"PK\\3\\4\") at the start, got ",
+                                        detail::first_bytes_hex(bytes)));
+    }
+    const detail::zip_archive zip(bytes, std::string(source));
+    if (zip.entries().empty()) {
+        detail::pth_fail(source, "not a PyTorch zip file: the archive is empty");
+    }
+    // the folder every entry lives in is named by the first entry: "<top>/data.pkl"
+    const std::string& first = zip.entries().front().name;
+    const auto slash = first.find('/');
+    if (slash == std::string::npos || slash == 0) {
+        detail::pth_fail(source, detail::concat("not a PyTorch zip file: the first entry '", first,
+                                                "' must be inside a folder (<top>/data.pkl)"));
+    }
+    const std::string top = first.substr(0, slash);
+    if (const detail::zip_entry* order = zip.find(top + "/byteorder")) {
+        const auto text = zip.read(*order);
+        std::string value(text.begin(), text.end());
+        while (!value.empty() && (value.back() == '\n' || value.back() == ' ')) {
+            value.pop_back();
+        }
+        if (value != "little") {
+            detail::pth_fail(source, detail::concat("byteorder must be 'little', got '", value,
+                                                    "' (big-endian files are not supported)"));
+        }
+    }
+    const detail::zip_entry* pickle_entry = zip.find(top + "/data.pkl");
+    if (pickle_entry == nullptr) {
+        detail::pth_fail(
+            source, detail::concat("not a PyTorch zip file: there is no '", top, "/data.pkl'"));
+    }
+    const detail::pickle_document doc =
+        detail::unpickle(zip.read(*pickle_entry), detail::concat(source, ":", top, "/data.pkl"));
+
+    const auto* root = std::get_if<detail::pickle_dict>(&doc.root().value);
+    if (root == nullptr) {
+        detail::pth_fail(source, detail::concat("the saved object must be a dict of tensors (a "
+                                                "state_dict), got ",
+                                                doc.describe(doc.root_index)));
+    }
+    // a Lightning-style checkpoint keeps the weights under "state_dict"
+    const detail::pickle_dict* weights = root;
+    for (const auto& [key, value] : root->items) {
+        const auto* name = std::get_if<std::string>(&doc.at(key).value);
+        const auto* nested = std::get_if<detail::pickle_dict>(&doc.at(value).value);
+        if (name != nullptr && *name == "state_dict" && nested != nullptr) {
+            weights = nested;
+        }
+    }
+    state_dict sd;
+    detail::pth_tensor_reader reader(zip, top, source);
+    for (const auto& [key, value] : weights->items) {
+        const auto* name = std::get_if<std::string>(&doc.at(key).value);
+        if (name == nullptr) {
+            detail::pth_fail(
+                source, detail::concat("state_dict keys must be strings, got ", doc.describe(key)));
+        }
+        const auto* tensor = std::get_if<detail::pickle_tensor>(&doc.at(value).value);
+        if (tensor == nullptr) {
+            detail::pth_fail(source, detail::concat("value of '", *name, "' must be a tensor, got ",
+                                                    doc.describe(value),
+                                                    " (expected a state_dict, or a checkpoint "
+                                                    "holding one under 'state_dict')"));
+        }
+        sd.insert(*name, reader.read(doc, *tensor, *name));
+    }
+    return sd;
+}
+
+/// Read a torch.save zip file (a state_dict, or a checkpoint with a "state_dict" entry).
+inline state_dict read_pth(const std::filesystem::path& path) {
+    const std::string bytes = detail::read_whole_file(path, "read_pth");
+    return parse_pth(std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),
+                     path.string());
+}
+
+} // namespace xrestore

@@ -1,0 +1,493 @@
+#pragma once
+/// @file safetensors.hpp
+/// Read and write safetensors files: an 8-byte little-endian header length N, N bytes of JSON
+/// header ({"name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ...,
+/// "__metadata__": {"key": "value"}}), then the raw little-endian data, offsets relative to its
+/// start. F32, F16 and BF16 are read (converted to float32, `stored_as` records which) and
+/// written (round to nearest even; a finite value that would overflow to infinity is refused).
+/// Tensors are read in data order, which is the order the writer uses: the state_dict's order.
+/// Also home of the float16 / bfloat16 conversions used by every weights reader.
+///
+/// @code
+/// xrestore::state_dict w = xrestore::read_safetensors("model.safetensors");
+/// w.metadata["format"] = "pt";
+/// xrestore::write_safetensors("half.safetensors", w, xrestore::weight_dtype::float16);
+/// @endcode
+
+#include "xrestore/core/error.hpp"
+#include "xrestore/io/npy.hpp"
+#include "xrestore/io/state_dict.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <numeric>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace xrestore {
+
+namespace detail {
+
+/// out = a * b; false on overflow.
+inline bool checked_mul(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
+    if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a) {
+        return false;
+    }
+    out = a * b;
+    return true;
+}
+
+/// out = a + b; false on overflow.
+inline bool checked_add(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
+    if (b > std::numeric_limits<std::uint64_t>::max() - a) {
+        return false;
+    }
+    out = a + b;
+    return true;
+}
+
+/// The float32 value of IEEE binary16 bits (exact).
+inline float half_to_float(std::uint16_t h) {
+    const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000U) << 16;
+    const std::uint32_t exponent = (h >> 10) & 0x1FU;
+    const std::uint32_t mantissa = h & 0x3FFU;
+    if (exponent == 0) {
+        // zero or subnormal: mantissa * 2^-24, exact in float32
+        const float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
+        return std::bit_cast<float>(sign | std::bit_cast<std::uint32_t>(magnitude));
+    }
+    if (exponent == 0x1F) {
+        return std::bit_cast<float>(sign | 0x7F800000U | (mantissa << 13)); // inf, NaN payload
+    }
+    // rebias 15 -> 127
+    return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
+}
+
+/// The float32 value of bfloat16 bits (exact: the upper half of a float32).
+inline float bfloat16_to_float(std::uint16_t b) {
+    return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
+}
+
+/// IEEE binary16 bits of `f`, rounded to nearest even; overflow gives infinity, NaN stays NaN.
+inline std::uint16_t float_to_half(float f) {
+    const std::uint32_t bits = std::bit_cast<std::uint32_t>(f);
+    const auto sign = static_cast<std::uint16_t>((bits >> 16) & 0x8000U);
+    const std::uint32_t magnitude = bits & 0x7FFFFFFFU;
+    if (magnitude >= 0x7F800000U) { // inf or NaN (a NaN keeps its top payload bits and is quiet)
+        return static_cast<std::uint16_t>(
+            sign | 0x7C00U |
+            (magnitude > 0x7F800000U ? 0x200U | ((magnitude >> 13) & 0x3FFU) : 0U));
+    }
+    const int exponent = static_cast<int>(magnitude >> 23) - 127;
+    if (exponent > 15) {
+        return static_cast<std::uint16_t>(sign | 0x7C00U);
+    }
+    if (magnitude < 0x33000000U) { // below 2^-25: rounds to zero (2^-25 itself ties to even 0)
+        return sign;
+    }
+    // 24-bit significand with its implicit bit; keep 11 bits (normal) or fewer (subnormal)
+    const std::uint32_t significand = (magnitude & 0x7FFFFFU) | 0x800000U;
+    const int shift = exponent >= -14 ? 13 : 13 + (-14 - exponent); // 13 .. 24
+    std::uint32_t kept = significand >> shift;
+    const std::uint32_t rest = significand & ((1U << shift) - 1U);
+    const std::uint32_t halfway = 1U << (shift - 1);
+    if (rest > halfway || (rest == halfway && (kept & 1U) != 0)) {
+        ++kept; // a carry into the exponent (or up to infinity) is the right result
+    }
+    if (exponent >= -14) {
+        // biased exponent (exponent + 15); the implicit bit in `kept` adds one more
+        return static_cast<std::uint16_t>(
+            sign + ((static_cast<std::uint32_t>(exponent + 14) << 10) + kept));
+    }
+    return static_cast<std::uint16_t>(sign | kept); // subnormal (a carry makes it the least normal)
+}
+
+/// bfloat16 bits of `f`, rounded to nearest even; overflow gives infinity, NaN stays NaN.
+inline std::uint16_t float_to_bfloat16(float f) {
+    const std::uint32_t bits = std::bit_cast<std::uint32_t>(f);
+    if ((bits & 0x7FFFFFFFU) > 0x7F800000U) {
+        return static_cast<std::uint16_t>((bits >> 16) | 0x40U); // quiet NaN, sign kept
+    }
+    const std::uint32_t rounded = bits + 0x7FFFU + ((bits >> 16) & 1U);
+    return static_cast<std::uint16_t>(rounded >> 16);
+}
+
+/// Bytes per element of a weight dtype.
+inline std::size_t element_size(weight_dtype t) {
+    return t == weight_dtype::float32 ? 4 : 2;
+}
+
+/// The float32 value of the little-endian element at `p`.
+inline float decode_element(const unsigned char* p, weight_dtype t) {
+    if (t == weight_dtype::float32) {
+        return std::bit_cast<float>(
+            static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
+            static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24);
+    }
+    const auto bits = static_cast<std::uint16_t>(p[0] | p[1] << 8);
+    return t == weight_dtype::float16 ? half_to_float(bits) : bfloat16_to_float(bits);
+}
+
+/// out[i] = the i-th little-endian element of `bytes` (bytes.size() == out.size() * size).
+inline void decode_elements(std::span<const unsigned char> bytes, weight_dtype t,
+                            std::span<float> out) {
+    if (out.empty()) {
+        return;
+    }
+    if (t == weight_dtype::float32 && std::endian::native == std::endian::little) {
+        std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
+        return;
+    }
+    const std::size_t size = element_size(t);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        out[i] = decode_element(bytes.data() + i * size, t);
+    }
+}
+
+[[noreturn]] inline void safetensors_fail(std::string_view source, const std::string& what) {
+    throw io_error(concat("read_safetensors: '", source, "': ", what));
+}
+
+/// Deepest nesting of [ and { in a JSON text (outside strings).
+inline std::size_t json_depth(std::string_view text) {
+    std::size_t depth = 0;
+    std::size_t deepest = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
+/// A non-negative JSON integer, or an io_error naming `what`.
+inline std::uint64_t json_unsigned(const nlohmann::json& j, std::string_view source,
+                                   std::string_view what) {
+    if (!j.is_number_unsigned()) {
+        safetensors_fail(source, concat(what, " must be a non-negative integer, got ", j.dump()));
+    }
+    return j.get<std::uint64_t>();
+}
+
+} // namespace detail
+
+/// Largest safetensors header accepted (the reference implementation's limit).
+inline constexpr std::uint64_t safetensors_max_header = 100'000'000;
+
+/// Parse a safetensors file held in memory; `source_name` names it in error messages.
+inline state_dict parse_safetensors(std::span<const unsigned char> bytes,
+                                    std::string_view source_name) {
+    using json = nlohmann::json; // ordered by name; the tensors are then put in data order
+    const std::string_view source = source_name;
+    if (bytes.size() < 8) {
+        detail::safetensors_fail(source, detail::concat("is too short (", bytes.size(),
+                                                        " bytes) for the 8-byte header length"));
+    }
+    std::uint64_t header_length = 0;
+    for (std::size_t k = 0; k < 8; ++k) {
+        header_length |= static_cast<std::uint64_t>(bytes[k]) << (8 * k);
+    }
+    if (header_length > safetensors_max_header) {
+        detail::safetensors_fail(source, detail::concat("header length must be at most ",
+                                                        safetensors_max_header, " bytes, got ",
+                                                        header_length));
+    }
+    if (header_length > bytes.size() - 8) {
+        detail::safetensors_fail(source, detail::concat("header length ", header_length,
+                                                        " must be at most the ", bytes.size() - 8,
+                                                        " bytes after it (truncated file?)"));
+    }
+    const std::string_view header(reinterpret_cast<const char*>(bytes.data() + 8),
+                                  static_cast<std::size_t>(header_length));
+    if (header.empty() || header.front() != '{') {
+        detail::safetensors_fail(source, "header must be a JSON object starting with '{'");
+    }
+    if (detail::json_depth(header) > 8) {
+        detail::safetensors_fail(source, "header JSON must be nested at most 8 levels deep");
+    }
+    std::set<std::string> top_keys;
+    std::string duplicate;
+    const json::parser_callback_t note_keys = [&](int depth, json::parse_event_t event,
+                                                  json& parsed) {
+        if (event == json::parse_event_t::key && depth == 1 && parsed.is_string() &&
+            !top_keys.insert(parsed.get<std::string>()).second && duplicate.empty()) {
+            duplicate = parsed.get<std::string>();
+        }
+        return true;
+    };
+    json root;
+    try {
+        root = json::parse(header.begin(), header.end(), note_keys);
+    } catch (const json::exception& e) {
+        detail::safetensors_fail(source, detail::concat("header is not valid JSON: ", e.what()));
+    }
+    if (!duplicate.empty()) {
+        detail::safetensors_fail(source,
+                                 detail::concat("header names tensor '", duplicate, "' twice"));
+    }
+    if (!root.is_object()) {
+        detail::safetensors_fail(source, "header must be a JSON object");
+    }
+
+    struct entry {
+        std::string name;
+        weight_dtype dtype;
+        std::vector<std::size_t> shape;
+        std::uint64_t begin;
+        std::uint64_t end;
+    };
+    std::vector<entry> entries;
+    state_dict sd;
+    const std::uint64_t data_size = bytes.size() - 8 - header_length;
+    for (const auto& [name, info] : root.items()) {
+        if (name == "__metadata__") {
+            if (!info.is_object()) {
+                detail::safetensors_fail(source, "__metadata__ must be an object of strings");
+            }
+            for (const auto& [key, value] : info.items()) {
+                if (!value.is_string()) {
+                    detail::safetensors_fail(source, detail::concat("__metadata__ value of '", key,
+                                                                    "' must be a string, got ",
+                                                                    value.dump()));
+                }
+                sd.metadata[key] = value.get<std::string>();
+            }
+            continue;
+        }
+        const std::string what = detail::concat("tensor '", name, "'");
+        if (!info.is_object()) {
+            detail::safetensors_fail(source, detail::concat(what,
+                                                            " must be described by an "
+                                                            "object, got ",
+                                                            info.dump()));
+        }
+        const auto dtype = info.find("dtype");
+        const auto shape = info.find("shape");
+        const auto offsets = info.find("data_offsets");
+        if (dtype == info.end() || shape == info.end() || offsets == info.end()) {
+            detail::safetensors_fail(source, detail::concat(what,
+                                                            " must have dtype, shape and "
+                                                            "data_offsets, got ",
+                                                            info.dump()));
+        }
+        entry e{name, weight_dtype::float32, {}, 0, 0};
+        const std::string dtype_name = dtype->is_string() ? dtype->get<std::string>() : "";
+        if (dtype_name == "F32") {
+            e.dtype = weight_dtype::float32;
+        } else if (dtype_name == "F16") {
+            e.dtype = weight_dtype::float16;
+        } else if (dtype_name == "BF16") {
+            e.dtype = weight_dtype::bfloat16;
+        } else {
+            detail::safetensors_fail(source, detail::concat(what,
+                                                            " dtype must be F32, F16 or BF16, "
+                                                            "got ",
+                                                            dtype->dump()));
+        }
+        if (!shape->is_array() || shape->size() > 64) {
+            detail::safetensors_fail(source, detail::concat(what,
+                                                            " shape must be an array of at most "
+                                                            "64 integers, got ",
+                                                            shape->dump()));
+        }
+        std::uint64_t numel = 1;
+        bool overflow = false;
+        for (const auto& extent : *shape) {
+            const std::uint64_t n = detail::json_unsigned(extent, source, what + " shape extent");
+            overflow = overflow || !detail::checked_mul(numel, n, numel);
+            e.shape.push_back(static_cast<std::size_t>(n));
+        }
+        if (!offsets->is_array() || offsets->size() != 2) {
+            detail::safetensors_fail(source, detail::concat(what,
+                                                            " data_offsets must be [begin, end], "
+                                                            "got ",
+                                                            offsets->dump()));
+        }
+        e.begin = detail::json_unsigned((*offsets)[0], source, what + " data_offsets begin");
+        e.end = detail::json_unsigned((*offsets)[1], source, what + " data_offsets end");
+        if (e.begin > e.end || e.end > data_size) {
+            detail::safetensors_fail(source,
+                                     detail::concat(what, " data_offsets [", e.begin, ", ", e.end,
+                                                    "] must satisfy begin <= end "
+                                                    "<= ",
+                                                    data_size, " (the data size)"));
+        }
+        std::uint64_t byte_count = 0;
+        const bool countable =
+            !overflow && detail::checked_mul(numel, detail::element_size(e.dtype), byte_count);
+        if (!countable || byte_count != e.end - e.begin) {
+            const std::string needs = countable
+                                          ? detail::concat(byte_count, " bytes (", numel, " x ",
+                                                           detail::element_size(e.dtype), ")")
+                                          : std::string("more than 2^64 bytes");
+            detail::safetensors_fail(
+                source, detail::concat(what, " of shape [", shape_string(e.shape), "] and dtype ",
+                                       dtype_name, " needs ", needs, ", but data_offsets span ",
+                                       e.end - e.begin, " bytes"));
+        }
+        entries.push_back(std::move(e));
+    }
+
+    // file order = data order; no two tensors may share a byte
+    std::vector<std::size_t> order(entries.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return entries[a].begin < entries[b].begin;
+    });
+    const entry* previous = nullptr;
+    for (std::size_t i : order) {
+        const entry& e = entries[i];
+        if (e.begin == e.end) {
+            continue;
+        }
+        if (previous != nullptr && e.begin < previous->end) {
+            detail::safetensors_fail(source, detail::concat("tensors '", previous->name, "' [",
+                                                            previous->begin, ", ", previous->end,
+                                                            ") and '", e.name, "' [", e.begin, ", ",
+                                                            e.end, ") overlap"));
+        }
+        previous = &e;
+    }
+    const std::size_t data_start = 8 + static_cast<std::size_t>(header_length);
+    for (std::size_t i : order) {
+        entry& e = entries[i];
+        weight_tensor t;
+        t.shape = std::move(e.shape);
+        t.stored_as = e.dtype;
+        t.values.resize(
+            static_cast<std::size_t>((e.end - e.begin) / detail::element_size(e.dtype)));
+        detail::decode_elements(bytes.subspan(data_start + static_cast<std::size_t>(e.begin),
+                                              static_cast<std::size_t>(e.end - e.begin)),
+                                e.dtype, t.values);
+        sd.insert(std::move(e.name), std::move(t));
+    }
+    return sd;
+}
+
+/// Read a safetensors file (F32, F16 or BF16 tensors) into float32.
+inline state_dict read_safetensors(const std::filesystem::path& path) {
+    const std::string bytes = detail::read_whole_file(path, "read_safetensors");
+    return parse_safetensors(
+        std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),
+        path.string());
+}
+
+/// Write `sd` as safetensors with every tensor stored `as` float32, float16 or bfloat16 (round to
+/// nearest even), in the state_dict's order, with sd.metadata as `__metadata__`. A finite value
+/// that overflows the target type, or a tensor whose values do not match its shape, throws
+/// value_error naming the tensor.
+inline void write_safetensors(const std::filesystem::path& path, const state_dict& sd,
+                              weight_dtype as = weight_dtype::float32) {
+    using json = nlohmann::json;
+    const std::string_view dtype_name = as == weight_dtype::float32   ? "F32"
+                                        : as == weight_dtype::float16 ? "F16"
+                                                                      : "BF16";
+    const std::size_t size = detail::element_size(as);
+    // the header is assembled by hand to keep the state_dict's order (json objects sort keys)
+    std::string text = "{";
+    auto quoted = [&](const std::string& s) {
+        try {
+            return json(s).dump();
+        } catch (const json::exception& e) {
+            throw value_error(detail::concat("write_safetensors: tensor names and metadata must "
+                                             "be valid UTF-8: ",
+                                             e.what()));
+        }
+    };
+    if (!sd.metadata.empty()) {
+        text += "\"__metadata__\":{";
+        for (const auto& [key, value] : sd.metadata) {
+            text += text.back() == '{' ? "" : ",";
+            text += quoted(key) + ":" + quoted(value);
+        }
+        text += "}";
+    }
+    std::string data;
+    for (const auto& [name, t] : sd.entries()) {
+        std::uint64_t numel = 1;
+        bool ok = true;
+        for (auto extent : t.shape) {
+            ok = ok && detail::checked_mul(numel, extent, numel);
+        }
+        if (!ok || numel != t.values.size()) {
+            throw value_error(detail::concat(
+                "write_safetensors: tensor '", name, "' must hold as many values as its shape [",
+                shape_string(t.shape), "] says, got ", t.values.size()));
+        }
+        if (name == "__metadata__") {
+            throw value_error("write_safetensors: a tensor must not be called '__metadata__'");
+        }
+        const std::size_t begin = data.size();
+        data.resize(begin + t.values.size() * size);
+        auto* out = reinterpret_cast<unsigned char*>(data.data() + begin);
+        for (std::size_t i = 0; i < t.values.size(); ++i) {
+            const float v = t.values[i];
+            std::uint32_t bits = std::bit_cast<std::uint32_t>(v);
+            if (as != weight_dtype::float32) {
+                const std::uint16_t h = as == weight_dtype::float16 ? detail::float_to_half(v)
+                                                                    : detail::float_to_bfloat16(v);
+                const std::uint16_t infinity = as == weight_dtype::float16 ? 0x7C00U : 0x7F80U;
+                if (std::isfinite(v) && (h & 0x7FFFU) == infinity) {
+                    throw value_error(detail::concat(
+                        "write_safetensors: tensor '", name, "' value ", v, " at index ", i,
+                        " must be finite in ", to_string(as), ", got an overflow to infinity"));
+                }
+                bits = h;
+            }
+            for (std::size_t k = 0; k < size; ++k) {
+                out[i * size + k] = static_cast<unsigned char>((bits >> (8 * k)) & 0xFFU);
+            }
+        }
+        text += text.size() == 1 ? "" : ",";
+        text += quoted(name) + ":{\"dtype\":\"" + std::string(dtype_name) +
+                "\",\"shape\":" + json(t.shape).dump() + ",\"data_offsets\":[" +
+                std::to_string(begin) + "," + std::to_string(data.size()) + "]}";
+    }
+    text += "}";
+    text.append((8 - text.size() % 8) % 8, ' '); // as the reference implementation pads
+    std::ofstream out(path, std::ios::binary);
+    if (!out) {
+        throw io_error(
+            detail::concat("write_safetensors: cannot open '", path.string(), "' for writing"));
+    }
+    unsigned char length[8];
+    for (std::size_t k = 0; k < 8; ++k) {
+        length[k] = static_cast<unsigned char>(
+            (static_cast<std::uint64_t>(text.size()) >> (8 * k)) & 0xFFU);
+    }
+    out.write(reinterpret_cast<const char*>(length), 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    out.close();
+    if (!out) {
+        throw io_error(
+            detail::concat("write_safetensors: error while writing '", path.string(), "'"));
+    }
+}
+
+} // namespace xrestore

@@ -1,0 +1,101 @@
+#pragma once
+/// @file weights.hpp
+/// Load a weights file whatever its format, told by its content rather than its name: a PyTorch
+/// zip `.pth` (read_pth), or safetensors (read_safetensors). A legacy (pre-1.6) torch file is
+/// refused with the way to re-save it. A JSON sidecar next to a .pth (same path, extension
+/// `.json`) fills `metadata` with its top-level values (strings as they are, anything else as
+/// its JSON text).
+///
+/// @code
+/// xrestore::state_dict w = xrestore::load_weights("denoiser_unet_c32.pth");
+/// std::string call = w.metadata.at("call");          // from denoiser_unet_c32.json
+/// const xrestore::weight_tensor& t = w.at("up_conv.3.1.bias");
+/// @endcode
+
+#include "xrestore/core/error.hpp"
+#include "xrestore/io/npy.hpp"
+#include "xrestore/io/pth.hpp"
+#include "xrestore/io/safetensors.hpp"
+#include "xrestore/io/state_dict.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <span>
+#include <string>
+#include <system_error>
+
+namespace xrestore {
+
+namespace detail {
+
+/// Whether `bytes` start like a safetensors file: a header length that fits, then '{'.
+inline bool looks_like_safetensors(std::span<const unsigned char> bytes) {
+    if (bytes.size() < 10) {
+        return false;
+    }
+    std::uint64_t n = 0;
+    for (std::size_t k = 0; k < 8; ++k) {
+        n |= static_cast<std::uint64_t>(bytes[k]) << (8 * k);
+    }
+    return n >= 2 && n <= bytes.size() - 8 && n <= safetensors_max_header && bytes[8] == '{';
+}
+
+/// Top-level values of the JSON sidecar `path` into `metadata` (strings as they are, numbers,
+/// booleans, arrays and objects as their JSON text).
+inline void read_weights_sidecar(const std::filesystem::path& path,
+                                 std::map<std::string, std::string>& metadata) {
+    const std::string text = read_whole_file(path, "load_weights");
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        throw io_error(
+            concat("load_weights: sidecar '", path.string(), "' is not valid JSON: ", e.what()));
+    }
+    if (!j.is_object()) {
+        throw io_error(concat("load_weights: sidecar '", path.string(),
+                              "' must hold a JSON object, got ", j.type_name()));
+    }
+    for (const auto& [key, value] : j.items()) {
+        metadata[key] = value.is_string() ? value.get<std::string>() : value.dump();
+    }
+}
+
+} // namespace detail
+
+/// Load a PyTorch zip .pth (with its JSON sidecar, if any) or a safetensors file into float32
+/// tensors, choosing the reader from the file's first bytes.
+inline state_dict load_weights(const std::filesystem::path& path) {
+    const std::string file = detail::read_whole_file(path, "load_weights");
+    const std::span bytes(reinterpret_cast<const unsigned char*>(file.data()), file.size());
+    static constexpr std::array<unsigned char, 4> local_header{'P', 'K', 3, 4};
+    static constexpr std::array<unsigned char, 4> empty_archive{'P', 'K', 5, 6};
+    if (detail::is_legacy_torch_file(bytes)) {
+        throw io_error(detail::legacy_torch_message("load_weights", path.string()));
+    }
+    if (detail::starts_with(bytes, local_header) || detail::starts_with(bytes, empty_archive)) {
+        state_dict sd = parse_pth(bytes, path.string());
+        std::filesystem::path sidecar = path;
+        sidecar.replace_extension(".json");
+        std::error_code ec;
+        if (sidecar != path && std::filesystem::is_regular_file(sidecar, ec)) {
+            detail::read_weights_sidecar(sidecar, sd.metadata);
+        }
+        return sd;
+    }
+    if (detail::looks_like_safetensors(bytes)) {
+        return parse_safetensors(bytes, path.string());
+    }
+    throw io_error(detail::concat(
+        "load_weights: '", path.string(),
+        "' must be a PyTorch zip .pth (starting with \"PK\\3\\4\") or a safetensors file (an "
+        "8-byte little-endian header length, then a JSON header starting with '{'), got ",
+        detail::first_bytes_hex(bytes)));
+}
+
+} // namespace xrestore

@@ -1,0 +1,532 @@
+#pragma once
+/// @file layers.hpp
+/// The fastMRI U-Net's layers on the CPU, over zero-bordered channels-last feature maps
+/// (feature_map.hpp): 3x3 convolution (zero padding 1, no bias), 1x1 convolution with bias,
+/// instance normalisation (biased variance, eps 1e-5, no affine) fused with LeakyReLU, 2x2
+/// average pooling (odd sizes round down), 2x2 stride-2 transposed convolution, and reflect
+/// padding of an upsampled map that is one row or column short. Each layer that writes a map
+/// zeroes that map's border, so the next 3x3 convolution sees zero padding.
+///
+/// @code
+/// auto w = xrestore::nn::pack_conv3x3(state.at("conv.layers.0.weight"), "conv.layers.0.weight");
+/// xrestore::nn::conv3x3(in, w, out);                 // out = conv(in), in/out same H x W
+/// xrestore::nn::instance_norm_leaky_relu(out, out.height, out.width);
+/// @endcode
+
+#include "xrestore/core/error.hpp"
+#include "xrestore/core/tensor.hpp"
+#include "xrestore/io/state_dict.hpp"
+#include "xrestore/nn/feature_map.hpp"
+#include "xrestore/nn/gemm.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace xrestore::nn {
+
+/// 3x3 convolution weights repacked as nine row-major (in x out) matrices, tap-major.
+struct conv3x3_weights {
+    std::size_t in = 0;
+    std::size_t out = 0;
+    std::vector<float> packed; ///< [tap = 3 dy + dx][in][out]
+};
+
+/// 2x2 stride-2 transposed convolution weights as one row-major in x (4 out) matrix.
+struct conv_transpose2x2_weights {
+    std::size_t in = 0;
+    std::size_t out = 0;
+    std::vector<float> packed; ///< [in][(2 dy + dx) out + o]
+};
+
+/// 1x1 convolution weights (in x out, row-major) and bias.
+struct conv1x1_weights {
+    std::size_t in = 0;
+    std::size_t out = 0;
+    std::vector<float> packed; ///< [in][out]
+    std::vector<float> bias;   ///< [out]
+};
+
+namespace detail {
+
+inline std::size_t max_threads() {
+#if defined(_OPENMP)
+    return static_cast<std::size_t>(omp_get_max_threads());
+#else
+    return 1;
+#endif
+}
+
+/// Work below this many floats runs on one thread.
+inline constexpr std::size_t layer_parallel_threshold = std::size_t{1} << 15;
+
+inline void require_shape(const weight_tensor& t, std::string_view name,
+                          const std::vector<std::size_t>& expected) {
+    if (t.shape != expected) {
+        throw shape_error(xrestore::detail::concat("tensor '", name, "' must have shape ",
+                                                   shape_string(expected), ", got ",
+                                                   shape_string(t.shape)));
+    }
+    for (float v : t.values) {
+        if (!std::isfinite(v)) {
+            throw value_error(
+                xrestore::detail::concat("tensor '", name, "' contains non-finite values"));
+        }
+    }
+}
+
+inline void require_same_size(const feature_map& a, const feature_map& b, std::string_view where) {
+    if (a.height != b.height || a.width != b.width) {
+        throw shape_error(xrestore::detail::concat(where, ": input is ", a.height, " x ", a.width,
+                                                   " but output is ", b.height, " x ", b.width));
+    }
+}
+
+inline void require_channels(const feature_map& m, std::size_t channels, std::string_view where,
+                             std::string_view which) {
+    if (m.channels != channels) {
+        throw shape_error(xrestore::detail::concat(where, ": ", which, " must have ", channels,
+                                                   " channels, got ", m.channels));
+    }
+}
+
+/// Grow a per-thread scratch vector (no allocation once warm).
+inline std::vector<float>& thread_scratch(std::size_t size) {
+    thread_local std::vector<float> scratch;
+    if (scratch.size() < size) {
+        scratch.resize(size);
+    }
+    return scratch;
+}
+
+} // namespace detail
+
+/// Repack a PyTorch Conv2d weight [out, in, 3, 3]; `name` is used in error messages.
+inline conv3x3_weights pack_conv3x3(const weight_tensor& t, std::string_view name, std::size_t in,
+                                    std::size_t out) {
+    detail::require_shape(t, name, {out, in, 3, 3});
+    conv3x3_weights w{in, out, std::vector<float>(9 * in * out)};
+    for (std::size_t o = 0; o < out; ++o) {
+        for (std::size_t i = 0; i < in; ++i) {
+            for (std::size_t k = 0; k < 9; ++k) {
+                w.packed[(k * in + i) * out + o] = t.values[(o * in + i) * 9 + k];
+            }
+        }
+    }
+    return w;
+}
+
+/// Repack a PyTorch ConvTranspose2d weight [in, out, 2, 2].
+inline conv_transpose2x2_weights pack_conv_transpose2x2(const weight_tensor& t,
+                                                        std::string_view name, std::size_t in,
+                                                        std::size_t out) {
+    detail::require_shape(t, name, {in, out, 2, 2});
+    conv_transpose2x2_weights w{in, out, std::vector<float>(4 * in * out)};
+    for (std::size_t i = 0; i < in; ++i) {
+        for (std::size_t o = 0; o < out; ++o) {
+            for (std::size_t k = 0; k < 4; ++k) {
+                w.packed[i * 4 * out + k * out + o] = t.values[(i * out + o) * 4 + k];
+            }
+        }
+    }
+    return w;
+}
+
+/// Repack a PyTorch Conv2d weight [out, in, 1, 1] and its bias [out].
+inline conv1x1_weights pack_conv1x1(const weight_tensor& weight, std::string_view weight_name,
+                                    const weight_tensor& bias, std::string_view bias_name,
+                                    std::size_t in, std::size_t out) {
+    detail::require_shape(weight, weight_name, {out, in, 1, 1});
+    detail::require_shape(bias, bias_name, {out});
+    conv1x1_weights w{in, out, std::vector<float>(in * out), bias.values};
+    for (std::size_t o = 0; o < out; ++o) {
+        for (std::size_t i = 0; i < in; ++i) {
+            w.packed[i * out + o] = weight.values[o * in + i];
+        }
+    }
+    return w;
+}
+
+/// Set the border pixels of map `m` (its channels only) to zero.
+inline void zero_border(const feature_map& m) {
+    const auto h = static_cast<std::ptrdiff_t>(m.height);
+    const auto w = static_cast<std::ptrdiff_t>(m.width);
+    auto clear = [&](std::ptrdiff_t y, std::ptrdiff_t x) {
+        std::fill_n(m.pixel(y, x), m.channels, 0.0F);
+    };
+    for (std::ptrdiff_t x = -1; x <= w; ++x) {
+        clear(-1, x);
+        clear(h, x);
+    }
+    for (std::ptrdiff_t y = 0; y < h; ++y) {
+        clear(y, -1);
+        clear(y, w);
+    }
+}
+
+/// Per-channel sums of a map's values, the statistics of instance normalisation.
+struct channel_moments {
+    std::vector<double> sum;
+    std::vector<double> sum_sq;
+    std::size_t count = 0; ///< values per channel
+};
+
+namespace detail {
+
+/// Add channels [0, n) of `rows` consecutive rows of a flattened padded grid (row q is pixel
+/// (q / pw, q % pw) counted from `base`) to sum / sum_sq, skipping columns >= w. Float partial
+/// sums within one image row, double across rows.
+inline void accumulate_moments(const float* base, std::size_t stride, std::size_t pw, std::size_t w,
+                               std::size_t q0, std::size_t rows, std::size_t n, double* sum,
+                               double* sum_sq, std::vector<float>& partial) {
+    partial.assign(2 * n, 0.0F);
+    float* __restrict ps = partial.data();
+    float* __restrict pq = partial.data() + n;
+    auto flush = [&] {
+        for (std::size_t c = 0; c < n; ++c) {
+            sum[c] += ps[c];
+            sum_sq[c] += pq[c];
+            ps[c] = 0.0F;
+            pq[c] = 0.0F;
+        }
+    };
+    for (std::size_t q = q0; q < q0 + rows; ++q) {
+        const std::size_t x = q % pw;
+        if (x >= w) {
+            if (x == w) {
+                flush();
+            }
+            continue;
+        }
+        const float* __restrict p = base + q * stride;
+        for (std::size_t c = 0; c < n; ++c) {
+            ps[c] += p[c];
+            pq[c] += p[c] * p[c];
+        }
+    }
+    flush();
+}
+
+} // namespace detail
+
+/// out = conv3x3(in) with zero padding 1 and no bias. `in` must have a zero border.
+///
+/// With the padded grid flattened, output row q = y (W + 2) + x reads input row q + dy (W + 2)
+/// + dx for tap (dy, dx): each tap is one matrix product over contiguous rows. The two border
+/// columns per row computed along the way land in out's border, which is cleared afterwards.
+/// When `moments` is given, it receives out's per-channel sums, taken while each tile is still
+/// in cache (this saves instance normalisation a pass over the map).
+inline void conv3x3(const feature_map& in, const conv3x3_weights& w, const feature_map& out,
+                    channel_moments* moments = nullptr) {
+    constexpr std::string_view where = "conv3x3";
+    detail::require_same_size(in, out, where);
+    detail::require_channels(in, w.in, where, "input");
+    detail::require_channels(out, w.out, where, "output");
+    const std::size_t pw = in.padded_width();
+    const std::size_t rows = in.height * pw - 2; // q = 0 .. rows - 1
+    const float* a0 = in.pixel(-1, -1);
+    float* c0 = out.pixel(0, 0);
+    const std::size_t cin = w.in;
+    const std::size_t cout = w.out;
+    // Small inputs (the first layer): gather the 9 taps into one (rows x 9 in) tile, one product.
+    const bool gather = cin < 16;
+
+    // Tiles: row blocks sized to keep A and C in cache across the nine taps; output-channel
+    // blocks when there are too few row blocks to keep every thread busy.
+    const std::size_t threads = detail::max_threads();
+    const std::size_t row_block =
+        std::clamp<std::size_t>((std::size_t{1} << 17) / (cin + cout), 64, 4096);
+    const std::size_t row_tiles = (rows + row_block - 1) / row_block;
+    std::size_t col_tiles = 1;
+    if (row_tiles < 2 * threads && cout >= 64) {
+        col_tiles = std::min<std::size_t>(cout / 32, 2 * threads);
+    }
+    const std::size_t col_block = (cout + col_tiles - 1) / col_tiles;
+    const auto tiles = static_cast<std::ptrdiff_t>(row_tiles * col_tiles);
+    const bool parallel = rows * (cin + cout) >= detail::layer_parallel_threshold;
+    // Per-tile moment slots, summed in tile order afterwards so results never depend on threads.
+    std::vector<double> slots(moments != nullptr ? 2 * static_cast<std::size_t>(tiles) * cout : 0,
+                              0.0);
+
+    blas_single_thread_scope one_thread;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+#else
+    (void)parallel;
+#endif
+    for (std::ptrdiff_t t = 0; t < tiles; ++t) {
+        const std::size_t r0 = static_cast<std::size_t>(t) / col_tiles * row_block;
+        const std::size_t n0 = static_cast<std::size_t>(t) % col_tiles * col_block;
+        const std::size_t m = std::min(row_block, rows - r0);
+        const std::size_t n = std::min(col_block, cout - n0);
+        float* c = c0 + r0 * out.stride + n0;
+        if (gather) {
+            std::vector<float>& tile = detail::thread_scratch(m * 9 * cin);
+            for (std::size_t r = 0; r < m; ++r) {
+                float* dst = tile.data() + r * 9 * cin;
+                for (std::size_t k = 0; k < 9; ++k) {
+                    const float* src = a0 + (r0 + r + (k / 3) * pw + k % 3) * in.stride;
+                    std::copy_n(src, cin, dst + k * cin);
+                }
+            }
+            sgemm(m, n, 9 * cin, tile.data(), 9 * cin, w.packed.data() + n0, cout, 0.0F, c,
+                  out.stride);
+        } else {
+            for (std::size_t k = 0; k < 9; ++k) {
+                const float* a = a0 + (r0 + (k / 3) * pw + k % 3) * in.stride;
+                sgemm(m, n, cin, a, in.stride, w.packed.data() + k * cin * cout + n0, cout,
+                      k == 0 ? 0.0F : 1.0F, c, out.stride);
+            }
+        }
+        if (moments != nullptr) {
+            thread_local std::vector<float> partial;
+            double* slot = slots.data() + 2 * static_cast<std::size_t>(t) * cout;
+            detail::accumulate_moments(c0 + n0, out.stride, pw, out.width, r0, m, n, slot + n0,
+                                       slot + cout + n0, partial);
+        }
+    }
+    zero_border(out);
+    if (moments != nullptr) {
+        moments->sum.assign(cout, 0.0);
+        moments->sum_sq.assign(cout, 0.0);
+        moments->count = out.height * out.width;
+        for (std::size_t t = 0; t < static_cast<std::size_t>(tiles); ++t) {
+            for (std::size_t o = 0; o < cout; ++o) {
+                moments->sum[o] += slots[2 * t * cout + o];
+                moments->sum_sq[o] += slots[(2 * t + 1) * cout + o];
+            }
+        }
+    }
+}
+
+/// Per-channel moments of the top-left h x w pixels of `m`, deterministic for any thread count.
+inline channel_moments compute_moments(const feature_map& m, std::size_t h, std::size_t w) {
+    const std::size_t channels = m.channels;
+    const std::size_t pw = m.padded_width();
+    constexpr std::size_t rows_per_chunk = 8;
+    const std::size_t chunks = (h + rows_per_chunk - 1) / rows_per_chunk;
+    std::vector<double> slots(2 * chunks * channels, 0.0);
+    const bool parallel = h * w * channels >= detail::layer_parallel_threshold;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (parallel)
+#else
+    (void)parallel;
+#endif
+    for (std::ptrdiff_t k = 0; k < static_cast<std::ptrdiff_t>(chunks); ++k) {
+        const std::size_t y0 = static_cast<std::size_t>(k) * rows_per_chunk;
+        const std::size_t y1 = std::min(h, y0 + rows_per_chunk);
+        thread_local std::vector<float> partial;
+        double* slot = slots.data() + 2 * static_cast<std::size_t>(k) * channels;
+        detail::accumulate_moments(m.pixel(0, 0), m.stride, pw, w, y0 * pw, (y1 - y0) * pw,
+                                   channels, slot, slot + channels, partial);
+    }
+    channel_moments moments{std::vector<double>(channels, 0.0), std::vector<double>(channels, 0.0),
+                            h * w};
+    for (std::size_t k = 0; k < chunks; ++k) {
+        for (std::size_t c = 0; c < channels; ++c) {
+            moments.sum[c] += slots[2 * k * channels + c];
+            moments.sum_sq[c] += slots[(2 * k + 1) * channels + c];
+        }
+    }
+    return moments;
+}
+
+/// In place on the top-left h x w pixels of `m`: y = (x - mean) / sqrt(var + eps) per channel
+/// with the biased variance from `moments`, then LeakyReLU with negative slope `slope`.
+inline void normalise_leaky_relu(const feature_map& m, std::size_t h, std::size_t w,
+                                 const channel_moments& moments, float eps = 1e-5F,
+                                 float slope = 0.2F) {
+    require(slope >= 0.0F && slope <= 1.0F, "normalise_leaky_relu", "slope", "in [0, 1]", slope);
+    const std::size_t channels = m.channels;
+    if (moments.sum.size() != channels || moments.sum_sq.size() != channels || moments.count == 0) {
+        throw shape_error(xrestore::detail::concat("normalise_leaky_relu: moments of ",
+                                                   moments.sum.size(), " channels for a map of ",
+                                                   channels));
+    }
+    const double n = static_cast<double>(moments.count);
+    std::vector<float> shift(channels);
+    std::vector<float> scale(channels);
+    for (std::size_t c = 0; c < channels; ++c) {
+        const double mean = moments.sum[c] / n;
+        const double var = std::max(0.0, moments.sum_sq[c] / n - mean * mean);
+        scale[c] = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+        shift[c] = static_cast<float>(-mean) * scale[c];
+    }
+    const auto rows = static_cast<std::ptrdiff_t>(h);
+    const bool parallel = h * w * channels >= detail::layer_parallel_threshold;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (parallel)
+#else
+    (void)parallel;
+#endif
+    for (std::ptrdiff_t y = 0; y < rows; ++y) {
+        const float* __restrict sc = scale.data();
+        const float* __restrict sh = shift.data();
+        for (std::size_t x = 0; x < w; ++x) {
+            float* __restrict p = m.pixel(y, static_cast<std::ptrdiff_t>(x));
+            for (std::size_t c = 0; c < channels; ++c) {
+                const float v = p[c] * sc[c] + sh[c];
+                p[c] = std::max(v, v * slope); // LeakyReLU for 0 <= slope <= 1
+            }
+        }
+    }
+}
+
+/// In place: instance normalisation over the top-left `h` x `w` pixels of each channel
+/// (biased variance, `eps`), then LeakyReLU with negative slope `slope`.
+inline void instance_norm_leaky_relu(const feature_map& m, std::size_t h, std::size_t w,
+                                     float eps = 1e-5F, float slope = 0.2F) {
+    normalise_leaky_relu(m, h, w, compute_moments(m, h, w), eps, slope);
+}
+
+/// out = 2x2 average pooling of in, stride 2 (out is floor(H / 2) x floor(W / 2)).
+inline void avg_pool2(const feature_map& in, const feature_map& out) {
+    if (out.height != in.height / 2 || out.width != in.width / 2 || out.channels != in.channels) {
+        throw shape_error(xrestore::detail::concat(
+            "avg_pool2: output must be ", in.height / 2, " x ", in.width / 2, " x ", in.channels,
+            ", got ", out.height, " x ", out.width, " x ", out.channels));
+    }
+    const auto rows = static_cast<std::ptrdiff_t>(out.height);
+    const std::size_t channels = in.channels;
+    const bool parallel = out.height * out.width * channels >= detail::layer_parallel_threshold;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (parallel)
+#else
+    (void)parallel;
+#endif
+    for (std::ptrdiff_t y = 0; y < rows; ++y) {
+        for (std::ptrdiff_t x = 0; x < static_cast<std::ptrdiff_t>(out.width); ++x) {
+            const float* a = in.pixel(2 * y, 2 * x);
+            const float* b = in.pixel(2 * y, 2 * x + 1);
+            const float* c = in.pixel(2 * y + 1, 2 * x);
+            const float* d = in.pixel(2 * y + 1, 2 * x + 1);
+            float* o = out.pixel(y, x);
+            for (std::size_t k = 0; k < channels; ++k) {
+                o[k] = ((a[k] + b[k]) + (c[k] + d[k])) * 0.25F;
+            }
+        }
+    }
+    zero_border(out);
+}
+
+/// Transposed 2x2 stride-2 convolution of `in` (h x w) into the top-left 2h x 2w pixels of
+/// `out`: out(2y + dy, 2x + dx, o) = sum_i in(y, x, i) W[i, o, dy, dx]. `scratch` is resized
+/// as needed. out's other pixels and its border are left as they are.
+inline void conv_transpose2x2(const feature_map& in, const conv_transpose2x2_weights& w,
+                              const feature_map& out, std::vector<float>& scratch) {
+    constexpr std::string_view where = "conv_transpose2x2";
+    detail::require_channels(in, w.in, where, "input");
+    detail::require_channels(out, w.out, where, "output");
+    if (out.height < 2 * in.height || out.width < 2 * in.width) {
+        throw shape_error(xrestore::detail::concat(where, ": output ", out.height, " x ", out.width,
+                                                   " cannot hold 2 x ", in.height, " x ",
+                                                   in.width));
+    }
+    // Rows of the padded input grid from pixel (0, 0) on; border rows give unused products.
+    const std::size_t pw = in.padded_width();
+    const std::size_t rows = in.height * pw - 2;
+    const std::size_t cols = 4 * w.out;
+    if (scratch.size() < rows * cols) {
+        scratch.resize(rows * cols);
+    }
+    const float* a0 = in.pixel(0, 0);
+    const std::size_t threads = detail::max_threads();
+    const std::size_t row_block =
+        std::clamp<std::size_t>((rows + 2 * threads - 1) / (2 * threads), 16, 2048);
+    const auto tiles = static_cast<std::ptrdiff_t>((rows + row_block - 1) / row_block);
+    const bool parallel = rows * (w.in + cols) >= detail::layer_parallel_threshold;
+    {
+        blas_single_thread_scope one_thread;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+#else
+        (void)parallel;
+#endif
+        for (std::ptrdiff_t t = 0; t < tiles; ++t) {
+            const std::size_t r0 = static_cast<std::size_t>(t) * row_block;
+            const std::size_t m = std::min(row_block, rows - r0);
+            sgemm(m, cols, w.in, a0 + r0 * in.stride, in.stride, w.packed.data(), cols, 0.0F,
+                  scratch.data() + r0 * cols, cols);
+        }
+    }
+    const auto h = static_cast<std::ptrdiff_t>(in.height);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (parallel)
+#endif
+    for (std::ptrdiff_t y = 0; y < h; ++y) {
+        for (std::ptrdiff_t x = 0; x < static_cast<std::ptrdiff_t>(in.width); ++x) {
+            const float* src =
+                scratch.data() +
+                static_cast<std::size_t>(y * static_cast<std::ptrdiff_t>(pw) + x) * cols;
+            for (std::ptrdiff_t k = 0; k < 4; ++k) {
+                std::copy_n(src + static_cast<std::size_t>(k) * w.out, w.out,
+                            out.pixel(2 * y + k / 2, 2 * x + k % 2));
+            }
+        }
+    }
+}
+
+/// Reflect-pad the top-left `h` x `w` pixels of `m` to its full size, which may exceed them by
+/// at most one row and one column (PyTorch's F.pad(..., [0, 1, 0, 1], "reflect")).
+inline void reflect_pad_to(const feature_map& m, std::size_t h, std::size_t w) {
+    if (m.height < h || m.height > h + 1 || m.width < w || m.width > w + 1 || h < 2 || w < 2) {
+        throw shape_error(xrestore::detail::concat("reflect_pad_to: cannot pad ", h, " x ", w,
+                                                   " to ", m.height, " x ", m.width));
+    }
+    const auto hh = static_cast<std::ptrdiff_t>(h);
+    const auto ww = static_cast<std::ptrdiff_t>(w);
+    if (m.width == w + 1) {
+        for (std::ptrdiff_t y = 0; y < hh; ++y) {
+            std::copy_n(m.pixel(y, ww - 2), m.channels, m.pixel(y, ww));
+        }
+    }
+    if (m.height == h + 1) {
+        for (std::ptrdiff_t x = 0; x < static_cast<std::ptrdiff_t>(m.width); ++x) {
+            std::copy_n(m.pixel(hh - 2, x), m.channels, m.pixel(hh, x));
+        }
+    }
+}
+
+/// out (C x H x W, planar) = 1x1 convolution of `in` plus bias.
+inline void conv1x1(const feature_map& in, const conv1x1_weights& w, float* out,
+                    std::vector<float>& scratch) {
+    detail::require_channels(in, w.in, "conv1x1", "input");
+    const std::size_t pw = in.padded_width();
+    const std::size_t rows = in.height * pw - 2;
+    if (scratch.size() < rows * w.out) {
+        scratch.resize(rows * w.out);
+    }
+    sgemm(rows, w.out, w.in, in.pixel(0, 0), in.stride, w.packed.data(), w.out, 0.0F,
+          scratch.data(), w.out);
+    const std::size_t plane = in.height * in.width;
+    for (std::size_t y = 0; y < in.height; ++y) {
+        for (std::size_t x = 0; x < in.width; ++x) {
+            const float* src = scratch.data() + (y * pw + x) * w.out;
+            for (std::size_t o = 0; o < w.out; ++o) {
+                out[o * plane + y * in.width + x] = src[o] + w.bias[o];
+            }
+        }
+    }
+}
+
+/// Copy a planar C x H x W image into map `m` (channels-last) and zero its border.
+inline void load_planar(const float* planar, const feature_map& m) {
+    const std::size_t plane = m.height * m.width;
+    for (std::size_t y = 0; y < m.height; ++y) {
+        for (std::size_t x = 0; x < m.width; ++x) {
+            float* p = m.pixel(static_cast<std::ptrdiff_t>(y), static_cast<std::ptrdiff_t>(x));
+            for (std::size_t c = 0; c < m.channels; ++c) {
+                p[c] = planar[c * plane + y * m.width + x];
+            }
+        }
+    }
+    zero_border(m);
+}
+
+} // namespace xrestore::nn

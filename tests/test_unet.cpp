@@ -1,0 +1,427 @@
+#define BOOST_TEST_MODULE unet
+#include <boost/test/unit_test.hpp>
+
+#include <xrestore/denoisers/unet_denoiser.hpp>
+#include <xrestore/io/npy.hpp>
+#include <xrestore/io/safetensors.hpp>
+#include <xrestore/io/weights.hpp>
+#include <xrestore/metrics/psnr.hpp>
+#include <xrestore/nn/layers.hpp>
+#include <xrestore/nn/unet.hpp>
+#include <xrestore/operators/inpainting.hpp>
+#include <xrestore/solvers/pnp.hpp>
+
+#include "test_support.hpp"
+
+#include <nlohmann/json.hpp>
+#include <xtensor/xrandom.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+using namespace xrestore;
+using namespace xrestore::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path unet_dir = fs::path(XRESTORE_TEST_DIR) / "data" / "unet";
+
+nlohmann::json manifest() {
+    std::ifstream in(unet_dir / "manifest.json");
+    return nlohmann::json::parse(in);
+}
+
+template <class A, class B>
+double max_abs_diff(const A& a, const B& b) {
+    BOOST_REQUIRE(a.shape() == b.shape());
+    double worst = 0.0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        worst = std::max(worst, std::abs(double(a.data()[i]) - double(b.data()[i])));
+    }
+    return worst;
+}
+
+nn::unet load_net(const fs::path& path) {
+    return nn::unet::from_state_dict(load_weights(path));
+}
+
+/// A copy of `sd` without tensor `drop`, with `rename` applied to every name.
+template <class Rename>
+state_dict edited(const state_dict& sd, const std::string& drop, Rename rename) {
+    state_dict out;
+    for (const auto& [name, t] : sd.entries()) {
+        if (name != drop) {
+            out.insert(rename(name), t);
+        }
+    }
+    return out;
+}
+state_dict without(const state_dict& sd, const std::string& drop) {
+    return edited(sd, drop, [](const std::string& n) { return n; });
+}
+
+template <class F>
+std::string message_of(F&& f) {
+    try {
+        f();
+    } catch (const xrestore::error& e) {
+        return e.what();
+    }
+    BOOST_FAIL("expected an xrestore::error");
+    return {};
+}
+
+/// Direct 3x3 convolution with zero padding on planar C x H x W arrays: the definition.
+tensor<3> naive_conv3x3(const tensor<3>& x, const weight_tensor& w) {
+    const std::size_t out = w.shape[0];
+    const std::size_t in = w.shape[1];
+    const std::size_t h = x.shape()[1];
+    const std::size_t wd = x.shape()[2];
+    tensor<3> y = xt::zeros<float>({out, h, wd});
+    for (std::size_t o = 0; o < out; ++o) {
+        for (std::size_t i = 0; i < in; ++i) {
+            for (std::size_t r = 0; r < h; ++r) {
+                for (std::size_t c = 0; c < wd; ++c) {
+                    double acc = 0.0;
+                    for (std::size_t dy = 0; dy < 3; ++dy) {
+                        for (std::size_t dx = 0; dx < 3; ++dx) {
+                            const auto rr = static_cast<std::ptrdiff_t>(r + dy) - 1;
+                            const auto cc = static_cast<std::ptrdiff_t>(c + dx) - 1;
+                            if (rr < 0 || cc < 0 || rr >= std::ptrdiff_t(h) ||
+                                cc >= std::ptrdiff_t(wd)) {
+                                continue;
+                            }
+                            acc += double(w.values[((o * in + i) * 3 + dy) * 3 + dx]) *
+                                   x(i, std::size_t(rr), std::size_t(cc));
+                        }
+                    }
+                    y(o, r, c) += static_cast<float>(acc);
+                }
+            }
+        }
+    }
+    return y;
+}
+
+weight_tensor random_weights(std::vector<std::size_t> shape, unsigned seed) {
+    weight_tensor t;
+    t.shape = std::move(shape);
+    std::mt19937 gen(seed);
+    std::uniform_real_distribution<float> u(-0.5F, 0.5F);
+    t.values.resize(t.numel());
+    for (auto& v : t.values) {
+        v = u(gen);
+    }
+    return t;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(every_fixture_matches_pytorch) {
+    const auto m = manifest();
+    std::size_t cases = 0;
+    for (const auto& model : m["models"]) {
+        const nn::unet net = load_net(unet_dir / model["weights"].get<std::string>());
+        const nn::unet_config& c = net.config();
+        BOOST_TEST(c.in_chans == model["in_chans"].get<std::size_t>());
+        BOOST_TEST(c.out_chans == model["out_chans"].get<std::size_t>());
+        BOOST_TEST(c.chans == model["chans"].get<std::size_t>());
+        BOOST_TEST(c.num_pool_layers == model["num_pool_layers"].get<std::size_t>());
+        for (const auto& k : model["cases"]) {
+            const tensor<4> x = read_npy<4>(unet_dir / k["input"].get<std::string>());
+            const tensor<4> expected = read_npy<4>(unet_dir / k["output"].get<std::string>());
+            const tensor<4> y = net.forward(x);
+            const double err = max_abs_diff(y, expected);
+            BOOST_TEST_MESSAGE(model["model"].get<std::string>()
+                               << " " << k["input"].get<std::string>() << ": max abs error "
+                               << err);
+            BOOST_TEST(err <= 1e-4, model["model"].get<std::string>()
+                                        << " on " << k["input"].get<std::string>()
+                                        << ": max abs error " << err);
+            ++cases;
+        }
+    }
+    BOOST_TEST(cases == 11U);
+}
+
+BOOST_AUTO_TEST_CASE(single_image_forward_equals_batch_of_one) {
+    const nn::unet net = load_net(unet_dir / "c8_p4.pth");
+    const tensor<4> x = read_npy<4>(unet_dir / "c8_p4_in_2x3x48x40.npy");
+    const tensor<4> both = net.forward(x);
+    const image second = xt::view(x, 1, xt::all(), xt::all(), xt::all());
+    const image y = net.forward(second);
+    const image expected = xt::view(both, 1, xt::all(), xt::all(), xt::all());
+    BOOST_TEST(max_abs_diff(y, expected) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(call_conventions_match_pytorch) {
+    const auto calls = manifest()["calls"];
+    const state_dict sd = load_weights(unet_dir / calls["weights"].get<std::string>());
+    auto net = std::make_shared<const nn::unet>(nn::unet::from_state_dict(sd));
+    const tensor<4> x4 = read_npy<4>(unet_dir / calls["input"].get<std::string>());
+    const image y = xt::view(x4, 0, xt::all(), xt::all(), xt::all());
+    for (const std::string name : {"raw", "normalised", "residual"}) {
+        const unet_denoiser d(net, parse_unet_call(name));
+        const tensor<4> e4 =
+            read_npy<4>(unet_dir / calls["outputs"][name]["output"].get<std::string>());
+        const image expected = xt::view(e4, 0, xt::all(), xt::all(), xt::all());
+        const double err = max_abs_diff(d(y), expected);
+        BOOST_TEST(err <= 1e-4, name << " call: max abs error " << err);
+    }
+    BOOST_TEST(to_string(parse_unet_call("normalized")) == "normalised");
+    BOOST_CHECK_THROW(parse_unet_call("scaled"), value_error);
+}
+
+BOOST_AUTO_TEST_CASE(shipped_default_denoiser_matches_pytorch) {
+    const auto shipped = manifest()["shipped"];
+    const fs::path weights =
+        fs::path(XRESTORE_TEST_DIR) / ".." / "models" / "denoiser_unet_c32.pth";
+    BOOST_REQUIRE_MESSAGE(fs::exists(weights), "the default denoiser " << weights << " is missing");
+    // The convention comes from the JSON sidecar beside the weights.
+    const unet_denoiser d = load_unet_denoiser(weights);
+    BOOST_TEST(to_string(d.call()) == "residual");
+    const tensor<4> x4 = read_npy<4>(unet_dir / shipped["input"].get<std::string>());
+    const tensor<4> e4 = read_npy<4>(unet_dir / shipped["output"].get<std::string>());
+    const image y = xt::view(x4, 0, xt::all(), xt::all(), xt::all());
+    const image expected = xt::view(e4, 0, xt::all(), xt::all(), xt::all());
+    const image out = d(y);
+    BOOST_TEST(max_abs_diff(out, expected) <= 1e-4);
+    // And it really denoises: the clean crop is the fixture's recipe without noise.
+    const image clean = butterfly_crop(64, 64, 64);
+    BOOST_TEST(psnr(clean, image(xt::clip(out, 0.0F, 1.0F))) > psnr(clean, y) + 5.0);
+}
+
+BOOST_AUTO_TEST_CASE(pth_and_safetensors_give_identical_outputs) {
+    scratch_dir dir("xrestore_unet_");
+    const state_dict sd = load_weights(unet_dir / "c16_p3.pth");
+    write_safetensors(dir / "c16_p3.safetensors", sd);
+    const nn::unet a = nn::unet::from_state_dict(sd);
+    const nn::unet b = load_net(dir / "c16_p3.safetensors");
+    const tensor<4> x = read_npy<4>(unet_dir / "c16_p3_in_1x3x37x45.npy");
+    BOOST_TEST(max_abs_diff(a.forward(x), b.forward(x)) == 0.0);
+
+    // float16 storage: same network up to half-precision rounding of the weights.
+    write_safetensors(dir / "c16_p3_fp16.safetensors", sd, weight_dtype::float16);
+    const nn::unet c = load_net(dir / "c16_p3_fp16.safetensors");
+    const double err = max_abs_diff(a.forward(x), c.forward(x));
+    BOOST_TEST(err > 0.0);
+    BOOST_TEST(err < 0.05);
+}
+
+BOOST_AUTO_TEST_CASE(call_convention_travels_in_safetensors_metadata) {
+    scratch_dir dir("xrestore_unet_");
+    state_dict sd = load_weights(unet_dir / "c8_p4.pth");
+    BOOST_TEST(to_string(load_unet_denoiser(unet_dir / "c8_p4.pth").call()) == "raw");
+    sd.metadata["call"] = "residual";
+    write_safetensors(dir / "w.safetensors", sd);
+    BOOST_TEST(to_string(load_unet_denoiser(dir / "w.safetensors").call()) == "residual");
+    BOOST_TEST(to_string(load_unet_denoiser(dir / "w.safetensors", unet_call::normalised).call()) ==
+               "normalised");
+}
+
+BOOST_AUTO_TEST_CASE(wrapper_prefixes_are_stripped) {
+    const state_dict sd = load_weights(unet_dir / "c8_p2_3to1.pth");
+    const state_dict lightning = edited(sd, "", [](const std::string& n) { return "unet." + n; });
+    const nn::unet a = nn::unet::from_state_dict(sd);
+    const nn::unet b = nn::unet::from_state_dict(lightning);
+    BOOST_TEST((b.config() == a.config()));
+    const tensor<4> x = read_npy<4>(unet_dir / "c8_p2_3to1_in_1x3x32x32.npy");
+    BOOST_TEST(max_abs_diff(a.forward(x), b.forward(x)) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(architecture_errors_name_the_tensor) {
+    const state_dict sd = load_weights(unet_dir / "c8_p4.pth");
+    // Missing tensor.
+    const std::string missing = message_of(
+        [&] { (void)nn::unet::from_state_dict(without(sd, "up_conv.1.layers.4.weight")); });
+    BOOST_TEST(missing.find("missing tensor 'up_conv.1.layers.4.weight'") != std::string::npos,
+               missing);
+    // Wrong shape: expected and found shapes in the message.
+    state_dict bad;
+    for (const auto& [name, t] : sd.entries()) {
+        weight_tensor copy = t;
+        if (name == "down_sample_layers.2.layers.4.weight") {
+            copy.shape = {32, 16, 3, 3};
+            copy.values.resize(32 * 16 * 9);
+        }
+        bad.insert(name, copy);
+    }
+    const std::string shape = message_of([&] { (void)nn::unet::from_state_dict(bad); });
+    BOOST_TEST(shape.find("'down_sample_layers.2.layers.4.weight' must have shape 32 x 32 x 3 x "
+                          "3, got 32 x 16 x 3 x 3") != std::string::npos,
+               shape);
+    // An unexpected extra tensor.
+    state_dict extra = without(sd, "");
+    extra.insert("head.weight", weight_tensor{{3}, {1, 2, 3}});
+    const std::string unexpected = message_of([&] { (void)nn::unet::from_state_dict(extra); });
+    BOOST_TEST(unexpected.find("unexpected tensor 'head.weight'") != std::string::npos, unexpected);
+    // A non-finite weight.
+    state_dict nan;
+    for (const auto& [name, t] : sd.entries()) {
+        weight_tensor copy = t;
+        if (name == "conv.layers.0.weight") {
+            copy.values[5] = std::numeric_limits<float>::quiet_NaN();
+        }
+        nan.insert(name, copy);
+    }
+    const std::string non_finite = message_of([&] { (void)nn::unet::from_state_dict(nan); });
+    BOOST_TEST(non_finite.find("'conv.layers.0.weight' contains non-finite") != std::string::npos,
+               non_finite);
+    // Not a U-Net at all.
+    state_dict other;
+    other.insert("fc.weight", weight_tensor{{2, 2}, {1, 2, 3, 4}});
+    const std::string foreign = message_of([&] { (void)nn::unet::from_state_dict(other); });
+    BOOST_TEST(foreign.find("missing tensor 'down_sample_layers.0.layers.0.weight'") !=
+                   std::string::npos,
+               foreign);
+}
+
+BOOST_AUTO_TEST_CASE(bad_inputs_are_refused_with_clear_errors) {
+    const nn::unet net = load_net(unet_dir / "c8_p4.pth");
+    // 4 pool layers: 15 px halves to 0.
+    const std::string small = message_of([&] {
+        (void)net.forward(tensor<4>(xt::zeros<float>({1UL, 3UL, 15UL, 64UL})));
+    });
+    BOOST_TEST(small.find("too small for 4 pool layers") != std::string::npos, small);
+    // 16 x 16 halves to a single pixel, where instance norm is undefined.
+    BOOST_CHECK_THROW((void)net.forward(tensor<4>(xt::zeros<float>({1UL, 3UL, 16UL, 16UL}))),
+                      shape_error);
+    BOOST_CHECK_NO_THROW((void)net.forward(tensor<4>(xt::ones<float>({1UL, 3UL, 16UL, 32UL}))));
+    const std::string channels = message_of([&] {
+        (void)net.forward(tensor<4>(xt::zeros<float>({1UL, 1UL, 32UL, 32UL})));
+    });
+    BOOST_TEST(channels.find("N x 3 x H x W") != std::string::npos, channels);
+    tensor<4> x = xt::zeros<float>({1UL, 3UL, 32UL, 32UL});
+    x(0, 1, 3, 4) = std::numeric_limits<float>::infinity();
+    BOOST_CHECK_THROW((void)net.forward(x), value_error);
+    // A 3 -> 1 network is not a denoiser.
+    auto three_to_one = std::make_shared<const nn::unet>(load_net(unet_dir / "c8_p2_3to1.pth"));
+    BOOST_CHECK_THROW(unet_denoiser(three_to_one, unet_call::raw), shape_error);
+}
+
+BOOST_AUTO_TEST_CASE(single_channel_network_denoises_each_channel) {
+    auto net = std::make_shared<const nn::unet>(load_net(unet_dir / "c4_p2_1to1.pth"));
+    const unet_denoiser d(net, unet_call::residual);
+    const image rgb = butterfly_crop(32);
+    const image out = d(rgb);
+    for (std::size_t c = 0; c < 3; ++c) {
+        const image one = xt::view(rgb, xt::range(c, c + 1), xt::all(), xt::all());
+        const image expected = d(one);
+        const image got = xt::view(out, xt::range(c, c + 1), xt::all(), xt::all());
+        BOOST_TEST(max_abs_diff(got, expected) == 0.0);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(conv3x3_tiles_match_the_definition) {
+    // Sizes that exercise the gather path (in < 16), the nine-tap path, several row tiles and
+    // output-channel tiles.
+    struct conv_case {
+        std::size_t in, out, h, w;
+    };
+    for (const conv_case k : {conv_case{3, 8, 37, 45}, conv_case{20, 24, 70, 90},
+                              conv_case{64, 128, 6, 7}, conv_case{17, 5, 1, 9}}) {
+        const weight_tensor wt = random_weights({k.out, k.in, 3, 3}, unsigned(k.in * 7 + k.out));
+        const auto packed = nn::pack_conv3x3(wt, "w", k.in, k.out);
+        tensor<3> x = xt::random::rand<float>({k.in, k.h, k.w}, -1.0F, 1.0F);
+        std::vector<float> in_buf(nn::padded_size(k.h, k.w, k.in), 7.0F);
+        std::vector<float> out_buf(nn::padded_size(k.h, k.w, k.out), 7.0F);
+        const nn::feature_map in = nn::scratch_map(in_buf, k.h, k.w, k.in);
+        const nn::feature_map out = nn::scratch_map(out_buf, k.h, k.w, k.out);
+        nn::load_planar(x.data(), in);
+        nn::conv3x3(in, packed, out);
+        const tensor<3> expected = naive_conv3x3(x, wt);
+        double worst = 0.0;
+        for (std::size_t o = 0; o < k.out; ++o) {
+            for (std::size_t r = 0; r < k.h; ++r) {
+                for (std::size_t c = 0; c < k.w; ++c) {
+                    worst = std::max(worst, double(std::abs(out.at(r, c, o) - expected(o, r, c))));
+                }
+            }
+        }
+        BOOST_TEST(worst <= 1e-4, k.in << "->" << k.out << " at " << k.h << "x" << k.w
+                                       << ": max abs error " << worst);
+        // The border is zero again for the next layer.
+        BOOST_TEST(out.pixel(-1, -1)[0] == 0.0F);
+        BOOST_TEST(out.pixel(std::ptrdiff_t(k.h), std::ptrdiff_t(k.w))[k.out - 1] == 0.0F);
+        BOOST_TEST(out.pixel(std::ptrdiff_t(k.h) / 2, std::ptrdiff_t(k.w))[0] == 0.0F);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(pooling_padding_and_norm_closed_forms) {
+    // 2x2 average pooling of a 5 x 3 ramp rounds the odd sizes down.
+    std::vector<float> a(nn::padded_size(5, 3, 1));
+    std::vector<float> b(nn::padded_size(2, 1, 1));
+    const nn::feature_map in = nn::scratch_map(a, 5, 3, 1);
+    const nn::feature_map out = nn::scratch_map(b, 2, 1, 1);
+    for (std::size_t y = 0; y < 5; ++y) {
+        for (std::size_t x = 0; x < 3; ++x) {
+            in.at(y, x, 0) = float(10 * y + x);
+        }
+    }
+    nn::avg_pool2(in, out);
+    BOOST_TEST(out.at(0, 0, 0) == 5.5F);  // (0 + 1 + 10 + 11) / 4
+    BOOST_TEST(out.at(1, 0, 0) == 25.5F); // (20 + 21 + 30 + 31) / 4
+    // Reflect padding of a 2 x 2 region to 3 x 3: the new row/column mirror the one before last.
+    std::vector<float> c(nn::padded_size(3, 3, 2));
+    const nn::feature_map m = nn::scratch_map(c, 3, 3, 2);
+    m.at(0, 0, 1) = 1;
+    m.at(0, 1, 1) = 2;
+    m.at(1, 0, 1) = 3;
+    m.at(1, 1, 1) = 4;
+    nn::reflect_pad_to(m, 2, 2);
+    BOOST_TEST(m.at(0, 2, 1) == 1.0F);
+    BOOST_TEST(m.at(2, 0, 1) == 1.0F);
+    BOOST_TEST(m.at(2, 1, 1) == 2.0F);
+    BOOST_TEST(m.at(2, 2, 1) == 1.0F);
+    BOOST_CHECK_THROW(nn::reflect_pad_to(m, 1, 3), shape_error);
+    // Instance norm of {1, 2, 3, 4}: mean 2.5, biased variance 1.25; LeakyReLU 0.2 below zero.
+    std::vector<float> d(nn::padded_size(2, 2, 1));
+    const nn::feature_map n = nn::scratch_map(d, 2, 2, 1);
+    n.at(0, 0, 0) = 1;
+    n.at(0, 1, 0) = 2;
+    n.at(1, 0, 0) = 3;
+    n.at(1, 1, 0) = 4;
+    nn::instance_norm_leaky_relu(n, 2, 2);
+    const double inv = 1.0 / std::sqrt(1.25 + 1e-5);
+    BOOST_TEST(n.at(0, 0, 0) == float(-1.5 * inv * 0.2), boost::test_tools::tolerance(1e-6F));
+    BOOST_TEST(n.at(1, 1, 0) == float(1.5 * inv), boost::test_tools::tolerance(1e-6F));
+}
+
+BOOST_AUTO_TEST_CASE(pnp_admm_takes_the_network) {
+    auto net = std::make_shared<const nn::unet>(load_net(unet_dir / "c8_p4.pth"));
+    const unet_denoiser d(net, unet_call::residual);
+    static_assert(denoiser<unet_denoiser>);
+    const image truth = butterfly_crop(32);
+    const inpainting A(random_mask(shape_of<3>(truth), 0.6, 5));
+    const image y = A.apply(truth);
+    int calls = 0;
+    auto monitor = [&calls](int, const image&) { ++calls; };
+    const auto r = pnp_admm(A, y, d, {.eta = 1e-4, .max_iter = 3}, monitor);
+    BOOST_TEST(r.iterations == 3);
+    BOOST_TEST(calls == 3);
+    BOOST_TEST(xt::all(xt::isfinite(r.x)));
+}
+
+BOOST_AUTO_TEST_CASE(full_size_c64_network_against_pytorch_when_available) {
+    const char* python = "/usr/bin/python3";
+    if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0) {
+        BOOST_TEST_MESSAGE("skipped: " << python
+                                       << " with torch is not installed (tools/install_deps.sh "
+                                          "--with-python installs it)");
+        return;
+    }
+    scratch_dir dir("xrestore_unet_c64_");
+    const std::string command = std::string(python) + " " + XRESTORE_TEST_DIR +
+                                "/../tools/make_unet_golden.py --full-c64 " + dir.path.string() +
+                                " > /dev/null";
+    BOOST_REQUIRE(std::system(command.c_str()) == 0);
+    const nn::unet net = load_net(dir / "c64_p4.pth");
+    BOOST_TEST(net.config().chans == 64U);
+    const tensor<4> x = read_npy<4>(dir / "in.npy");
+    const double err = max_abs_diff(net.forward(x), read_npy<4>(dir / "out.npy"));
+    BOOST_TEST(err <= 1e-4, "chans 64: max abs error " << err);
+}
