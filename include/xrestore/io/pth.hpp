@@ -15,9 +15,9 @@
 /// @endcode
 
 #include "xrestore/core/error.hpp"
+#include "xrestore/io/element_codec.hpp"
 #include "xrestore/io/npy.hpp"
 #include "xrestore/io/pickle.hpp"
-#include "xrestore/io/safetensors.hpp"
 #include "xrestore/io/state_dict.hpp"
 #include "xrestore/io/zip_archive.hpp"
 
