@@ -316,7 +316,19 @@ BOOST_AUTO_TEST_CASE(bad_files_raise_io_error) {
     spill(dir / "text.png", "this is not an image, just some text\n");
     BOOST_TEST(io_error_message([&] {
                    (void)read_image(dir / "text.png");
-               }).find("not a readable image") != std::string::npos);
+               }).find("is not a PNG, JPEG or BMP image") != std::string::npos);
+    // Formats outside PNG/JPEG/BMP are refused before the decoder sees them.
+    spill(dir / "image.pnm", "P6\n4 4\n255\n" + std::string(48, '\x80'));
+    BOOST_TEST(io_error_message([&] {
+                   (void)read_image(dir / "image.pnm");
+               }).find("is not a PNG, JPEG or BMP image") != std::string::npos);
+    // A JPEG Huffman table declaring more than 256 codes.
+    std::string dht = "\xFF\xD8\xFF\xC4";
+    dht += std::string("\x00\x13\x00", 3) + std::string(16, '\x20');
+    BOOST_TEST(io_error_message([&] {
+                   (void)read_image_from_memory(std::span<const unsigned char>(
+                       reinterpret_cast<const unsigned char*>(dht.data()), dht.size()));
+               }).find("corrupt JPEG Huffman table (512 codes)") != std::string::npos);
     BOOST_TEST(io_error_message([&] {
                    (void)read_image(dir / "missing.png");
                }).find("no such file") != std::string::npos);

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -205,12 +206,73 @@ inline std::string lower_extension(const std::filesystem::path& path) {
     return ext;
 }
 
+/// The container format of `bytes` from its magic number: "png", "jpeg", "bmp" or "".
+inline std::string_view image_format(std::span<const unsigned char> bytes) {
+    auto starts = [&](std::initializer_list<unsigned char> magic) {
+        return bytes.size() >= magic.size() &&
+               std::equal(magic.begin(), magic.end(), bytes.begin());
+    };
+    if (starts({0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A})) {
+        return "png";
+    }
+    if (starts({0xFF, 0xD8, 0xFF})) {
+        return "jpeg";
+    }
+    if (starts({'B', 'M'})) {
+        return "bmp";
+    }
+    return {};
+}
+
+/// Throw io_error if a JPEG Huffman table (DHT segment) declares more than 256 codes or more
+/// bytes than its segment holds: the decoder would write past its tables.
+inline void check_jpeg_huffman_tables(std::span<const unsigned char> bytes, std::string_view name) {
+    std::size_t i = 2; // after SOI
+    while (i + 4 <= bytes.size()) {
+        if (bytes[i] != 0xFF) {
+            return; // not at a marker: entropy-coded data or garbage, left to the decoder
+        }
+        const unsigned char marker = bytes[i + 1];
+        if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7) ||
+            marker == 0xFF) {
+            i += marker == 0xFF ? 1 : 2;
+            continue;
+        }
+        if (marker == 0xD9 || marker == 0xDA) {
+            return; // end of image, or start of scan: no more tables before the data
+        }
+        const std::size_t length = std::size_t{bytes[i + 2]} << 8 | bytes[i + 3];
+        const std::size_t end = std::min(bytes.size(), i + 2 + length);
+        if (marker == 0xC4) {
+            for (std::size_t p = i + 4; p < end;) {
+                if (p + 17 > end) {
+                    throw io_error(
+                        concat("read_image: '", name, "' has a truncated JPEG Huffman table"));
+                }
+                std::size_t codes = 0;
+                for (std::size_t k = 1; k <= 16; ++k) {
+                    codes += bytes[p + k];
+                }
+                if (codes > 256 || p + 17 + codes > end) {
+                    throw io_error(concat("read_image: '", name, "' has a corrupt JPEG Huffman ",
+                                          "table (", codes, " codes)"));
+                }
+                p += 17 + codes;
+            }
+        }
+        if (length < 2) {
+            return;
+        }
+        i += 2 + length;
+    }
+}
+
 } // namespace detail
 
-/// Decode an image held in memory (any format stb_image reads) into C x H x W floats in [0,1].
-/// `name` only labels error messages. Throws io_error for empty, truncated, corrupt or
-/// unsupported data, zero-size images, images over 2^28 pixels and headers that declare more
-/// pixels than the data could hold (over 16384 per byte).
+/// Decode a PNG (8 or 16 bit), JPEG or BMP image held in memory into C x H x W floats in [0,1].
+/// `name` only labels error messages. Throws io_error for other formats, empty, truncated,
+/// corrupt or unsupported data, zero-size images, images over 2^28 pixels and headers that
+/// declare more pixels than the data could hold (over 16384 per byte).
 inline image read_image_from_memory(std::span<const unsigned char> bytes,
                                     std::string_view name = "<memory>") {
     if (bytes.empty()) {
@@ -219,6 +281,14 @@ inline image read_image_from_memory(std::span<const unsigned char> bytes,
     if (bytes.size() > static_cast<std::size_t>(INT_MAX)) {
         throw io_error(detail::concat("read_image: '", name, "' holds ", bytes.size(),
                                       " bytes; the decoder reads at most ", INT_MAX));
+    }
+    const std::string_view format = detail::image_format(bytes);
+    if (format.empty()) {
+        throw io_error(detail::concat("read_image: '", name,
+                                      "' is not a PNG, JPEG or BMP image (unknown magic number)"));
+    }
+    if (format == "jpeg") {
+        detail::check_jpeg_huffman_tables(bytes, name);
     }
     const int length = static_cast<int>(bytes.size());
     int width = 0;
@@ -238,8 +308,12 @@ inline image read_image_from_memory(std::span<const unsigned char> bytes,
                                       " pixels, more than the ", detail::max_image_pixels,
                                       " accepted (a corrupt file?)"));
     }
+    // Uncompressed BMP holds at least one bit per pixel; JPEG needs a few bits per 8 x 8 block.
+    const std::size_t per_byte = format == "bmp"    ? 8
+                                 : format == "jpeg" ? 1024
+                                                    : detail::max_pixels_per_byte;
     if (static_cast<std::size_t>(width) * static_cast<std::size_t>(height) >
-        detail::max_pixels_per_byte * bytes.size()) {
+        per_byte * bytes.size()) {
         throw io_error(detail::concat("read_image: '", name, "' declares ", width, " x ", height,
                                       " pixels in only ", bytes.size(),
                                       " bytes (a truncated or corrupt file?)"));

@@ -277,6 +277,8 @@ inline state_dict parse_pth(std::span<const unsigned char> bytes, std::string_vi
     }
     state_dict sd;
     detail::pth_tensor_reader reader(zip, top, source);
+    std::size_t decoded = 0;
+    const std::size_t max_decoded = 4 * bytes.size() + (std::size_t{1} << 26);
     for (const auto& [key, value] : weights->items) {
         const auto* name = std::get_if<std::string>(&doc.at(key).value);
         if (name == nullptr) {
@@ -290,7 +292,17 @@ inline state_dict parse_pth(std::span<const unsigned char> bytes, std::string_vi
                                                     " (expected a state_dict, or a checkpoint "
                                                     "holding one under 'state_dict')"));
         }
-        sd.insert(*name, reader.read(doc, *tensor, *name));
+        weight_tensor t = reader.read(doc, *tensor, *name);
+        // Keys may name one storage many times (tied weights, or a hostile file repeating a
+        // broadcast view): bound the values decoded in all by the file's size.
+        decoded += t.values.size();
+        if (decoded > max_decoded) {
+            detail::pth_fail(source,
+                             detail::concat("the tensors decode to more than ", max_decoded,
+                                            " values from a ", bytes.size(),
+                                            "-byte file (too many keys repeat shared storages)"));
+        }
+        sd.insert(*name, std::move(t));
     }
     return sd;
 }

@@ -1,0 +1,200 @@
+// U-Net forward-pass timings: xrestore::nn::unet (the fastMRI U-Net, 4 pool layers) on one
+// 3 x N x N image, N = 256 and 512, for base channels 32 and 64. Each case reports the time per
+// forward and the counters "gflops_per_s" (unet::flops / wall time) and "gflop" (per forward).
+// Names are unet_forward/c<chans>/<N>. benchmarks/compare_unet_pytorch.py runs this binary and
+// the same network in PyTorch with the same weights.
+//
+// Weights (.pth or .safetensors state_dicts): --c32=PATH / --c64=PATH, else the environment
+// variables XRESTORE_UNET_C32 / XRESTORE_UNET_C64; c32 defaults to the shipped model
+// ../shared/models/denoiser_unet_c32.pth next to the repository when it exists. A chans with no
+// weights is skipped.
+//
+//   XRESTORE_UNET_C64=c64.pth ./bench_unet --benchmark_filter='unet_forward/c64.*'
+//   ./bench_unet --peak_memory=c64.pth --size=512 [--input=x.npy] [--output=y.npy]
+//
+// --peak_memory loads the weights, makes the input (read from --input, a 1 x 3 x N x N float32
+// .npy, or the same pseudo-random image the timings use), reads the process's resident set,
+// runs one forward, and prints "rss_before_kb <kB> vm_hwm_kb <kB> ms <forward time>" (VmRSS just
+// before the forward and the peak VmHWM after it, from /proc/self/status); --output writes the
+// result as .npy. Each (chans, size) should run in a fresh process.
+
+#include <xrestore/core/tensor.hpp>
+#include <xrestore/io/npy.hpp>
+#include <xrestore/io/weights.hpp>
+#include <xrestore/nn/unet.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+constexpr std::size_t channels = 3;
+constexpr std::size_t sizes[] = {256, 512};
+constexpr std::size_t widths[] = {32, 64};
+
+// A pseudo-random 1 x 3 x n x n image, uniform in [0, 1).
+xrestore::tensor<4> make_input(std::size_t n) {
+    xrestore::tensor<4> x = xt::empty<float>({std::size_t{1}, channels, n, n});
+    std::mt19937 rng(1234);
+    std::uniform_real_distribution<float> uniform(0.0F, 1.0F);
+    for (float& v : x) {
+        v = uniform(rng);
+    }
+    return x;
+}
+
+// A field of /proc/self/status in kB ("VmRSS", "VmHWM"), or -1.
+long status_kb(std::string_view field) {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 &&
+            line[field.size()] == ':') {
+            return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
+        }
+    }
+    return -1;
+}
+
+// One network per weights file, loaded on first use (each repetition would reload it otherwise).
+const xrestore::nn::unet& network(const std::filesystem::path& weights) {
+    static std::map<std::filesystem::path, std::unique_ptr<xrestore::nn::unet>> cache;
+    auto& net = cache[weights];
+    if (!net) {
+        net = std::make_unique<xrestore::nn::unet>(
+            xrestore::nn::unet::from_state_dict(xrestore::load_weights(weights)));
+    }
+    return *net;
+}
+
+void run_forward(benchmark::State& state, const std::filesystem::path& weights, std::size_t n) {
+    const xrestore::nn::unet& net = network(weights);
+    const xrestore::tensor<4> x = make_input(n);
+    xrestore::tensor<4> y = net.forward(x); // warm-up: allocates the workspace
+    double seconds = 0.0;
+    for (auto _ : state) {
+        const auto start = std::chrono::steady_clock::now();
+        y = net.forward(x);
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    const double flop = net.flops(n, n);
+    state.counters["gflop"] = flop * 1e-9;
+    state.counters["gflops_per_s"] =
+        seconds > 0.0 ? flop * static_cast<double>(state.iterations()) / seconds * 1e-9 : 0.0;
+    state.counters["chans"] = static_cast<double>(net.config().chans);
+}
+
+// Weights per chans: flags, then environment, then (c32) the shipped model.
+std::map<std::size_t, std::filesystem::path>
+weight_paths(std::map<std::size_t, std::string> flags) {
+    std::map<std::size_t, std::filesystem::path> paths;
+    for (std::size_t c : widths) {
+        std::string path = flags[c];
+        if (path.empty()) {
+            const std::string var = "XRESTORE_UNET_C" + std::to_string(c);
+            if (const char* env = std::getenv(var.c_str()); env != nullptr) {
+                path = env;
+            }
+        }
+        if (path.empty() && c == 32) {
+            const std::filesystem::path shipped = std::filesystem::path(XRESTORE_DATA_DIR) / ".." /
+                                                  ".." / "shared" / "models" /
+                                                  "denoiser_unet_c32.pth";
+            if (std::filesystem::exists(shipped)) {
+                path = shipped.lexically_normal().string();
+            }
+        }
+        if (path.empty()) {
+            std::cerr << "bench_unet: no weights for chans " << c << " (--c" << c
+                      << "=PATH or XRESTORE_UNET_C" << c << "); skipped\n";
+            continue;
+        }
+        paths[c] = path;
+    }
+    return paths;
+}
+
+void register_cases(const std::map<std::size_t, std::filesystem::path>& paths) {
+    for (const auto& [c, path] : paths) {
+        for (std::size_t n : sizes) {
+            const std::string name = "unet_forward/c" + std::to_string(c) + "/" + std::to_string(n);
+            benchmark::RegisterBenchmark(
+                name.c_str(), [path, n](benchmark::State& s) { run_forward(s, path, n); })
+                ->Unit(benchmark::kMillisecond)
+                ->UseRealTime();
+        }
+    }
+}
+
+int peak_memory(const std::filesystem::path& weights, std::size_t n, const std::string& input,
+                const std::string& output) {
+    const auto net = xrestore::nn::unet::from_state_dict(xrestore::load_weights(weights));
+    const xrestore::tensor<4> x = input.empty() ? make_input(n) : xrestore::read_npy<4>(input);
+    const long before = status_kb("VmRSS");
+    const auto start = std::chrono::steady_clock::now();
+    const xrestore::tensor<4> y = net.forward(x);
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const long peak = status_kb("VmHWM");
+    if (!output.empty()) {
+        xrestore::write_npy(output, y);
+    }
+    std::cout << "rss_before_kb " << before << " vm_hwm_kb " << peak << " ms " << ms << '\n';
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    // --c32=, --c64=, --peak_memory=, --size=, --input=, --output= are ours; everything else goes
+    // to Google Benchmark.
+    std::map<std::string, std::string> ours = {{"--c32=", ""},         {"--c64=", ""},
+                                               {"--peak_memory=", ""}, {"--size=", ""},
+                                               {"--input=", ""},       {"--output=", ""}};
+    std::vector<char*> args;
+    for (int i = 0; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        bool taken = false;
+        for (auto& [flag, value] : ours) {
+            if (i > 0 && arg.substr(0, flag.size()) == flag) {
+                value = std::string(arg.substr(flag.size()));
+                taken = true;
+            }
+        }
+        if (!taken) {
+            args.push_back(argv[i]);
+        }
+    }
+    try {
+        if (!ours["--peak_memory="].empty()) {
+            const std::size_t n = ours["--size="].empty() ? 512 : std::stoul(ours["--size="]);
+            return peak_memory(ours["--peak_memory="], n, ours["--input="], ours["--output="]);
+        }
+        int count = static_cast<int>(args.size());
+        benchmark::Initialize(&count, args.data());
+        if (benchmark::ReportUnrecognizedArguments(count, args.data())) {
+            return 1;
+        }
+        register_cases(weight_paths({{32, ours["--c32="]}, {64, ours["--c64="]}}));
+        benchmark::RunSpecifiedBenchmarks();
+        benchmark::Shutdown();
+    } catch (const std::exception& e) {
+        std::cerr << "bench_unet: " << e.what() << '\n';
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,273 @@
+// libFuzzer target: xrestore::parse_pth (zip reader + restricted unpickler + tensor gathering),
+// then xrestore::nn::unet::from_state_dict on every state_dict it accepts, then one forward pass
+// of the net it builds on a small input its depth accepts (when the net is small).
+//
+// Contract checked: on any input each call returns or throws a type derived from xrestore::error.
+// Any other exception is printed and turned into an abort, which libFuzzer reports as a crash;
+// sanitizer reports, hangs and memory blow-ups are caught by libFuzzer itself.
+//
+// The input is a whole .pth file. A custom mutator keeps mutated archives readable: half of the
+// time it unpacks a valid archive, mutates one entry (data.pkl most often) and packs it again
+// with correct sizes, offsets and CRC-32s; otherwise it mutates the raw bytes and then fixes
+// whatever CRC-32s it can, so mutations are not all stopped by the CRC check.
+//
+// Build: see tools/run_fuzzers.sh.
+
+#include <xrestore/core/error.hpp>
+#include <xrestore/io/pth.hpp>
+#include <xrestore/io/zip_archive.hpp>
+#include <xrestore/nn/unet.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <random>
+#include <span>
+#include <string>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
+
+namespace {
+
+[[noreturn]] void contract_violation(const char* what, const char* type) {
+    std::fprintf(stderr, "\n==FUZZ== contract violation: uncaught non-xrestore exception %s: %s\n",
+                 type, what);
+    std::fflush(stderr);
+    std::abort();
+}
+
+/// Build the net, then run it once on a small input its depth accepts: (2 << p) + a rows and
+/// (1 << p) + b columns, a and b in 0..3 taken from `salt` (the file size; odd sizes exercise
+/// the padding).
+void run_unet(const xrestore::state_dict& sd, unsigned salt) {
+    const auto net = xrestore::nn::unet::from_state_dict(sd);
+    const auto& cfg = net.config();
+    // forward only on nets whose cost stays small (a hostile file may declare a wide one)
+    std::size_t weights = 0;
+    for (const auto& [name, t] : sd.entries()) {
+        weights += t.values.size();
+    }
+    if (weights > (std::size_t{1} << 20) || cfg.num_pool_layers > 6 || cfg.in_chans > 64) {
+        return;
+    }
+    const std::size_t h = (std::size_t{2} << cfg.num_pool_layers) + (salt & 3U);
+    const std::size_t w = (std::size_t{1} << cfg.num_pool_layers) + ((salt >> 2) & 3U);
+    xrestore::tensor<4> x = xt::zeros<float>({std::size_t{1}, cfg.in_chans, h, w});
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        x.data()[i] = static_cast<float>(i % 7) * 0.125F;
+    }
+    const xrestore::tensor<4> y = net.forward(x);
+    if (y.shape()[0] != 1 || y.shape()[1] != cfg.out_chans || y.shape()[2] != h ||
+        y.shape()[3] != w) {
+        std::fprintf(stderr, "==FUZZ== unet forward returned a wrong shape\n");
+        std::abort();
+    }
+    for (std::size_t i = 0; i < y.size(); ++i) {
+        if (!std::isfinite(y.data()[i])) {
+            // finite weights and input: a non-finite output is worth a look, not a contract
+            // violation (large weights may overflow), so only say it
+            static bool said = false;
+            if (!said) {
+                std::fprintf(stderr, "==FUZZ== note: unet output has a non-finite value\n");
+                said = true;
+            }
+            break;
+        }
+    }
+}
+
+// ---- zip helpers for the custom mutator (harness code, not under test) ----
+
+void put16(std::vector<uint8_t>& out, uint32_t v) {
+    out.push_back(static_cast<uint8_t>(v));
+    out.push_back(static_cast<uint8_t>(v >> 8));
+}
+void put32(std::vector<uint8_t>& out, uint32_t v) {
+    put16(out, v & 0xFFFFU);
+    put16(out, v >> 16);
+}
+uint32_t get(const uint8_t* p, std::size_t width) {
+    uint32_t v = 0;
+    for (std::size_t k = 0; k < width; ++k) {
+        v |= static_cast<uint32_t>(p[k]) << (8 * k);
+    }
+    return v;
+}
+void set32(uint8_t* p, uint32_t v) {
+    for (std::size_t k = 0; k < 4; ++k) {
+        p[k] = static_cast<uint8_t>(v >> (8 * k));
+    }
+}
+
+/// A STORED zip of `entries` (no ZIP64, no extras), as torch would write it modulo alignment.
+std::vector<uint8_t>
+pack_zip(const std::vector<std::pair<std::string, std::vector<uint8_t>>>& entries) {
+    std::vector<uint8_t> out;
+    std::vector<uint8_t> central;
+    for (const auto& [name, data] : entries) {
+        const auto offset = static_cast<uint32_t>(out.size());
+        const uint32_t crc = xrestore::detail::crc32(std::span<const uint8_t>(data));
+        const auto size = static_cast<uint32_t>(data.size());
+        put32(out, 0x04034b50U);
+        put16(out, 20);
+        put16(out, 0);
+        put16(out, 0);
+        put16(out, 0);
+        put16(out, 0);
+        put32(out, crc);
+        put32(out, size);
+        put32(out, size);
+        put16(out, static_cast<uint32_t>(name.size()));
+        put16(out, 0);
+        out.insert(out.end(), name.begin(), name.end());
+        out.insert(out.end(), data.begin(), data.end());
+        put32(central, 0x02014b50U);
+        put16(central, 20);
+        put16(central, 20);
+        put16(central, 0);
+        put16(central, 0);
+        put16(central, 0);
+        put16(central, 0);
+        put32(central, crc);
+        put32(central, size);
+        put32(central, size);
+        put16(central, static_cast<uint32_t>(name.size()));
+        put16(central, 0);
+        put16(central, 0);
+        put16(central, 0);
+        put16(central, 0);
+        put32(central, 0);
+        put32(central, offset);
+        central.insert(central.end(), name.begin(), name.end());
+    }
+    const auto cd_offset = static_cast<uint32_t>(out.size());
+    out.insert(out.end(), central.begin(), central.end());
+    put32(out, 0x06054b50U);
+    put16(out, 0);
+    put16(out, 0);
+    put16(out, static_cast<uint32_t>(entries.size()));
+    put16(out, static_cast<uint32_t>(entries.size()));
+    put32(out, static_cast<uint32_t>(central.size()));
+    put32(out, cd_offset);
+    put16(out, 0);
+    return out;
+}
+
+/// Structure-aware mutation: unpack, mutate one entry's bytes, repack. False if `data` is not
+/// an archive the reader accepts or the result would not fit in max_size.
+bool mutate_entry(uint8_t* data, std::size_t& size, std::size_t max_size, std::minstd_rand& rng) {
+    std::vector<std::pair<std::string, std::vector<uint8_t>>> entries;
+    try {
+        const xrestore::detail::zip_archive zip(std::span<const uint8_t>(data, size), "mutator");
+        for (const auto& e : zip.entries()) {
+            const auto bytes = zip.read(e);
+            entries.emplace_back(e.name, std::vector<uint8_t>(bytes.begin(), bytes.end()));
+        }
+    } catch (const xrestore::error&) {
+        return false;
+    }
+    if (entries.empty()) {
+        return false;
+    }
+    // data.pkl half of the time, otherwise any entry
+    std::size_t pick = rng() % entries.size();
+    if (rng() % 2 == 0) {
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+            const std::string& n = entries[i].first;
+            if (n.size() >= 8 && n.compare(n.size() - 8, 8, "data.pkl") == 0) {
+                pick = i;
+            }
+        }
+    }
+    std::vector<uint8_t>& bytes = entries[pick].second;
+    const std::size_t length = bytes.size();
+    const std::size_t cap = length + 64 + length / 4;
+    bytes.resize(cap);
+    bytes.resize(LLVMFuzzerMutate(bytes.data(), length, cap));
+    const std::vector<uint8_t> packed = pack_zip(entries);
+    if (packed.size() > max_size) {
+        return false;
+    }
+    std::memcpy(data, packed.data(), packed.size());
+    size = packed.size();
+    return true;
+}
+
+/// After a raw mutation: recompute the CRC-32 of every entry whose central header, local header
+/// and data can still be found (no ZIP64), in both headers.
+void fix_crcs(uint8_t* data, std::size_t size) {
+    if (size < 22) {
+        return;
+    }
+    const std::size_t lowest = size - 22 > 65535 ? size - 22 - 65535 : 0;
+    std::size_t eocd = size;
+    for (std::size_t at = size - 22 + 1; at-- > lowest;) {
+        if (get(data + at, 4) == 0x06054b50U) {
+            eocd = at;
+            break;
+        }
+    }
+    if (eocd == size) {
+        return;
+    }
+    const uint64_t count = get(data + eocd + 10, 2);
+    uint64_t at = get(data + eocd + 16, 4);
+    for (uint64_t i = 0; i < count; ++i) {
+        if (at + 46 > size || get(data + at, 4) != 0x02014b50U) {
+            return;
+        }
+        const uint64_t csize = get(data + at + 20, 4);
+        const uint64_t local = get(data + at + 42, 4);
+        if (local + 30 <= size && get(data + local, 4) == 0x04034b50U) {
+            const uint64_t begin =
+                local + 30 + get(data + local + 26, 2) + get(data + local + 28, 2);
+            if (begin <= size && csize <= size - begin) {
+                const uint32_t crc = xrestore::detail::crc32(
+                    std::span<const uint8_t>(data + begin, static_cast<std::size_t>(csize)));
+                set32(data + at + 16, crc);
+                set32(data + local + 14, crc);
+            }
+        }
+        at += 46 + get(data + at + 28, 2) + get(data + at + 30, 2) + get(data + at + 32, 2);
+    }
+}
+
+} // namespace
+
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
+                                          unsigned int seed) {
+    std::minstd_rand rng(seed);
+    if (rng() % 2 == 0 && mutate_entry(data, size, max_size, rng)) {
+        return size;
+    }
+    size = LLVMFuzzerMutate(data, size, max_size);
+    if (rng() % 8 != 0) { // leave some CRC mismatches for the reader to find
+        fix_crcs(data, size);
+    }
+    return size;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    try {
+        const xrestore::state_dict sd =
+            xrestore::parse_pth(std::span<const unsigned char>(data, size), "fuzz.pth");
+        try {
+            run_unet(sd, static_cast<unsigned>(size));
+        } catch (const xrestore::error&) {
+        }
+    } catch (const xrestore::error&) {
+    } catch (const std::exception& e) {
+        contract_violation(e.what(), typeid(e).name());
+    } catch (...) {
+        contract_violation("(not a std::exception)", "unknown");
+    }
+    return 0;
+}
