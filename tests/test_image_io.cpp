@@ -424,3 +424,22 @@ BOOST_AUTO_TEST_CASE(load_and_save_array_by_extension) {
     write_npy(dir / "empty.npy", tensor<3>(shape3{0, 2, 2}));
     BOOST_CHECK_THROW((void)load_array(dir / "empty.npy"), io_error);
 }
+
+BOOST_AUTO_TEST_CASE(top_down_bmp_reads_in_file_order) {
+    // 3 x 2, 24-bit, negative height (rows stored top first): red, green, blue over white.
+    const std::string bmp(
+        "\x42\x4D\x4E\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00\x28\x00\x00\x00\x03\x00\x00\x00"
+        "\xFE\xFF\xFF\xFF\x01\x00\x18\x00\x00\x00\x00\x00\x18\x00\x00\x00\x13\x0B\x00\x00\x13\x0B"
+        "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xFF\x00\xFF\x00\xFF\x00\x00\x00\x00\x00"
+        "\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x00\x00\x00",
+        78);
+    const image x = read_image_from_memory(std::span<const unsigned char>(
+        reinterpret_cast<const unsigned char*>(bmp.data()), bmp.size()));
+    BOOST_TEST((shape_of<3>(x) == shape3{3, 2, 3}));
+    BOOST_TEST(x(0, 0, 0) == 1.0F); // red at the top left
+    BOOST_TEST(x(1, 0, 0) == 0.0F);
+    BOOST_TEST(x(1, 0, 1) == 1.0F); // green
+    BOOST_TEST(x(2, 0, 2) == 1.0F); // blue
+    BOOST_TEST(x(0, 1, 1) == 1.0F); // white bottom row
+    BOOST_TEST(x(2, 1, 2) == 1.0F);
+}

@@ -298,6 +298,9 @@ inline image read_image_from_memory(std::span<const unsigned char> bytes,
         throw io_error(detail::concat("read_image: '", name, "' is not a readable image (",
                                       detail::stbi_reason(), ")"));
     }
+    if (format == "bmp" && height < 0 && height > INT_MIN) {
+        height = -height; // a top-down BMP: stbi_info reports its height negative
+    }
     if (width <= 0 || height <= 0) {
         throw io_error(detail::concat("read_image: '", name, "' declares an empty image (", width,
                                       " x ", height, ")"));
