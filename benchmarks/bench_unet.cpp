@@ -6,7 +6,7 @@
 //
 // Weights (.pth or .safetensors state_dicts): --c32=PATH / --c64=PATH, else the environment
 // variables XRESTORE_UNET_C32 / XRESTORE_UNET_C64; c32 defaults to the shipped model
-// ../shared/models/denoiser_unet_c32.pth next to the repository when it exists. A chans with no
+// models/denoiser_unet_c32.pth of the repository when it exists. A chans with no
 // weights is skipped.
 //
 //   XRESTORE_UNET_C64=c64.pth ./bench_unet --benchmark_filter='unet_forward/c64.*'
@@ -112,8 +112,7 @@ weight_paths(std::map<std::size_t, std::string> flags) {
         }
         if (path.empty() && c == 32) {
             const std::filesystem::path shipped = std::filesystem::path(XRESTORE_DATA_DIR) / ".." /
-                                                  ".." / "shared" / "models" /
-                                                  "denoiser_unet_c32.pth";
+                                                  "models" / "denoiser_unet_c32.pth";
             if (std::filesystem::exists(shipped)) {
                 path = shipped.lexically_normal().string();
             }

@@ -6,7 +6,7 @@
 
 Without --bench it configures and builds bench_unet in Release (--build-dir, default
 build-bench-unet/ in the repository). The networks are the fastMRI U-Net with 4 pool layers,
-3 -> 3 channels: chans 32 is the shipped model ../shared/models/denoiser_unet_c32.pth (or --c32),
+3 -> 3 channels: chans 32 is the shipped model models/denoiser_unet_c32.pth (or --c32),
 chans 64 random weights with the same keys, made by tools/make_unet_golden.py's random_unet (seed
 164, the --full-c64 model) into a temporary folder. Inputs are 1 x 3 x N x N, N = 256 and 512,
 uniform in [0, 1). In one run it measures
