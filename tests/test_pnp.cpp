@@ -258,3 +258,85 @@ BOOST_AUTO_TEST_CASE(options_and_inputs_are_validated) {
     BOOST_TEST(r.iterations == 1);
     BOOST_TEST(max_abs_difference(r.x, xt::eval(y + 0.5f)) < 1e-7);
 }
+
+BOOST_AUTO_TEST_CASE(pnp_admm_continuation_matches_a_closed_form_loop) {
+    // Inpainting makes the x-update closed form: x = (m y + eta (v - u)) / (m + eta) per pixel.
+    // The reference loop grows eta by `growth` after each iteration and rescales u by
+    // eta_k / eta_{k+1}, capped at eta_max; pnp_admm (CG to 1e-10) must follow it.
+    const inpaint_problem p;
+    const gaussian_denoiser d{.sigma = 1.0};
+    const double eta0 = 1e-2;
+    const double growth = 1.5;
+    const double eta_max = 0.05;
+    const int iterations = 6;
+    const image& m = p.A.mask();
+    image x = xt::zeros_like(p.y);
+    image u = xt::zeros_like(p.y);
+    image v = xt::zeros_like(p.y);
+    double eta = eta0;
+    std::vector<double> etas;
+    for (int k = 0; k < iterations; ++k) {
+        const auto e = static_cast<float>(eta);
+        x = (m * p.y + e * (v - u)) / (m + e);
+        v = d(image(x + u));
+        u = u + x - v;
+        etas.push_back(eta);
+        const double next = std::min(eta * growth, eta_max);
+        u = u * static_cast<float>(eta / next);
+        eta = next;
+    }
+    BOOST_TEST(etas.back() == eta_max); // the cap was reached within the run
+    const auto r = pnp_admm(p.A, p.y, d,
+                            {.eta = eta0,
+                             .max_iter = iterations,
+                             .cg = {.max_iter = 50, .tol = 1e-10},
+                             .clip_output = false,
+                             .eta_growth = growth,
+                             .eta_max = eta_max});
+    BOOST_TEST(r.iterations == iterations);
+    BOOST_TEST(max_abs_difference(r.x, x) < 2e-5);
+    // the fixed-eta run differs: the schedule is really applied
+    const auto fixed = pnp_admm(p.A, p.y, d,
+                                {.eta = eta0,
+                                 .max_iter = iterations,
+                                 .cg = {.max_iter = 50, .tol = 1e-10},
+                                 .clip_output = false});
+    BOOST_TEST(max_abs_difference(fixed.x, x) > 1e-3);
+    // one CG count per outer iteration; CG converged before its cap every time
+    BOOST_TEST(r.inner_iterations.size() == static_cast<std::size_t>(iterations));
+    for (int n : r.inner_iterations) {
+        BOOST_TEST((n >= 1 && n < 50));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(pnp_admm_continuation_settles_and_stops) {
+    // A growing, capped eta ties x to v: the relative change shrinks and the tol stop fires.
+    const deblur_problem p;
+    const gaussian_denoiser d{.sigma = 0.5};
+    const auto r =
+        pnp_admm(p.A, p.y, d,
+                 {.eta = 1e-3, .max_iter = 200, .tol = 1e-4, .eta_growth = 1.2, .eta_max = 0.05});
+    BOOST_TEST((r.stop == solver_stop::converged));
+    BOOST_TEST(r.iterations < 200);
+    BOOST_TEST(r.change.back() < 1e-4);
+    BOOST_TEST_MESSAGE("continuation: " << r.iterations << " iterations, PSNR "
+                                        << psnr(p.truth, r.x));
+    BOOST_TEST(psnr(p.truth, r.x) > 18.0);
+}
+
+BOOST_AUTO_TEST_CASE(pnp_admm_rejects_a_bad_schedule) {
+    const inpaint_problem p;
+    const gaussian_denoiser d{.sigma = 1.0};
+    auto message = [&](const pnp_admm_options& o) {
+        try {
+            (void)pnp_admm(p.A, p.y, d, o);
+        } catch (const value_error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    BOOST_TEST(message({.eta_growth = 0.5}).find("options.eta_growth") != std::string::npos);
+    BOOST_TEST(message({.eta_growth = std::nan("")}).find("options.eta_growth") !=
+               std::string::npos);
+    BOOST_TEST(message({.eta = 1.0, .eta_max = 0.1}).find("options.eta_max") != std::string::npos);
+}

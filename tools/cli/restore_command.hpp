@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <string>
 #include <unistd.h>
@@ -33,6 +34,8 @@ struct restore_args {
     std::optional<double> eta;
     std::optional<double> lambda;
     std::optional<double> step;
+    double eta_growth = 1.0;
+    std::optional<double> eta_max;
     std::string reference;
     std::string history;
     bool json = false;
@@ -75,6 +78,10 @@ inline void add_restore_command(CLI::App& app, restore_args& a, CLI::App*& cmd) 
                     "gaussian: sigma in pixels; tv: weight; haar: threshold (0: default)");
     cmd->add_option("--iters", a.iters, "iterations")->capture_default_str();
     cmd->add_option("--eta", a.eta, "ADMM penalty (pnp-admm default 1e-4, as the study)");
+    cmd->add_option("--eta-growth", a.eta_growth,
+                    "pnp-admm/admm-tv continuation: eta grows by this factor per iteration")
+        ->capture_default_str();
+    cmd->add_option("--eta-max", a.eta_max, "cap of the continuation (default: none)");
     cmd->add_option("--lambda", a.lambda, "regularisation weight of the solver");
     cmd->add_option("--step", a.step, "gradient step (landweber, pnp-pgd, red)");
     cmd->add_option("--ref", a.reference, "ground truth: record MSE/PSNR/SSIM per iteration");
@@ -220,10 +227,20 @@ solver_result<image> run_solver(const restore_args& a, const Op& A, const image&
     if (s == "admm-tv") {
         const double mu = lambda_or(2e-3);
         auto prox = [mu](const image& z, double step) { return tv_prox(z, mu * step); };
-        return admm(A, y, prox, {.eta = a.eta.value_or(1e-2), .max_iter = a.iters}, monitor);
+        return admm(A, y, prox,
+                    {.eta = a.eta.value_or(1e-2),
+                     .max_iter = a.iters,
+                     .eta_growth = a.eta_growth,
+                     .eta_max = a.eta_max.value_or(std::numeric_limits<double>::infinity())},
+                    monitor);
     }
     if (s == "pnp-admm") {
-        return pnp_admm(A, y, d, {.eta = a.eta.value_or(1e-4), .max_iter = a.iters}, monitor);
+        return pnp_admm(A, y, d,
+                        {.eta = a.eta.value_or(1e-4),
+                         .max_iter = a.iters,
+                         .eta_growth = a.eta_growth,
+                         .eta_max = a.eta_max.value_or(std::numeric_limits<double>::infinity())},
+                        monitor);
     }
     if (s == "pnp-pgd") {
         return pnp_pgd(A, y, d, {.step = a.step.value_or(1.0), .max_iter = a.iters}, monitor);
@@ -287,10 +304,12 @@ inline int run_restore(const restore_args& a) {
         if (!csv) {
             throw io_error("restore: cannot open --history file '" + a.history + "' for writing");
         }
-        csv << "iteration,seconds,mse,psnr,ssim\n";
+        csv << "iteration,seconds,mse,psnr,ssim,change\n";
         for (const auto& r : recorder.rows()) {
+            const auto k = static_cast<std::size_t>(r.iteration);
+            const double change = k >= 1 && k <= result.change.size() ? result.change[k - 1] : NAN;
             csv << r.iteration << ',' << r.seconds << ',' << r.mse << ',' << r.psnr << ',' << r.ssim
-                << '\n';
+                << ',' << change << '\n';
         }
     }
     nlohmann::json summary{{"solver", a.solver},
@@ -301,6 +320,9 @@ inline int run_restore(const restore_args& a) {
                            {"output", a.output}};
     if (a.solver.starts_with("pnp") || a.solver.starts_with("red")) {
         summary["denoiser"] = a.denoiser_name;
+    }
+    if (!result.inner_iterations.empty()) {
+        summary["cg_iterations"] = result.inner_iterations;
     }
     if (reference) {
         summary["mse"] = mse(*reference, x);

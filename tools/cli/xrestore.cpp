@@ -4,11 +4,15 @@
 //   metrics        full-reference and no-reference quality metrics
 //   restore        restore a degraded image with any solver
 //   compare        run a grid of images x degradations x solvers, write CSV and markdown
+//   denoise        run a U-Net denoiser on an image
+//   convert        rewrite a weights file as safetensors
+//   study          the plug-and-play restoration study on a photo, with a report
 #include "compare_command.hpp"
 #include "metrics_command.hpp"
 #include "nn_commands.hpp"
 #include "operator_flags.hpp"
 #include "restore_command.hpp"
+#include "study_command.hpp"
 
 #include <xrestore/xrestore.hpp>
 
@@ -128,6 +132,10 @@ int main(int argc, char** argv) {
     CLI::App* convert_cmd = nullptr;
     cli::add_convert_command(app, convert, convert_cmd);
 
+    cli::study_settings study;
+    CLI::App* study_cmd = nullptr;
+    cli::add_study_command(app, study, study_cmd);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -148,6 +156,9 @@ int main(int argc, char** argv) {
         }
         if (*convert_cmd) {
             return cli::run_convert(convert);
+        }
+        if (*study_cmd) {
+            return cli::run_study(study);
         }
         if (*metrics_cmd) {
             return cli::run_metrics(metrics);

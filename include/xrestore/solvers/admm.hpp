@@ -4,9 +4,13 @@
 ///   x = (A^T A + eta I)^{-1} (A^T y + eta (v - u))   (CG, warm-started from the previous x)
 ///   v = prox_{g / eta}(x + u)                           (the pluggable v-update)
 ///   u = u + (x - v)
-/// from x = u = v = 0. The v-update is any callable V -> V: a proximal map (called as
-/// `v_update(z, 1 / eta)` when it takes the step, so a prox of g can scale its threshold) or a
-/// denoiser (called as `v_update(z)`), which is plug-and-play ADMM (see pnp.hpp).
+/// from x = u = v = 0. With a continuation schedule (eta_growth > 1) the penalty grows after every
+/// iteration, eta_{k+1} = min(eta_k eta_growth, eta_max), and u is rescaled by eta_k / eta_{k+1}
+/// so that the unscaled dual eta u is kept; a growing penalty ties x to v and makes the iteration
+/// settle (a fixed point exists for bounded denoisers). The v-update is any callable V -> V: a
+/// proximal map (called as `v_update(z, 1 / eta)` when it takes the step, so a prox of g can scale
+/// its threshold) or a denoiser (called as `v_update(z)`), which is plug-and-play ADMM (see
+/// pnp.hpp).
 ///
 /// @code
 /// auto l1 = [&](const xrestore::image& z, double t) { return xrestore::soft_threshold(z, mu*t); };
@@ -25,6 +29,7 @@
 #include <cmath>
 #include <concepts>
 #include <functional>
+#include <limits>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -40,6 +45,15 @@ struct admm_options {
     cg_options cg{.max_iter = 100, .tol = 1e-6}; ///< the x-update's CG
     /// start each x-update's CG from the previous x (true) or from 0 (false)
     bool warm_start = true;
+    double eta_growth = 1.0; ///< continuation: eta grows by this factor per iteration (>= 1)
+    double eta_max = std::numeric_limits<double>::infinity(); ///< continuation cap (>= eta)
+};
+
+/// The penalty schedule of ADMM: eta_1 = eta, eta_{k+1} = min(eta_k growth, eta_max).
+struct admm_penalty {
+    double eta = 1.0;
+    double growth = 1.0;
+    double max = std::numeric_limits<double>::infinity();
 };
 
 /// A v-update for vectors V: callable as `f(z)` or `f(z, step)`, returning a V.
@@ -74,10 +88,16 @@ inline void validate_iterations(int max_iter, double tol, std::string_view where
 /// The scaled ADMM loop shared by admm and pnp_admm.
 template <linear_operator Op, class VUpdate, class Monitor>
 solver_result<domain_t<Op>> admm_loop(const Op& A, const range_t<Op>& y, VUpdate& v_update,
-                                      double eta, int max_iter, double tol, const cg_options& cg,
-                                      bool warm_start, Monitor& monitor, std::string_view where) {
+                                      admm_penalty penalty, int max_iter, double tol,
+                                      const cg_options& cg, bool warm_start, Monitor& monitor,
+                                      std::string_view where) {
     using V = domain_t<Op>;
+    double eta = penalty.eta;
     require(std::isfinite(eta) && eta > 0.0, where, "options.eta", "finite and > 0", eta);
+    require(std::isfinite(penalty.growth) && penalty.growth >= 1.0, where, "options.eta_growth",
+            "finite and >= 1", penalty.growth);
+    require(!std::isnan(penalty.max) && penalty.max >= eta, where, "options.eta_max",
+            ">= options.eta", penalty.max);
     validate_iterations(max_iter, tol, where);
     validate_cg_options(cg, where);
     check_measured_y(A, y, where);
@@ -91,15 +111,16 @@ solver_result<domain_t<Op>> admm_loop(const Op& A, const range_t<Op>& y, VUpdate
     V v = xrestore::zeros<V>(shape);
     V work = xrestore::zeros<V>(shape);
     V previous = xrestore::zeros<V>(shape);
-    const double step = 1.0 / eta;
     for (int k = 1; k <= max_iter; ++k) {
         xrestore::copy(v, work);
         xrestore::axpy(-1.0f, u, work); // c = v - u
         // x = (A^T A + eta I)^{-1} (A^T y + eta (v - u))
         solver.solve(work, x, warm_start);
+        result.inner_iterations.push_back(solver.last_iterations());
         xrestore::copy(x, work);
-        xrestore::axpy(1.0f, u, work);                                  // z = x + u
-        V next = call_v_update<V>(v_update, std::as_const(work), step); // v = prox(x + u)
+        xrestore::axpy(1.0f, u, work); // z = x + u
+        // v = prox_{g / eta}(x + u)
+        V next = call_v_update<V>(v_update, std::as_const(work), 1.0 / eta);
         check_vector_shape(next, shape, where, "the v-update's output");
         v = std::move(next);
         xrestore::axpy(1.0f, x, u);
@@ -111,6 +132,12 @@ solver_result<domain_t<Op>> admm_loop(const Op& A, const range_t<Op>& y, VUpdate
         }
         if (record_iteration(result, std::as_const(x), previous, k, tol, monitor)) {
             return result;
+        }
+        if (penalty.growth > 1.0 && eta < penalty.max) {
+            const double next_eta = std::min(eta * penalty.growth, penalty.max);
+            xrestore::scal(static_cast<float>(eta / next_eta), u); // keep eta u
+            eta = next_eta;
+            solver.set_eta(eta);
         }
     }
     result.stop = solver_stop::max_iterations;
@@ -132,8 +159,9 @@ requires admm_v_update<std::remove_reference_t<VUpdate>, domain_t<Op>> &&
     solver_monitor<std::remove_reference_t<Monitor>, domain_t<Op>>
         solver_result<domain_t<Op>> admm(const Op& A, const range_t<Op>& y, VUpdate&& v_update,
                                          const admm_options& options = {}, Monitor&& monitor = {}) {
-    return detail::admm_loop(A, y, v_update, options.eta, options.max_iter, options.tol, options.cg,
-                             options.warm_start, monitor, "admm");
+    return detail::admm_loop(A, y, v_update, {options.eta, options.eta_growth, options.eta_max},
+                             options.max_iter, options.tol, options.cg, options.warm_start, monitor,
+                             "admm");
 }
 
 } // namespace xrestore

@@ -51,7 +51,8 @@ inline const char* to_string(solver_stop stop) {
 
 /// What a solver returns: the estimate, the iterations done and the per-iteration history.
 /// `objective` holds the objective value after each iteration where the solver defines one
-/// (empty otherwise); `change` holds ||x_k - x_{k-1}|| / max(||x_k||, tiny).
+/// (empty otherwise); `change` holds ||x_k - x_{k-1}|| / max(||x_k||, tiny); `inner_iterations`
+/// the iterations of the inner solver (CG) in each outer iteration, where there is one.
 template <vector_type V>
 struct solver_result {
     V x;
@@ -59,6 +60,7 @@ struct solver_result {
     solver_stop stop = solver_stop::max_iterations;
     std::vector<double> objective;
     std::vector<double> change;
+    std::vector<int> inner_iterations;
 };
 
 /// A monitor: called as monitor(iteration, x) after each iteration (iteration counts from 1);

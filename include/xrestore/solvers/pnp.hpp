@@ -38,6 +38,7 @@
 
 #include <cmath>
 #include <concepts>
+#include <limits>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -53,6 +54,10 @@ struct pnp_admm_options {
     cg_options cg{.max_iter = 100, .tol = 1e-6}; ///< the x-update's CG
     bool warm_start = true;  ///< CG from the previous x (true) or from 0 (false)
     bool clip_output = true; ///< clip the returned x to [0,1] (the study does)
+    /// continuation: eta grows by this factor after every iteration (>= 1; 1 keeps it fixed),
+    /// up to eta_max, with u rescaled to keep eta u (see admm.hpp)
+    double eta_growth = 1.0;
+    double eta_max = std::numeric_limits<double>::infinity(); ///< continuation cap (>= eta)
 };
 
 /// Options of pnp_pgd.
@@ -109,8 +114,9 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
     constexpr const char* where = "pnp_admm";
     // v = D(x + u)
     auto v_update = [&d](const image& z) { return detail::denoise_checked(d, z, where); };
-    auto result = detail::admm_loop(A, y, v_update, options.eta, options.max_iter, options.tol,
-                                    options.cg, options.warm_start, monitor, where);
+    auto result = detail::admm_loop(
+        A, y, v_update, {options.eta, options.eta_growth, options.eta_max}, options.max_iter,
+        options.tol, options.cg, options.warm_start, monitor, where);
     if (options.clip_output) {
         detail::clip_unit(result.x);
     }

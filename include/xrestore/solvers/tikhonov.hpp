@@ -201,6 +201,8 @@ public:
 
     void set_eta(double eta) { eta_ = eta; }
     const V& aty() const { return aty_; }
+    /// CG iterations of the last solve.
+    int last_iterations() const { return last_iterations_; }
 
     /// x <- (A^T A + eta I)^{-1} (A^T y + eta c), CG from x itself (warm) or from 0.
     cg_stop solve(const V& c, V& x, bool warm) {
@@ -213,6 +215,7 @@ public:
         V start = warm ? std::move(x) : xrestore::zeros_like(rhs_);
         auto result = conjugate_gradient<V>(apply_c, rhs_, std::move(start), cg_);
         x = std::move(result.x);
+        last_iterations_ = result.iterations;
         return result.stop;
     }
 
@@ -223,6 +226,7 @@ private:
     V aty_;
     V rhs_;
     range_t<Op> ax_;
+    int last_iterations_ = 0;
 };
 
 /// ||A x - y||^2 + lambda ||R x||^2 with `ax` and `rx` as buffers.
