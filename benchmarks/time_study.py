@@ -2,7 +2,8 @@
 """Time the default `xrestore study` (the README's main job) and write the table into
 benchmarks/README.md between <!-- study-table-begin --> and <!-- study-table-end -->.
 
-Usage: benchmarks/time_study.py [--build DIR] [--runs N] [--no-readme] [-- STUDY ARGS...]
+Usage: benchmarks/time_study.py [--build DIR] [--runs N] [--no-readme] [--keep DIR]
+                                [-- STUDY ARGS...]
 The study runs with its defaults (256 x 256 crop, 300-iteration curves) unless arguments
 follow `--`. Each part's seconds come from the run's results.json; the wall time of the whole
 command is measured here. The target is 5 minutes on the 2-core CI machine.
@@ -38,16 +39,18 @@ def main():
     parser.add_argument("--build", type=Path, default=ROOT / "build")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--keep", type=Path, help="write the (last) run's outputs here")
     parser.add_argument("study_args", nargs="*")
     args = parser.parse_args()
     cli = args.build / "bin" / "xrestore"
     if not cli.exists():
         sys.exit(f"time_study: {cli} not found; build the xrestore_cli target first "
                  f"(cmake --build {args.build} --target xrestore_cli)")
-    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
+    env = dict(os.environ)
     walls, results = [], None
     for _ in range(args.runs):
-        with tempfile.TemporaryDirectory() as out:
+        with tempfile.TemporaryDirectory() as scratch:
+            out = str(args.keep) if args.keep else scratch
             t0 = time.perf_counter()
             subprocess.run([str(cli), "study", "--out", out, *args.study_args], check=True,
                            env=env, stdout=subprocess.DEVNULL)
@@ -55,15 +58,19 @@ def main():
             results = json.loads((Path(out) / "results.json").read_text())
     wall = min(walls)
     s = results["settings"]
-    pnp_iterations = sum(c["iterations"] for c in results["curves"] if c["method"] != "red")
+    # every PnP-ADMM iteration run: the long curves, the early-stopping runs (their curves, which
+    # run past the iterate they keep) and the other cases
+    pnp_iterations = sum(c["iterations"] for c in results["curves"]
+                         if c["method"] == "pnp_admm_early_stop")
     pnp_iterations += sum(r["iterations"] for r in results["runs"]
-                          if r["method"] == "pnp_admm" and r["case"] not in
-                          ("deblur_p13", "inpaint_60"))
+                          if r["method"] in ("pnp_admm_long", "pnp_admm_larger_eta")
+                          or (r["method"] == "pnp_admm"
+                              and r["case"] not in ("deblur_p13", "inpaint_60")))
     rows = [f"| {part} | {seconds:.1f} |" for part, seconds in results["timing"].items()]
     cores = os.cpu_count()
     table = "\n".join([
         f"Measured {date.today().isoformat()} on {cpu_name()}, {cores} cores "
-        f"(OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']}), `xrestore study` with "
+        f"(OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', 'unset')}), `xrestore study` with "
         f"{' '.join(args.study_args) or 'its defaults'}: {s['size']} x {s['size']} crop, "
         f"{s['iters']} PnP-ADMM iterations per case, {s['curve_iters']}-iteration curves, "
         f"{s['red_iters']} RED iterations, {s['baseline_iters']} iterations per classical "
