@@ -95,6 +95,17 @@ def main():
         if f"| {part} | {seconds:.1f} |" not in report:
             fail(f"timing of {part} is not in report.md")
 
+    # Numbers the report derives (differences, ratios, percentages) are in the JSON too.
+    derived = results.get("derived", {})
+    for section in ("noise", "inpainting", "red", "curves", "baselines"):
+        if not derived.get(section):
+            fail(f"results.json has no derived numbers for {section}")
+    noise = derived["noise"]
+    if "%.2f dB" % noise["result_psnr_drop_db"] not in report:
+        fail("the noise section's PSNR drop is not the one in results.json")
+    if "%.2f dB" % derived["baselines"]["mean_gain_over_best_classical_db"] not in report:
+        fail("the baselines' mean gain is not the one in results.json")
+
     # CSV files against the JSON.
     rows = list(csv.DictReader((folder / "results.csv").open()))
     by_key = {(r["case"], r["method"]): r for r in rows}

@@ -33,53 +33,20 @@ std::string fmt(const char* format, Args... args) {
     return text;
 }
 
-inline std::string method_title(const std::string& method) {
-    if (method == "pnp_admm") {
-        return "PnP-ADMM (U-Net)";
-    }
-    if (method == "pnp_admm_long") {
-        return "PnP-ADMM (U-Net), long run";
-    }
-    if (method == "pnp_admm_early_stop") {
-        return "PnP-ADMM (U-Net), early stopping on held-out data";
-    }
-    if (method == "pnp_admm_larger_eta") {
-        return "PnP-ADMM (U-Net), larger eta";
-    }
-    if (method == "red") {
-        return "RED (U-Net)";
-    }
-    if (method == "tikhonov") {
-        return "Tikhonov (gradient)";
-    }
-    if (method == "fista_haar") {
-        return "FISTA-Haar";
-    }
-    if (method == "tv") {
-        return "TV";
-    }
-    return method;
-}
-
-/// Short labels for images and plots (the 5x7 font is ASCII).
+/// Short labels of the methods for images, plots and tables (the 5x7 font is ASCII).
 inline std::string method_label(const std::string& method) {
-    if (method == "pnp_admm") {
-        return "PnP-ADMM";
-    }
-    if (method == "pnp_admm_early_stop") {
-        return "PnP-ADMM, early stop";
-    }
-    if (method == "red") {
-        return "RED";
-    }
-    if (method == "tikhonov") {
-        return "Tikhonov";
-    }
-    if (method == "fista_haar") {
-        return "FISTA-Haar";
-    }
-    if (method == "tv") {
-        return "TV";
+    static const std::pair<const char*, const char*> labels[] = {
+        {"pnp_admm", "PnP-ADMM"},
+        {"pnp_admm_early_stop", "PnP-ADMM, early stop"},
+        {"red", "RED"},
+        {"tikhonov", "Tikhonov"},
+        {"fista_haar", "FISTA-Haar"},
+        {"tv", "TV"},
+    };
+    for (const auto& [name, label] : labels) {
+        if (method == name) {
+            return label;
+        }
     }
     return method;
 }
@@ -102,8 +69,8 @@ public:
         write_images();
         write_csv();
         write_plots();
+        write_report(); // first: it records the derived numbers it prints
         write_json();
-        write_report();
     }
 
 private:
@@ -386,6 +353,7 @@ private:
             j["timing"][part] = seconds;
         }
         j["seconds_total"] = r_.seconds_total;
+        j["derived"] = derived_;
         std::ofstream out(at("results.json"));
         out << j.dump(2) << '\n';
         if (!out) {
@@ -468,9 +436,11 @@ private:
                << " | " << psnr_cell(c.input) << " | " << mse_cell(pair->result.mse) << " | "
                << psnr_cell(pair->result) << " | " << ssim_cell(pair->result) << " |\n";
         }
-        const double input_drop = clean.input.psnr - noisy.input.psnr;
-        const double drop = a.result.psnr - b.result.psnr;
-        const double ratio = b.result.mse / std::max(a.result.mse, 1e-300);
+        const double input_drop =
+            noted("noise", "input_psnr_drop_db", clean.input.psnr - noisy.input.psnr);
+        const double drop = noted("noise", "result_psnr_drop_db", a.result.psnr - b.result.psnr);
+        const double ratio =
+            noted("noise", "result_mse_ratio", b.result.mse / std::max(a.result.mse, 1e-300));
         md << "\n";
         md << fmt("The noise lowers the input's PSNR by only %.2f dB, but the restoration's by "
                   "%.2f dB (its MSE is %.1f times larger). ",
@@ -484,7 +454,9 @@ private:
               "what it leaves back into every x-update. ";
         const study_curve& noisy_curve = curve("pnp_admm", noisy.id);
         auto to_psnr = [](double e) { return 10.0 * std::log10(1.0 / std::max(e, 1e-300)); };
-        const double first_psnr = to_psnr(noisy_curve.mse.front());
+        const double first_psnr =
+            noted("noise", "first_iterate_psnr_db", to_psnr(noisy_curve.mse.front()));
+        noted("noise", "best_psnr_db", to_psnr(noisy_curve.best_mse));
         md << fmt("The damage is done by the x-update, not by the iterations: the first iterate "
                   "(x = (A^T A + eta I)^{-1} A^T y from v = u = 0) is already at %.2f dB, and "
                   "the denoiser, trained on noise up to sigma 0.2 and now facing noise "
@@ -520,7 +492,7 @@ private:
         }
         md << "\n"
            << fmt("From 40 %% to 80 %% missing pixels the PSNR falls by %.2f dB. ",
-                  psnrs.front() - psnrs.back())
+                  noted("inpainting", "psnr_drop_40_to_80_db", psnrs.front() - psnrs.back()))
            << "For an inpainting mask A^T A + eta I is diagonal, so CG solves the x-update "
               "exactly in one or two iterations: kept pixels are pinned to y, missing ones "
               "follow v - u, and all the filling-in is the denoiser's work.\n\n";
@@ -547,7 +519,8 @@ private:
         md << "| PnP-ADMM | " << pnp.iterations << " | " << mse_cell(pnp.result.mse) << " | "
            << psnr_cell(pnp.result) << " | " << ssim_cell(pnp.result) << " | "
            << fmt("%.1f", pnp.seconds) << " |\n\n";
-        const double diff = pnp.result.psnr - red.result.psnr;
+        const double diff =
+            noted("red", "pnp_minus_red_psnr_db", pnp.result.psnr - red.result.psnr);
         md << (diff >= 0 ? fmt("PnP-ADMM is %.2f dB ahead of RED", diff)
                          : fmt("RED is %.2f dB ahead of PnP-ADMM", -diff))
            << fmt(" here; RED's best iterate came at iteration %d (MSE %.3e). ",
@@ -606,7 +579,12 @@ private:
         for (const char* id : {"deblur_p13", "inpaint_60"}) {
             const study_curve& fixed = curve("pnp_admm", id);
             const study_curve& stop = curve("pnp_admm_early_stop", id);
-            const double rise = 100.0 * (fixed.final_mse / fixed.best_mse - 1.0);
+            const double rise = noted("curves", std::string(id) + "_final_over_best_percent",
+                                      100.0 * (fixed.final_mse / fixed.best_mse - 1.0));
+            noted("curves", std::string(id) + "_early_stop_below_final_percent",
+                  100.0 * (1.0 - stop.selected_mse / fixed.final_mse));
+            noted("curves", std::string(id) + "_early_stop_over_best_percent",
+                  100.0 * (stop.selected_mse / fixed.best_mse - 1.0));
             md << "**" << r_.find_case(id).title << ".** "
                << fmt("With all measurements the MSE is lowest at iteration %d (%.3e) and ends "
                       "%.1f %% higher after %zu iterations (%.3e). ",
@@ -690,7 +668,9 @@ private:
         md << "\n"
            << fmt("PnP-ADMM with the U-Net beats the best classical method on %d of %zu cases, "
                   "by %.2f dB on average. ",
-                  wins, r_.cases.size(), gain_sum / static_cast<double>(r_.cases.size()))
+                  static_cast<int>(noted("baselines", "pnp_wins", wins)), r_.cases.size(),
+                  noted("baselines", "mean_gain_over_best_classical_db",
+                        gain_sum / static_cast<double>(r_.cases.size())))
            << "The learned prior helps most where the classical priors' picture of an image "
               "(smooth, piecewise constant, sparse in Haar) is furthest from the photo: large "
               "holes and wide blur, where textures and edges must be invented rather than "
@@ -732,8 +712,16 @@ private:
         }
     }
 
+    /// A number the report derives from the results (a difference, ratio or percentage): kept
+    /// under "derived" in results.json so that every printed number is there.
+    double noted(const std::string& section, const std::string& key, double value) const {
+        derived_[section][key] = value;
+        return value;
+    }
+
     const study_results& r_;
     std::filesystem::path dir_;
+    mutable nlohmann::json derived_ = nlohmann::json::object();
 };
 
 } // namespace detail
