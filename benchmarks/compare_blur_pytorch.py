@@ -30,6 +30,8 @@ import time
 import numpy as np
 import torch
 
+from readme_table import write_between_markers
+
 SIZES = (256, 512, 1024)
 BEGIN = "<!-- blur-table-begin -->"
 END = "<!-- blur-table-end -->"
@@ -154,14 +156,7 @@ def table(xr, pt):
 
 
 def write_readme(path, text):
-    with open(path, encoding="utf-8") as f:
-        content = f.read()
-    if BEGIN not in content or END not in content:
-        sys.exit(f"{path} lacks the markers {BEGIN} / {END}")
-    head, rest = content.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(head + BEGIN + "\n" + text + "\n" + END + tail)
+    write_between_markers(path, BEGIN, END, text)
 
 
 def main():

@@ -60,6 +60,8 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from readme_table import write_between_markers
+
 BEGIN = "<!-- pnp-table-begin -->"
 END = "<!-- pnp-table-end -->"
 PHOTO = os.path.join(ROOT, "data", "images", "butterfly_set5.png")
@@ -343,14 +345,7 @@ def table(results, iters):
 
 
 def write_readme(path, text):
-    with open(path, encoding="utf-8") as f:
-        content = f.read()
-    if BEGIN not in content or END not in content:
-        sys.exit(f"{path} lacks the markers {BEGIN} / {END}")
-    head, rest = content.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(head + BEGIN + "\n" + text + "\n" + END + tail)
+    write_between_markers(path, BEGIN, END, text)
 
 
 def main():

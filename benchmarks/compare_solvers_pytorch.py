@@ -33,6 +33,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from readme_table import write_between_markers
+
 BEGIN = "<!-- solvers-table-begin -->"
 END = "<!-- solvers-table-end -->"
 
@@ -338,14 +340,7 @@ def table(P, xr, pt, xr_psnr, pt_psnr):
 
 
 def write_readme(path, text):
-    with open(path, encoding="utf-8") as f:
-        content = f.read()
-    if BEGIN not in content or END not in content:
-        sys.exit(f"{path} lacks the markers {BEGIN} / {END}")
-    head, rest = content.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(head + BEGIN + "\n" + text + "\n" + END + tail)
+    write_between_markers(path, BEGIN, END, text)
 
 
 def main():

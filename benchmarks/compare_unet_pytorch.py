@@ -48,6 +48,8 @@ import torch  # noqa: E402
 
 import make_unet_golden as golden  # noqa: E402  (the PyTorch Unet, random_unet, find_shipped)
 
+from readme_table import write_between_markers
+
 BEGIN = "<!-- unet-table-begin -->"
 END = "<!-- unet-table-end -->"
 SIZES = (256, 512)
@@ -237,14 +239,7 @@ def table(xr, pt, memory):
 
 
 def write_readme(path, text):
-    with open(path, encoding="utf-8") as f:
-        content = f.read()
-    if BEGIN not in content or END not in content:
-        sys.exit(f"{path} lacks the markers {BEGIN} / {END}")
-    head, rest = content.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(head + BEGIN + "\n" + text + "\n" + END + tail)
+    write_between_markers(path, BEGIN, END, text)
 
 
 def build(build_dir):

@@ -12,13 +12,14 @@ import argparse
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
+
+from readme_table import write_between_markers
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_SECONDS = 300.0
@@ -87,13 +88,10 @@ def main():
         readme = ROOT / "benchmarks" / "README.md"
         text = readme.read_text()
         begin, end = "<!-- study-table-begin -->", "<!-- study-table-end -->"
-        block = f"{begin}\n{table}\n{end}"
-        if begin in text:
-            text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text,
-                          flags=re.S)
-        else:
-            text += f"\n## The study (`xrestore study`, the main job)\n\n{block}\n"
-        readme.write_text(text)
+        if begin not in text:
+            readme.write_text(text + f"\n## The study (`xrestore study`, the main job)\n\n"
+                                     f"{begin}\n{end}\n")
+        write_between_markers(readme, begin, end, table)
         print(f"time_study: table written to {readme}")
 
 
