@@ -30,7 +30,7 @@ import time
 import numpy as np
 import torch
 
-from readme_table import write_between_markers
+from bench_support import write_between_markers
 
 SIZES = (256, 512, 1024)
 BEGIN = "<!-- blur-table-begin -->"

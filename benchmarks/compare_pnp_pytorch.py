@@ -60,7 +60,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from readme_table import write_between_markers
+from bench_support import machine, write_between_markers
 
 BEGIN = "<!-- pnp-table-begin -->"
 END = "<!-- pnp-table-end -->"
@@ -92,34 +92,6 @@ def unet_class():
 
 
 # ----------------------------------------------------------------------------- helpers
-def machine():
-    """(model name, core count) from lscpu, else /proc/cpuinfo and os.cpu_count()."""
-    model, cores = None, None
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        fields = {}
-        for line in text.splitlines():
-            if ":" in line:
-                key, value = line.split(":", 1)
-                fields[key.strip()] = value.strip()
-        model = fields.get("Model name")
-        if fields.get("CPU(s)"):
-            cores = int(fields["CPU(s)"])
-    except (OSError, subprocess.CalledProcessError, ValueError):
-        pass
-    if model is None:
-        model = "unknown CPU"
-        try:
-            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-                for line in f:
-                    if line.startswith("model name"):
-                        model = line.split(":", 1)[1].strip()
-                        break
-        except OSError:
-            pass
-    return model, cores or os.cpu_count()
-
-
 def wait_for_load(limit, poll, longest):
     """Wait until the 1-minute load average is below `limit` (polling), at most `longest` s."""
     start = time.monotonic()

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from readme_table import write_between_markers
+from bench_support import write_between_markers
 
 BEGIN = "<!-- solvers-table-begin -->"
 END = "<!-- solvers-table-end -->"

@@ -48,7 +48,7 @@ import torch  # noqa: E402
 
 import make_unet_golden as golden  # noqa: E402  (the PyTorch Unet, random_unet, find_shipped)
 
-from readme_table import write_between_markers
+from bench_support import machine, write_between_markers
 
 BEGIN = "<!-- unet-table-begin -->"
 END = "<!-- unet-table-end -->"
@@ -96,19 +96,6 @@ def flops(chans, n, in_chans=3, out_chans=3, pools=POOLS):
             ch //= 2
     total += 2.0 * ch * out_chans * h * h
     return total
-
-
-def machine():
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return model, os.cpu_count()
 
 
 # ----------------------------------------------------------------------------- child (memory)

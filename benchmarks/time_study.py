@@ -11,7 +11,6 @@ command is measured here. The target is 5 minutes on the 2-core CI machine.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -19,20 +18,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-from readme_table import write_between_markers
+from bench_support import machine, write_between_markers
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_SECONDS = 300.0
-
-
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main():
@@ -68,9 +57,9 @@ def main():
                           or (r["method"] == "pnp_admm"
                               and r["case"] not in ("deblur_p13", "inpaint_60")))
     rows = [f"| {part} | {seconds:.1f} |" for part, seconds in results["timing"].items()]
-    cores = os.cpu_count()
+    cpu, cores = machine()
     table = "\n".join([
-        f"Measured {date.today().isoformat()} on {cpu_name()}, {cores} cores "
+        f"Measured {date.today().isoformat()} on {cpu}, {cores} cores "
         f"(OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', 'unset')}), `xrestore study` with "
         f"{' '.join(args.study_args) or 'its defaults'}: {s['size']} x {s['size']} crop, "
         f"{s['iters']} PnP-ADMM iterations per case, {s['curve_iters']}-iteration curves, "
