@@ -200,8 +200,7 @@ std::vector<image> centred_grid(const image& photo, std::size_t crop, const fs::
 template <class Denoise>
 score evaluate(const std::vector<image>& truths, const std::vector<image>& noisy,
                Denoise&& denoise) {
-    const xrestore::ssim_options preset{
-        .gaussian_weights = true, .sigma = 1.5, .use_sample_covariance = false};
+    const xrestore::ssim_options preset = xrestore::gaussian_ssim_options;
     score s;
     for (std::size_t k = 0; k < truths.size(); ++k) {
         const auto start = std::chrono::steady_clock::now();

@@ -86,8 +86,7 @@ inline int run_denoise(const denoise_args& a) {
                            {"seconds", seconds},
                            {"output", a.output}};
     if (a.sigma) {
-        const ssim_options study{
-            .gaussian_weights = true, .sigma = 1.5, .use_sample_covariance = false};
+        const ssim_options study = gaussian_ssim_options;
         const image clipped = xt::clip(out, 0.0F, 1.0F);
         const image noisy_clipped = xt::clip(noisy, 0.0F, 1.0F);
         summary["sigma"] = *a.sigma;

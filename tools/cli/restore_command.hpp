@@ -115,9 +115,7 @@ public:
             std::fputc('\n', stderr);
         }
     }
-    static ssim_options study_ssim() {
-        return {.gaussian_weights = true, .sigma = 1.5, .use_sample_covariance = false};
-    }
+    static ssim_options study_ssim() { return gaussian_ssim_options; }
     struct row {
         int iteration;
         double seconds;

@@ -121,8 +121,7 @@ inline image centre_crop(const image& x, std::size_t size, const std::string& pa
 
 inline quality measure(const image& truth, const image& x) {
     const image clipped = xt::clip(x, 0.0F, 1.0F);
-    const ssim_options study{
-        .gaussian_weights = true, .sigma = 1.5, .use_sample_covariance = false};
+    const ssim_options study = gaussian_ssim_options;
     return {mse(truth, clipped), psnr(truth, clipped), ssim(truth, clipped, study)};
 }
 

@@ -63,6 +63,11 @@ struct ssim_options {
     double k2 = 0.03;
 };
 
+/// The Gaussian-window preset of Wang et al. as scikit-image runs it (`gaussian_weights=True,
+/// sigma=1.5, use_sample_covariance=False`): the SSIM the study, the CLI and the reports use.
+inline constexpr ssim_options gaussian_ssim_options{
+    .gaussian_weights = true, .sigma = 1.5, .use_sample_covariance = false};
+
 namespace detail {
 
 /// The separable 1-D window of an SSIM computation and the constants that go with it.
