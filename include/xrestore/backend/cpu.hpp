@@ -43,4 +43,25 @@ double sum_over_indices(std::size_t n, const Term& term) {
 }
 
 } // namespace cpu_backend
+
+/// Element-wise kernels and reductions of a backend, chosen by its tag at compile time:
+///   backend_kernels<Tag>::for_each_index(n, body)      runs body(i) for i < n
+///   backend_kernels<Tag>::sum_over_indices(n, term)    returns sum of term(i) in double
+/// Generic solver code calls these with the shared kernel bodies; the CUDA backend specialises
+/// it in backend/cuda/launch.cuh.
+template <class Tag>
+struct backend_kernels;
+
+template <>
+struct backend_kernels<cpu_tag> {
+    template <class Body>
+    static void for_each_index(std::size_t n, const Body& body) {
+        cpu_backend::for_each_index(n, body);
+    }
+    template <class Term>
+    static double sum_over_indices(std::size_t n, const Term& term) {
+        return cpu_backend::sum_over_indices(n, term);
+    }
+};
+
 } // namespace xrestore

@@ -1,0 +1,147 @@
+#pragma once
+/// @file launch.cuh
+/// Running kernel bodies on a CUDA device: `for_each_index` launches a grid-stride kernel over a
+/// body (the same XRESTORE_HD functors the CPU backend runs in a loop), `sum_over_indices` is a
+/// deterministic two-pass reduction in double precision. The launch geometry depends only on the
+/// element count, never on the device, so a sum is bit-identical from run to run and from one
+/// GPU model to another.
+///
+/// @code
+/// xrestore::cuda::for_each_index(n, xrestore::kernels::axpy_body{a, x, y}); // y += a x
+/// double d = xrestore::cuda::sum_over_indices(n, xrestore::kernels::dot_term{x, y});
+/// @endcode
+
+#include "xrestore/backend/cpu.hpp"
+#include "xrestore/backend/cuda/runtime.cuh"
+
+#include <algorithm>
+#include <cstddef>
+
+namespace xrestore {
+
+namespace cuda {
+
+/// Threads per block of every element-wise and reduction launch.
+inline constexpr unsigned block_size = 256;
+/// Upper bound on the blocks of a grid-stride launch (each thread then handles several indices).
+inline constexpr std::size_t max_blocks = 4096;
+/// Blocks of the first reduction pass (partial sums per block), at most.
+inline constexpr std::size_t reduction_blocks = 1024;
+
+namespace detail {
+
+template <class Body>
+__global__ void grid_stride_kernel(Body body, std::size_t n) {
+    const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+    for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+         i += stride) {
+        body(i);
+    }
+}
+
+/// Blocks for n indices: one index per thread up to max_blocks blocks.
+inline unsigned blocks_for(std::size_t n, std::size_t cap) {
+    const std::size_t blocks = (n + block_size - 1) / block_size;
+    return static_cast<unsigned>(std::clamp<std::size_t>(blocks, 1, cap));
+}
+
+/// Sum of the block's `value`s in a fixed tree order; the result is valid in thread 0.
+__device__ inline double block_sum(double value) {
+    __shared__ double partial[block_size];
+    partial[threadIdx.x] = value;
+    __syncthreads();
+    for (unsigned half = block_size / 2; half > 0; half /= 2) {
+        if (threadIdx.x < half) {
+            partial[threadIdx.x] += partial[threadIdx.x + half];
+        }
+        __syncthreads();
+    }
+    return partial[0];
+}
+
+/// Pass 1: block b writes the sum of term(i) over the indices its threads visit (thread t of
+/// block b visits i = b * block_size + t + k * stride, in increasing k).
+template <class Term>
+__global__ void partial_sum_kernel(Term term, std::size_t n, double* partials) {
+    const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+    double value = 0.0;
+    for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+         i += stride) {
+        value += term(i);
+    }
+    const double total = block_sum(value);
+    if (threadIdx.x == 0) {
+        partials[blockIdx.x] = total;
+    }
+}
+
+/// Pass 2: one block adds the partial sums in a fixed order.
+__global__ inline void final_sum_kernel(const double* partials, std::size_t count, double* out) {
+    double value = 0.0;
+    for (std::size_t i = threadIdx.x; i < count; i += blockDim.x) {
+        value += partials[i];
+    }
+    const double total = block_sum(value);
+    if (threadIdx.x == 0) {
+        *out = total;
+    }
+}
+
+} // namespace detail
+
+/// Run body(i) for i in [0, n) on the current stream (asynchronously).
+template <class Body>
+void for_each_index(std::size_t n, const Body& body) {
+    if (n == 0) {
+        return;
+    }
+    detail::
+        grid_stride_kernel<<<detail::blocks_for(n, max_blocks), block_size, 0, current_stream()>>>(
+            body, n);
+    check_launch("cuda::for_each_index");
+}
+
+/// Sum of term(i) for i in [0, n), accumulated in double by a two-pass reduction whose order
+/// depends only on n. Waits for the current stream (the sum is returned to the host).
+template <class Term>
+double sum_over_indices(std::size_t n, const Term& term) {
+    if (n == 0) {
+        return 0.0;
+    }
+    const cudaStream_t stream = current_stream();
+    const unsigned blocks = detail::blocks_for(n, reduction_blocks);
+    double* scratch = nullptr;
+    check(
+        cudaMallocAsync(reinterpret_cast<void**>(&scratch), (blocks + 1) * sizeof(double), stream),
+        "cuda::sum_over_indices: allocating the partial sums");
+    detail::partial_sum_kernel<<<blocks, block_size, 0, stream>>>(term, n, scratch);
+    detail::final_sum_kernel<<<1, block_size, 0, stream>>>(scratch, blocks, scratch + blocks);
+    const cudaError_t launched = cudaPeekAtLastError();
+    double result = 0.0;
+    const cudaError_t copied = launched == cudaSuccess
+                                   ? cudaMemcpyAsync(&result, scratch + blocks, sizeof(double),
+                                                     cudaMemcpyDeviceToHost, stream)
+                                   : launched;
+    const cudaError_t freed = cudaFreeAsync(scratch, stream);
+    check(copied, "cuda::sum_over_indices");
+    check(freed, "cuda::sum_over_indices: freeing the partial sums");
+    check(cudaStreamSynchronize(stream), "cuda::sum_over_indices");
+    return result;
+}
+
+} // namespace cuda
+
+/// Element-wise kernels and reductions of a backend, by tag: what generic solver code calls.
+template <>
+struct backend_kernels<cuda_tag> {
+    template <class Body>
+    static void for_each_index(std::size_t n, const Body& body) {
+        cuda::for_each_index(n, body);
+    }
+    template <class Term>
+    static double sum_over_indices(std::size_t n, const Term& term) {
+        return cuda::sum_over_indices(n, term);
+    }
+};
+
+} // namespace xrestore
