@@ -69,4 +69,20 @@ struct dot_term {
     }
 };
 
+/// x[i] in double precision (the term of a plain sum)
+struct value_term {
+    const float* x;
+    XRESTORE_HD double operator()(std::size_t i) const { return static_cast<double>(x[i]); }
+};
+
+/// out[i] = (float)(sums[i] / count): means from double sums (per channel, say)
+struct mean_from_sum_body {
+    const double* sums;
+    double count;
+    float* out;
+    XRESTORE_HD void operator()(std::size_t i) const {
+        out[i] = static_cast<float>(sums[i] / count);
+    }
+};
+
 } // namespace xrestore::kernels

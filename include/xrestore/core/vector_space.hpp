@@ -150,6 +150,39 @@ concept vector_type = requires(const V& cx, V& x, float a, std::mt19937_64& rng)
 template <class V>
 using backend_t = typename vector_space<std::remove_cvref_t<V>>::backend;
 
+/// A vector type stored as one contiguous float array (xtensor containers, device arrays), so
+/// that kernel bodies can run over its elements on its backend.
+template <class V>
+concept dense_vector = vector_type<V> && requires(V& v, const V& cv) {
+    { v.data() } -> std::convertible_to<float*>;
+    { cv.data() } -> std::convertible_to<const float*>;
+    { cv.size() } -> std::convertible_to<std::size_t>;
+    { cv.dimension() } -> std::convertible_to<std::size_t>;
+};
+
+/// Run body(i) for i in [0, n) on the backend of V (the CPU loop or a device kernel).
+template <class V, class Body>
+void for_each_index_on(std::size_t n, const Body& body) {
+    backend_kernels<backend_t<V>>::for_each_index(n, body);
+}
+
+/// Sum of term(i) for i in [0, n), in double, on the backend of V.
+template <class V, class Term>
+double sum_over_indices_on(std::size_t n, const Term& term) {
+    return backend_kernels<backend_t<V>>::sum_over_indices(n, term);
+}
+
+/// The dense array type of rank M on the same backend as V (tensor<3> -> tensor<4>): the
+/// type of a gradient field of an image, say. Backends specialise it for their arrays.
+template <class V, std::size_t M>
+struct rebind_rank;
+template <std::size_t N, std::size_t M>
+struct rebind_rank<tensor<N>, M> {
+    using type = tensor<M>;
+};
+template <class V, std::size_t M>
+using rebind_rank_t = typename rebind_rank<V, M>::type;
+
 /// The shape type of a vector type.
 template <class V>
 using shape_t = typename vector_space<std::remove_cvref_t<V>>::shape_type;

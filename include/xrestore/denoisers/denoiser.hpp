@@ -16,11 +16,15 @@
 
 namespace xrestore {
 
+/// A callable V -> V: a denoiser of vectors V (device arrays for a device denoiser, say).
+template <class D, class V>
+concept denoiser_for = requires(const D& d, const V& x) {
+    { d(x) } -> std::convertible_to<V>;
+};
+
 /// A callable image -> image.
 template <class D>
-concept denoiser = requires(const D& d, const image& x) {
-    { d(x) } -> std::convertible_to<image>;
-};
+concept denoiser = denoiser_for<D, image>;
 
 /// A denoiser that also accepts the noise standard deviation: d(x, sigma).
 template <class D>

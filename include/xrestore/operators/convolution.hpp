@@ -59,12 +59,36 @@ struct convolution_options {
 
 namespace kernels {
 
+/// The value of the padded plane at (row, col) (source coordinates, possibly outside): the pixel
+/// the boundary mode copies there, or `constant` where the mode pads with a constant.
+XRESTORE_HD inline float padded_value(const float* plane, std::int64_t row, std::int64_t col,
+                                      std::int64_t height, std::int64_t width, boundary mode,
+                                      float constant) {
+    const std::int64_t si = boundary_source_index(row, height, mode);
+    const std::int64_t sj = boundary_source_index(col, width, mode);
+    return (si < 0 || sj < 0) ? constant : plane[si * width + sj];
+}
+
+/// sum_{u < kh, v < kw} w(u, v) value(u, v), accumulated in float in row-major tap order: the
+/// arithmetic of every correlation kernel (reference body, CUDA tiled kernel).
+template <class Value>
+XRESTORE_HD float correlate_taps(const float* weights, std::int64_t kernel_height,
+                                 std::int64_t kernel_width, const Value& value) {
+    float sum = 0.0f;
+    for (std::int64_t u = 0; u < kernel_height; ++u) {
+        for (std::int64_t v = 0; v < kernel_width; ++v) {
+            sum += weights[u * kernel_width + v] * value(u, v);
+        }
+    }
+    return sum;
+}
+
 /// One output pixel p = (c, i, j) of a padded cross-correlation, for any boundary mode:
 ///   out(c, i, j) = sum_{u, v} w(u, v) xpad(c, i + u - pad_top, j + v - pad_left)
 /// where xpad copies x through boundary_source_index, or takes fill[c] (0 if fill is null) where
 /// the mode pads with a constant. x is C x height x width, out is C x out_height x out_width.
 /// The CPU operator uses a blocked fast path; this body is the reference it is tested against and
-/// the arithmetic a device kernel runs.
+/// the arithmetic the device kernels run.
 struct correlation_pixel_body {
     const float* x;
     const float* weights; ///< kernel_height x kernel_width, row-major
@@ -86,22 +110,147 @@ struct correlation_pixel_body {
         const std::int64_t c = index / (out_width * out_height);
         const float constant = fill != nullptr ? fill[c] : 0.0f;
         const float* plane = x + c * height * width;
+        out[p] = correlate_taps(weights, kernel_height, kernel_width,
+                                [&](std::int64_t u, std::int64_t v) {
+                                    return padded_value(plane, i + u - pad_top, j + v - pad_left,
+                                                        height, width, mode, constant);
+                                });
+    }
+};
+
+/// The shared-memory tiled form of correlation_pixel_body (what the CUDA kernel runs per block):
+/// a tile of tile x tile outputs of channel c with top-left output (i0, j0) reads a patch of
+/// (tile + kh - 1) x (tile + kw - 1) padded values. load_patch_element fills patch entry k,
+/// tile_output computes output (i0 + ty, j0 + tx) from the patch; both are run by CPU tests
+/// block by block, so the tiling's index arithmetic is checked without a GPU.
+struct correlation_tile {
+    correlation_pixel_body body;
+    std::int64_t tile;
+    XRESTORE_HD std::int64_t patch_width() const { return tile + body.kernel_width - 1; }
+    XRESTORE_HD std::int64_t patch_height() const { return tile + body.kernel_height - 1; }
+    XRESTORE_HD std::int64_t patch_size() const { return patch_width() * patch_height(); }
+    XRESTORE_HD void load_patch_element(std::int64_t c, std::int64_t i0, std::int64_t j0,
+                                        std::int64_t k, float* patch) const {
+        const std::int64_t r = k / patch_width();
+        const std::int64_t q = k % patch_width();
+        const float constant = body.fill != nullptr ? body.fill[c] : 0.0f;
+        const float* plane = body.x + c * body.height * body.width;
+        patch[k] = padded_value(plane, i0 + r - body.pad_top, j0 + q - body.pad_left, body.height,
+                                body.width, body.mode, constant);
+    }
+    XRESTORE_HD void tile_output(std::int64_t c, std::int64_t i0, std::int64_t j0, std::int64_t ty,
+                                 std::int64_t tx, const float* weights, const float* patch) const {
+        const std::int64_t i = i0 + ty;
+        const std::int64_t j = j0 + tx;
+        if (i >= body.out_height || j >= body.out_width) {
+            return;
+        }
+        const std::int64_t width = patch_width();
+        const float* corner = patch + ty * width + tx;
+        body.out[(c * body.out_height + i) * body.out_width + j] =
+            correlate_taps(weights, body.kernel_height, body.kernel_width,
+                           [&](std::int64_t u, std::int64_t v) { return corner[u * width + v]; });
+    }
+};
+
+/// Pixel p = (c, i, j) of the adjoint of the padding, x = P^T g, gathered (no scatter, so a
+/// device runs it without atomics): g lives on the padded grid (padded_height x padded_width),
+/// and pixel (i, j) receives every padded position (r, q) that copied it, r from the rows
+/// row_positions[row_offsets[i] .. row_offsets[i + 1]) and q likewise (see
+/// detail::padding_gather_map), plus outside[c] / (height width) when outside is not null (the
+/// mean mode: the sum of channel c's constant-padded positions, spread over the channel).
+struct fold_padding_body {
+    const float* padded;
+    float* out;
+    const std::int64_t* row_offsets;   ///< height + 1 entries
+    const std::int64_t* row_positions; ///< padded rows, grouped by the source row they copy
+    const std::int64_t* col_offsets;   ///< width + 1 entries
+    const std::int64_t* col_positions; ///< padded columns, grouped by source column
+    const double* outside;             ///< per-channel sum outside the copied positions, or null
+    std::int64_t height;
+    std::int64_t width;
+    std::int64_t padded_height;
+    std::int64_t padded_width;
+    XRESTORE_HD void operator()(std::size_t p) const {
+        const auto index = static_cast<std::int64_t>(p);
+        const std::int64_t j = index % width;
+        const std::int64_t i = (index / width) % height;
+        const std::int64_t c = index / (width * height);
+        const float* g = padded + c * padded_height * padded_width;
         float sum = 0.0f;
-        for (std::int64_t u = 0; u < kernel_height; ++u) {
-            const std::int64_t si = boundary_source_index(i + u - pad_top, height, mode);
-            for (std::int64_t v = 0; v < kernel_width; ++v) {
-                const std::int64_t sj = boundary_source_index(j + v - pad_left, width, mode);
-                const float value = (si < 0 || sj < 0) ? constant : plane[si * width + sj];
-                sum += weights[u * kernel_width + v] * value;
+        for (std::int64_t a = row_offsets[i]; a < row_offsets[i + 1]; ++a) {
+            const float* row = g + row_positions[a] * padded_width;
+            for (std::int64_t b = col_offsets[j]; b < col_offsets[j + 1]; ++b) {
+                sum += row[col_positions[b]];
             }
         }
+        if (outside != nullptr) {
+            sum += static_cast<float>(outside[c] / static_cast<double>(height * width));
+        }
         out[p] = sum;
+    }
+};
+
+/// Term i of channel c's sum over the padded positions that copy no pixel (the mean mode's
+/// constant border): g(c, r, q) when (r, q) lies outside the interior block, else 0. Index i runs
+/// over the whole C x padded_height x padded_width grid; sum it per channel.
+struct padding_border_term {
+    const float* padded;
+    std::int64_t padded_height;
+    std::int64_t padded_width;
+    std::int64_t top;
+    std::int64_t left;
+    std::int64_t height;
+    std::int64_t width;
+    XRESTORE_HD double operator()(std::size_t p) const {
+        const auto index = static_cast<std::int64_t>(p);
+        const std::int64_t q = index % padded_width;
+        const std::int64_t r = (index / padded_width) % padded_height;
+        const bool inside = r >= top && r < top + height && q >= left && q < left + width;
+        return inside ? 0.0 : static_cast<double>(padded[p]);
     }
 };
 
 } // namespace kernels
 
 namespace detail {
+
+/// The padded positions of one axis grouped by the source index they copy, for
+/// kernels::fold_padding_body: padded position t in [0, padded) lies at source coordinate
+/// t - before and copies boundary_source_index of it (none for the constant modes' border).
+/// offsets has n + 1 entries; positions[offsets[s] .. offsets[s + 1]) copy source index s, in
+/// increasing order.
+struct padding_gather_map {
+    std::vector<std::int64_t> offsets;
+    std::vector<std::int64_t> positions;
+};
+
+inline padding_gather_map make_padding_gather_map(std::size_t n, std::size_t before,
+                                                  std::size_t padded, boundary mode) {
+    padding_gather_map map;
+    map.offsets.assign(n + 1, 0);
+    std::vector<std::int64_t> source(padded);
+    for (std::size_t t = 0; t < padded; ++t) {
+        source[t] =
+            boundary_source_index(static_cast<std::int64_t>(t) - static_cast<std::int64_t>(before),
+                                  static_cast<std::int64_t>(n), mode);
+        if (source[t] >= 0) {
+            ++map.offsets[static_cast<std::size_t>(source[t]) + 1];
+        }
+    }
+    for (std::size_t s = 0; s < n; ++s) {
+        map.offsets[s + 1] += map.offsets[s];
+    }
+    map.positions.resize(static_cast<std::size_t>(map.offsets[n]));
+    std::vector<std::int64_t> next(map.offsets.begin(), map.offsets.end() - 1);
+    for (std::size_t t = 0; t < padded; ++t) {
+        if (source[t] >= 0) {
+            map.positions[static_cast<std::size_t>(next[static_cast<std::size_t>(source[t])]++)] =
+                static_cast<std::int64_t>(t);
+        }
+    }
+    return map;
+}
 
 #if defined(__GNUC__) || defined(__clang__)
 #define XRESTORE_CONVOLUTION_VECTOR_EXTENSIONS 1

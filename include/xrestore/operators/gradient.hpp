@@ -146,6 +146,18 @@ private:
     shape3 shape_;
 };
 
+/// The gradient operator type acting on images V, constructible from a gradient: gradient itself
+/// on images; backends specialise it (backend/cuda/gradient.cuh), so generic solvers (TV) find
+/// the finite differences of their backend.
+template <class V>
+struct gradient_operator_for;
+template <>
+struct gradient_operator_for<image> {
+    using type = gradient;
+};
+template <class V>
+using gradient_operator_t = typename gradient_operator_for<V>::type;
+
 /// div p = -D^T p for a 2 x C x H x W field p (backward differences, the exact negative adjoint of
 /// gradient): <D x, p> = -<x, div p>.
 inline image divergence(const tensor<4>& p) {

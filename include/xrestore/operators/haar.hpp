@@ -175,6 +175,8 @@ public:
     shape3 domain_shape() const { return shape_; }
     shape3 range_shape() const { return shape_; }
     std::size_t levels() const { return blocks_.size(); }
+    /// The low-pass block (height, width) that level l (0 = finest) splits.
+    const std::vector<std::pair<std::size_t, std::size_t>>& blocks() const { return blocks_; }
 
 private:
     void transform(const image& in, image& out, bool inverse) const {
@@ -204,5 +206,17 @@ private:
     shape3 shape_;
     std::vector<std::pair<std::size_t, std::size_t>> blocks_; ///< low-pass block per level
 };
+
+/// The Haar transform type acting on vectors V, constructible from a haar_wavelet: haar_wavelet
+/// itself on images; backends specialise it (backend/cuda/haar.cuh for device images), so
+/// generic solvers (FISTA, TV-Haar) find the transform of their backend.
+template <class V>
+struct haar_transform_for;
+template <>
+struct haar_transform_for<image> {
+    using type = haar_wavelet;
+};
+template <class V>
+using haar_transform_t = typename haar_transform_for<V>::type;
 
 } // namespace xrestore

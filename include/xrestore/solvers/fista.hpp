@@ -63,12 +63,6 @@ struct fista_options {
 
 namespace detail {
 
-/// True for the float xtensor containers tensor<N>.
-template <class X>
-inline constexpr bool is_float_tensor = false;
-template <std::size_t N>
-inline constexpr bool is_float_tensor<tensor<N>> = true;
-
 inline void validate(const fista_options& o, std::string_view where) {
     require(std::isfinite(o.lambda) && o.lambda >= 0.0, where, "options.lambda", "finite and >= 0",
             o.lambda);
@@ -90,9 +84,9 @@ solver_result<domain_t<Op>> proximal_gradient(const Op& a, const range_t<Op>& y,
     const std::string_view where = accelerate ? "fista" : "ista";
     using X = domain_t<Op>;
     using Y = range_t<Op>;
-    static_assert(is_float_tensor<X>,
-                  "ista/fista: the operator's domain must be a float xtensor (the L1 prox is "
-                  "element-wise on it)");
+    static_assert(dense_vector<X>,
+                  "ista/fista: the operator's domain must be a dense float array (an xtensor "
+                  "container or a device array: the L1 prox is element-wise on it)");
     validate(options, where);
     check_measurement(a, y, where);
     check_start(a, x0, where);
@@ -100,10 +94,15 @@ solver_result<domain_t<Op>> proximal_gradient(const Op& a, const range_t<Op>& y,
     require_finite_vector(x0, where, "x0");
 
     // W, only for the Haar basis (which needs C x H x W images)
-    std::optional<haar_wavelet> transform;
+    constexpr bool has_haar = requires {
+        typename haar_transform_for<X>::type;
+    };
+    using transform_type =
+        std::conditional_t<has_haar, haar_transform_for<X>, std::type_identity<haar_wavelet>>::type;
+    std::optional<transform_type> transform;
     if (options.basis == l1_basis::haar) {
-        if constexpr (std::is_same_v<X, image>) {
-            transform.emplace(a.domain_shape(), options.levels);
+        if constexpr (has_haar) {
+            transform.emplace(haar_wavelet(a.domain_shape(), options.levels));
         } else {
             throw value_error(concat(where,
                                      ": options.basis l1_basis::haar needs an operator on "
@@ -140,7 +139,7 @@ solver_result<domain_t<Op>> proximal_gradient(const Op& a, const range_t<Op>& y,
         xrestore::axpy(static_cast<float>(-step), g, next); // v = z - s g
         double penalty = 0.0;
         if (transform) {
-            if constexpr (std::is_same_v<X, image>) {
+            if constexpr (has_haar) {
                 transform->apply_into(next, coefficients); // w = W v
                 soft_threshold_coefficients(coefficients, threshold, *transform, options.bands);
                 penalty = coefficient_l1_norm(coefficients, *transform, options.bands); // ||W x||_1

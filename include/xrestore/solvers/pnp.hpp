@@ -81,21 +81,23 @@ struct pnp_hqs_options {
 
 namespace detail {
 
-/// x <- clip(x, 0, 1)
-inline void clip_unit(image& x) {
-    cpu_backend::for_each_index(x.size(), kernels::clip_body{0.0f, 1.0f, x.data()});
+/// x <- clip(x, 0, 1), on x's backend
+template <dense_vector V>
+void clip_unit(V& x) {
+    for_each_index_on<V>(x.size(), kernels::clip_body{0.0f, 1.0f, x.data()});
 }
 
-/// True when A maps images to images.
+/// True when A maps C x H x W arrays to arrays of the same type (images, device images): what
+/// a denoiser can take.
 template <linear_operator Op>
-constexpr bool is_image_operator =
-    std::same_as<domain_t<Op>, image>&& std::same_as<range_t<Op>, image>;
+constexpr bool is_image_operator = std::same_as<domain_t<Op>, range_t<Op>>&&
+    dense_vector<domain_t<Op>>&& std::same_as<shape_t<domain_t<Op>>, shape3>;
 
 /// One denoiser call with its output shape checked.
-template <denoiser D>
-image denoise_checked(const D& d, const image& z, std::string_view where) {
-    image out = d(z);
-    check_vector_shape(out, shape_of<3>(z), where, "the denoiser's output");
+template <class V, denoiser_for<V> D>
+V denoise_checked(const D& d, const V& z, std::string_view where) {
+    V out = d(z);
+    check_vector_shape(out, vector_space<V>::shape(z), where, "the denoiser's output");
     return out;
 }
 
@@ -107,13 +109,15 @@ image denoise_checked(const D& d, const image& z, std::string_view where) {
 /// saw last; diverged: the last finite x) and the relative change per iteration. Throws
 /// value_error for eta <= 0, max_iter <= 0, a negative tol, bad CG options or a non-finite y,
 /// shape_error when y does not have A's range shape or D changes the shape.
-template <linear_operator Op, denoiser D, class Monitor = no_monitor>
-requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t<Monitor>, image>
-    solver_result<image> pnp_admm(const Op& A, const image& y, const D& d,
-                                  const pnp_admm_options& options = {}, Monitor&& monitor = {}) {
+template <linear_operator Op, class D, class Monitor = no_monitor>
+requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
+    solver_monitor<std::remove_reference_t<Monitor>, domain_t<Op>>
+        solver_result<domain_t<Op>> pnp_admm(const Op& A, const domain_t<Op>& y, const D& d,
+                                             const pnp_admm_options& options = {},
+                                             Monitor&& monitor = {}) {
     constexpr const char* where = "pnp_admm";
     // v = D(x + u)
-    auto v_update = [&d](const image& z) { return detail::denoise_checked(d, z, where); };
+    auto v_update = [&d](const domain_t<Op>& z) { return detail::denoise_checked(d, z, where); };
     auto result = detail::admm_loop(
         A, y, v_update, {options.eta, options.eta_growth, options.eta_max}, options.max_iter,
         options.tol, options.cg, options.warm_start, monitor, where);
@@ -127,22 +131,25 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
 /// (clipped to [0,1] unless clip_output is false) with the history as pnp_admm. Throws
 /// value_error for step <= 0, max_iter <= 0, a negative tol or a non-finite y, shape_error for a
 /// wrong y shape or a denoiser that changes the shape.
-template <linear_operator Op, denoiser D, class Monitor = no_monitor>
-requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t<Monitor>, image>
-    solver_result<image> pnp_pgd(const Op& A, const image& y, const D& d,
-                                 const pnp_pgd_options& options = {}, Monitor&& monitor = {}) {
+template <linear_operator Op, class D, class Monitor = no_monitor>
+requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
+    solver_monitor<std::remove_reference_t<Monitor>, domain_t<Op>>
+        solver_result<domain_t<Op>> pnp_pgd(const Op& A, const domain_t<Op>& y, const D& d,
+                                            const pnp_pgd_options& options = {},
+                                            Monitor&& monitor = {}) {
     constexpr const char* where = "pnp_pgd";
     require(std::isfinite(options.step) && options.step > 0.0, where, "options.step",
             "finite and > 0", options.step);
     detail::validate_iterations(options.max_iter, options.tol, where);
     detail::check_measured_y(A, y, where);
-    solver_result<image> result;
-    image& x = result.x;
-    x = xrestore::zeros<image>(A.domain_shape());
+    using V = domain_t<Op>;
+    solver_result<V> result;
+    V& x = result.x;
+    x = xrestore::zeros<V>(A.domain_shape());
     xrestore::adjoint_into(A, y, x); // x_0 = A^T y
-    image previous = x;
-    image residual = xrestore::zeros<image>(A.range_shape());
-    image z = xrestore::zeros_like(x);
+    V previous = x;
+    V residual = xrestore::zeros<V>(A.range_shape());
+    V z = xrestore::zeros_like(x);
     result.stop = solver_stop::max_iterations;
     for (int k = 1; k <= options.max_iter; ++k) {
         xrestore::apply_into(A, x, residual);
@@ -165,10 +172,12 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
 /// clip_output is false) with the history of z as pnp_admm. Throws value_error for mu <= 0,
 /// mu_growth < 1, max_iter <= 0, a negative tol, bad CG options or a non-finite y, shape_error
 /// for a wrong y shape or a denoiser that changes the shape.
-template <linear_operator Op, denoiser D, class Monitor = no_monitor>
-requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t<Monitor>, image>
-    solver_result<image> pnp_hqs(const Op& A, const image& y, const D& d,
-                                 const pnp_hqs_options& options = {}, Monitor&& monitor = {}) {
+template <linear_operator Op, class D, class Monitor = no_monitor>
+requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
+    solver_monitor<std::remove_reference_t<Monitor>, domain_t<Op>>
+        solver_result<domain_t<Op>> pnp_hqs(const Op& A, const domain_t<Op>& y, const D& d,
+                                            const pnp_hqs_options& options = {},
+                                            Monitor&& monitor = {}) {
     constexpr const char* where = "pnp_hqs";
     require(std::isfinite(options.mu) && options.mu > 0.0, where, "options.mu", "finite and > 0",
             options.mu);
@@ -178,11 +187,12 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
     detail::validate_cg_options(options.cg, where);
     detail::check_measured_y(A, y, where);
     detail::shifted_normal_solver<Op> solver(A, y, options.mu, options.cg);
-    solver_result<image> result;
-    image& z = result.x;
-    z = xrestore::zeros<image>(A.domain_shape());
-    image x = xrestore::zeros_like(z);
-    image previous = xrestore::zeros_like(z);
+    using V = domain_t<Op>;
+    solver_result<V> result;
+    V& z = result.x;
+    z = xrestore::zeros<V>(A.domain_shape());
+    V x = xrestore::zeros_like(z);
+    V previous = xrestore::zeros_like(z);
     double mu = options.mu;
     result.stop = solver_stop::max_iterations;
     for (int k = 1; k <= options.max_iter; ++k) {

@@ -28,6 +28,7 @@
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
+#include "xrestore/core/vector_space.hpp"
 #include "xrestore/operators/haar.hpp"
 
 #include <algorithm>
@@ -35,6 +36,7 @@
 #include <cmath>
 #include <cstddef>
 #include <string_view>
+#include <tuple>
 
 namespace xrestore {
 
@@ -233,12 +235,14 @@ inline std::array<std::size_t, 2> haar_lowpass_block(const shape3& shape, std::s
 
 } // namespace detail
 
-/// Set the final low-pass (approximation) block of Haar coefficients `w` to 0 in place.
-inline void zero_lowpass_block(image& w, const haar_wavelet& transform) {
+/// Set the final low-pass (approximation) block of Haar coefficients `w` to 0 in place (any
+/// backend: `transform` is a haar_wavelet or its device twin).
+template <dense_vector V, class Transform>
+void zero_lowpass_block(V& w, const Transform& transform) {
     const shape3 shape = transform.domain_shape();
     check_shape(w, shape, "zero_lowpass_block", "w");
     const auto block = detail::haar_lowpass_block(shape, transform.levels());
-    cpu_backend::for_each_index(
+    for_each_index_on<V>(
         w.size(), kernels::zero_block_body{w.data(), shape[1], shape[2], block[0], block[1]});
 }
 
@@ -253,28 +257,28 @@ enum class wavelet_bands {
 
 /// out = sign(x) max(|x| - lambda, 0), element-wise (out is resized when needed; may be x).
 /// Throws value_error for lambda < 0 or non-finite.
-template <std::size_t N>
-void soft_threshold_into(const tensor<N>& x, double lambda, tensor<N>& out) {
+template <dense_vector V>
+void soft_threshold_into(const V& x, double lambda, V& out) {
     detail::require_threshold(lambda, "soft_threshold", "lambda");
     if (&out != &x && out.shape() != x.shape()) {
         out.resize(x.shape());
     }
-    cpu_backend::for_each_index(
+    for_each_index_on<V>(
         x.size(), kernels::soft_threshold_body{x.data(), out.data(), static_cast<float>(lambda)});
 }
 
 /// sign(x) max(|x| - lambda, 0): the prox of lambda ||.||_1. Throws value_error for lambda < 0.
-template <std::size_t N>
-tensor<N> soft_threshold(const tensor<N>& x, double lambda) {
-    tensor<N> out(x.shape());
+template <dense_vector V>
+V soft_threshold(const V& x, double lambda) {
+    V out(x.shape());
     soft_threshold_into(x, lambda, out);
     return out;
 }
 
 /// ||x||_1, accumulated in double.
-template <std::size_t N>
-double l1_norm(const tensor<N>& x) {
-    return cpu_backend::sum_over_indices(x.size(), kernels::abs_term{x.data()});
+template <dense_vector V>
+double l1_norm(const V& x) {
+    return sum_over_indices_on<V>(x.size(), kernels::abs_term{x.data()});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -282,40 +286,42 @@ double l1_norm(const tensor<N>& x) {
 
 /// Soft-threshold Haar coefficients `w` (C x H x W, Mallat layout of `transform`) in place by
 /// lambda, over the chosen bands.
-inline void soft_threshold_coefficients(image& w, double lambda, const haar_wavelet& transform,
-                                        wavelet_bands bands = wavelet_bands::all) {
+template <dense_vector V, class Transform>
+void soft_threshold_coefficients(V& w, double lambda, const Transform& transform,
+                                 wavelet_bands bands = wavelet_bands::all) {
     detail::require_threshold(lambda, "soft_threshold_coefficients", "lambda");
     const shape3 shape = transform.domain_shape();
     check_shape(w, shape, "soft_threshold_coefficients", "w");
     const auto block = bands == wavelet_bands::all
                            ? std::array<std::size_t, 2>{0, 0}
                            : detail::haar_lowpass_block(shape, transform.levels());
-    cpu_backend::for_each_index(w.size(), kernels::soft_threshold_outside_block_body{
-                                              w.data(), static_cast<float>(lambda), shape[1],
-                                              shape[2], block[0], block[1]});
+    for_each_index_on<V>(w.size(), kernels::soft_threshold_outside_block_body{
+                                       w.data(), static_cast<float>(lambda), shape[1], shape[2],
+                                       block[0], block[1]});
 }
 
 /// The L1 norm of Haar coefficients `w` over the chosen bands: ||W x||_1 when w = W x.
-inline double coefficient_l1_norm(const image& w, const haar_wavelet& transform,
-                                  wavelet_bands bands = wavelet_bands::all) {
+template <dense_vector V, class Transform>
+double coefficient_l1_norm(const V& w, const Transform& transform,
+                           wavelet_bands bands = wavelet_bands::all) {
     const shape3 shape = transform.domain_shape();
     check_shape(w, shape, "coefficient_l1_norm", "w");
     const auto block = bands == wavelet_bands::all
                            ? std::array<std::size_t, 2>{0, 0}
                            : detail::haar_lowpass_block(shape, transform.levels());
-    return cpu_backend::sum_over_indices(
-        w.size(),
-        kernels::abs_outside_block_term{w.data(), shape[1], shape[2], block[0], block[1]});
+    return sum_over_indices_on<V>(w.size(), kernels::abs_outside_block_term{
+                                                w.data(), shape[1], shape[2], block[0], block[1]});
 }
 
 /// W^T soft_threshold(W x, lambda): the prox of lambda ||W x||_1 (over the chosen bands; with
 /// wavelet_bands::details the low-pass block is kept, the prox of the details-only norm).
 /// Throws value_error for lambda < 0, shape_error when x does not have the transform's shape.
-inline image haar_l1_prox(const image& x, double lambda, const haar_wavelet& transform,
-                          wavelet_bands bands = wavelet_bands::all) {
+template <dense_vector V, class Transform>
+V haar_l1_prox(const V& x, double lambda, const Transform& transform,
+               wavelet_bands bands = wavelet_bands::all) {
     detail::require_threshold(lambda, "haar_l1_prox", "lambda");
     check_shape(x, transform.domain_shape(), "haar_l1_prox", "x");
-    image w;
+    V w;
     transform.apply_into(x, w);                               // w = W x
     soft_threshold_coefficients(w, lambda, transform, bands); // w = soft(w, lambda)
     transform.adjoint_into(w, w);                             // x = W^T w
@@ -327,18 +333,18 @@ inline image haar_l1_prox(const image& x, double lambda, const haar_wavelet& tra
 
 /// x = min(max(x, lo), hi) in place. Throws value_error unless lo <= hi (infinite bounds allowed,
 /// NaN not).
-template <std::size_t N>
-void project_box_in_place(tensor<N>& x, double lo, double hi) {
+template <dense_vector V>
+void project_box_in_place(V& x, double lo, double hi) {
     require(!std::isnan(lo) && !std::isnan(hi) && lo <= hi, "project_box", "lo, hi",
             "ordered numbers with lo <= hi", detail::concat(lo, ", ", hi));
-    cpu_backend::for_each_index(
+    for_each_index_on<V>(
         x.size(), kernels::clip_body{static_cast<float>(lo), static_cast<float>(hi), x.data()});
 }
 
 /// min(max(x, lo), hi): the projection onto the box [lo, hi]^n (the prox of its indicator).
-template <std::size_t N>
-tensor<N> project_box(const tensor<N>& x, double lo, double hi) {
-    tensor<N> out = x;
+template <dense_vector V>
+V project_box(const V& x, double lo, double hi) {
+    V out = x;
     project_box_in_place(out, lo, hi);
     return out;
 }
@@ -347,13 +353,14 @@ tensor<N> project_box(const tensor<N>& x, double lo, double hi) {
 // Total variation
 
 /// ||g||_{2,1} = sum_p sqrt(g0_p^2 + g1_p^2) of a 2 x C x H x W field (TV(x) when g = D x).
-inline double l21_norm(const tensor<4>& g) {
+template <dense_vector V>
+requires(std::tuple_size_v<shape_t<V>> == 4) double l21_norm(const V& g) {
     if (g.shape()[0] != 2) {
         throw shape_error(detail::concat("l21_norm: g must have shape 2 x C x H x W, got ",
                                          shape_string(g.shape())));
     }
     const std::size_t count = g.size() / 2;
-    return cpu_backend::sum_over_indices(count, kernels::field_magnitude_term{g.data(), count});
+    return sum_over_indices_on<V>(count, kernels::field_magnitude_term{g.data(), count});
 }
 
 /// Options of tv_prox.

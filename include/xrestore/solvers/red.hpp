@@ -58,7 +58,8 @@ struct red_fixed_point_options {
 namespace detail {
 
 /// E(x) = 1/2 ||r||^2 + lambda/2 <x, x - dx> with r = A x - y and dx = D(x).
-inline double red_objective(const image& residual, const image& x, const image& dx, double lambda) {
+template <vector_type V>
+double red_objective(const V& residual, const V& x, const V& dx, double lambda) {
     // <x, x - D x> = <x, x> - <x, D x>
     return 0.5 * xrestore::dot(residual, residual) +
            0.5 * lambda * (xrestore::dot(x, x) - xrestore::dot(x, dx));
@@ -74,11 +75,12 @@ inline double red_objective(const image& residual, const image& x, const image& 
 /// after every iteration with the unclipped iterate. Throws value_error for a negative lambda,
 /// step <= 0, max_iter <= 0, a negative tol or a non-finite y, shape_error for a wrong y shape or
 /// a denoiser that changes the shape.
-template <linear_operator Op, denoiser D, class Monitor = no_monitor>
-requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t<Monitor>, image>
-    solver_result<image> red_gradient_descent(const Op& A, const image& y, const D& d,
-                                              const red_options& options = {},
-                                              Monitor&& monitor = {}) {
+template <linear_operator Op, class D, class Monitor = no_monitor>
+requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
+    solver_monitor<std::remove_reference_t<Monitor>, domain_t<Op>>
+        solver_result<domain_t<Op>>
+        red_gradient_descent(const Op& A, const domain_t<Op>& y, const D& d,
+                             const red_options& options = {}, Monitor&& monitor = {}) {
     constexpr const char* where = "red_gradient_descent";
     require(std::isfinite(options.lambda) && options.lambda >= 0.0, where, "options.lambda",
             "finite and >= 0", options.lambda);
@@ -86,17 +88,18 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
             "finite and > 0", options.step);
     detail::validate_iterations(options.max_iter, options.tol, where);
     detail::check_measured_y(A, y, where);
-    solver_result<image> result;
-    image& x = result.x;
-    x = xrestore::zeros<image>(A.domain_shape());
+    using V = domain_t<Op>;
+    solver_result<V> result;
+    V& x = result.x;
+    x = xrestore::zeros<V>(A.domain_shape());
     xrestore::adjoint_into(A, y, x); // x_0 = A^T y
-    image previous = x;
-    image residual = xrestore::zeros<image>(A.range_shape());
-    image g = xrestore::zeros_like(x);
+    V previous = x;
+    V residual = xrestore::zeros<V>(A.range_shape());
+    V g = xrestore::zeros_like(x);
     const auto lambda = static_cast<float>(options.lambda);
     result.stop = solver_stop::max_iterations;
     for (int k = 1; k <= options.max_iter; ++k) {
-        const image dx = detail::denoise_checked(d, x, where); // D(x)
+        const V dx = detail::denoise_checked(d, x, where); // D(x)
         xrestore::apply_into(A, x, residual);
         xrestore::axpy(-1.0f, y, residual); // r = A x - y
         result.objective.push_back(detail::red_objective(residual, x, dx, options.lambda));
@@ -120,11 +123,12 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
 /// at the cost of one more A per iteration). Throws value_error for lambda <= 0, max_iter <= 0, a
 /// negative tol, bad CG options or a non-finite y, shape_error for a wrong y shape or a denoiser
 /// that changes the shape.
-template <linear_operator Op, denoiser D, class Monitor = no_monitor>
-requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t<Monitor>, image>
-    solver_result<image> red_fixed_point(const Op& A, const image& y, const D& d,
-                                         const red_fixed_point_options& options = {},
-                                         Monitor&& monitor = {}) {
+template <linear_operator Op, class D, class Monitor = no_monitor>
+requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
+    solver_monitor<std::remove_reference_t<Monitor>, domain_t<Op>>
+        solver_result<domain_t<Op>> red_fixed_point(const Op& A, const domain_t<Op>& y, const D& d,
+                                                    const red_fixed_point_options& options = {},
+                                                    Monitor&& monitor = {}) {
     constexpr const char* where = "red_fixed_point";
     require(std::isfinite(options.lambda) && options.lambda > 0.0, where, "options.lambda",
             "finite and > 0", options.lambda);
@@ -132,14 +136,15 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
     detail::validate_cg_options(options.cg, where);
     detail::check_measured_y(A, y, where);
     detail::shifted_normal_solver<Op> solver(A, y, options.lambda, options.cg);
-    solver_result<image> result;
-    image& x = result.x;
+    using V = domain_t<Op>;
+    solver_result<V> result;
+    V& x = result.x;
     x = solver.aty(); // x_0 = A^T y
-    image previous = x;
-    image residual = xrestore::zeros<image>(A.range_shape());
+    V previous = x;
+    V residual = xrestore::zeros<V>(A.range_shape());
     result.stop = solver_stop::max_iterations;
     for (int k = 1; k <= options.max_iter; ++k) {
-        const image dx = detail::denoise_checked(d, x, where); // D(x)
+        const V dx = detail::denoise_checked(d, x, where); // D(x)
         xrestore::apply_into(A, x, residual);
         xrestore::axpy(-1.0f, y, residual); // r = A x - y
         result.objective.push_back(detail::red_objective(residual, x, dx, options.lambda));

@@ -131,12 +131,12 @@ inline void validate_cg_options(const cg_options& cg, std::string_view where) {
 /// Throw value_error unless every element of v is finite (the index is named for images).
 template <vector_type V>
 void require_finite_entries(const V& v, std::string_view where, std::string_view argument) {
-    if constexpr (requires {
+    if constexpr (std::same_as<backend_t<V>, cpu_tag> && requires {
                       v.data();
                       v.size();
                       v.dimension();
                   }) {
-        check_finite(v, where, argument);
+        check_finite(v, where, argument); // names the first bad index
     } else {
         const double n = xrestore::norm(v);
         require(std::isfinite(n), where, argument, "finite (its norm)", n);

@@ -113,22 +113,25 @@ inline void validate(const primal_dual_problem& o, std::string_view where) {
 }
 
 template <linear_operator Op, class Monitor>
-solver_result<image> tv_primal_dual_impl(const Op& a, const range_t<Op>& y, image x0,
-                                         const primal_dual_problem& o, std::string_view where,
-                                         Monitor& monitor) {
+solver_result<domain_t<Op>> tv_primal_dual_impl(const Op& a, const range_t<Op>& y, domain_t<Op> x0,
+                                                const primal_dual_problem& o,
+                                                std::string_view where, Monitor& monitor) {
+    using X = domain_t<Op>;
     using Y = range_t<Op>;
-    static_assert(std::is_same_v<domain_t<Op>, image>,
-                  "tv_primal_dual: the operator's domain must be xrestore::image (C x H x W)");
+    static_assert(dense_vector<X> && std::same_as<shape_t<X>, shape3>,
+                  "tv_primal_dual: the operator's domain must be C x H x W images (xrestore::image "
+                  "or a device image)");
+    using field = rebind_rank_t<X, 4>; // 2 x C x H x W
     validate(o, where);
     check_measurement(a, y, where);
     check_start(a, x0, where);
     require_finite_vector(y, where, "y");
     require_finite_vector(x0, where, "x0");
     const shape3 shape = a.domain_shape();
-    const gradient d(shape);
-    std::optional<haar_wavelet> transform;
+    const gradient_operator_t<X> d(gradient{shape});
+    std::optional<haar_transform_t<X>> transform;
     if (o.with_wavelet) {
-        transform.emplace(shape, o.levels);
+        transform.emplace(haar_wavelet(shape, o.levels));
     }
 
     // ||K||^2 <= ||A||^2 + ||D||^2 (+ ||W||^2), ||D||^2 <= 8, ||W|| = 1
@@ -149,28 +152,28 @@ solver_result<image> tv_primal_dual_impl(const Op& a, const range_t<Op>& y, imag
                 concat("< 1 (||K||^2 <= ", k_squared, ")"), tau * sigma * k_squared);
     }
 
-    solver_result<image> result;
-    image& x = result.x;
+    solver_result<X> result;
+    X& x = result.x;
     x = std::move(x0);
-    image previous = x;
-    image kt(shape); // K^T (q, p, w)
-    image scratch(shape);
+    X previous = x;
+    X kt(shape); // K^T (q, p, w)
+    X scratch(shape);
     // K x (current), K x_new, K x_bar; the duals
     Y ax = xrestore::zeros_like(y);
     Y ax_next = xrestore::zeros_like(y);
     Y ax_bar = xrestore::zeros_like(y);
     Y q = xrestore::zeros_like(y);
     Y r = xrestore::zeros_like(y);
-    tensor<4> dx;
-    tensor<4> dx_next;
-    tensor<4> dx_bar;
-    image wx;
-    image wx_next;
-    image wx_bar;
+    field dx;
+    field dx_next;
+    field dx_bar;
+    X wx;
+    X wx_next;
+    X wx_bar;
     xrestore::apply_into(a, x, ax);
     d.apply_into(x, dx);
-    tensor<4> p = xrestore::zeros_like(dx);
-    image w;
+    field p = xrestore::zeros_like(dx);
+    X w;
     if (transform) {
         transform->apply_into(x, wx);
         if (o.bands == wavelet_bands::details) {
@@ -192,18 +195,18 @@ solver_result<image> tv_primal_dual_impl(const Op& a, const range_t<Op>& y, imag
         xrestore::axpy(-sigma_f, y, q);
         xrestore::scal(static_cast<float>(1.0 / (1.0 + sigma)), q);
         // p = proj_{|p_ij| <= lambda_tv}(p + sigma D x_bar)
-        cpu_backend::for_each_index(
-            count, kernels::field_ball_step_body{p.data(), dx_bar.data(), sigma_f,
-                                                 static_cast<float>(o.lambda_tv), count});
+        for_each_index_on<X>(count,
+                             kernels::field_ball_step_body{p.data(), dx_bar.data(), sigma_f,
+                                                           static_cast<float>(o.lambda_tv), count});
         // kt = A^T q + D^T p
         xrestore::adjoint_into(a, q, kt);
         d.adjoint_into(p, scratch);
         xrestore::axpy(1.0f, scratch, kt);
         if (transform) {
             // w = clip(w + sigma W x_bar, -lambda_wavelet, lambda_wavelet),  kt += W^T w
-            cpu_backend::for_each_index(
-                count, kernels::clip_step_body{w.data(), wx_bar.data(), sigma_f,
-                                               static_cast<float>(o.lambda_wavelet)});
+            for_each_index_on<X>(count,
+                                 kernels::clip_step_body{w.data(), wx_bar.data(), sigma_f,
+                                                         static_cast<float>(o.lambda_wavelet)});
             transform->adjoint_into(w, scratch);
             xrestore::axpy(1.0f, scratch, kt);
         }

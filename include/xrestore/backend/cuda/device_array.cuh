@@ -14,10 +14,12 @@
 #include "xrestore/backend/cuda/runtime.cuh"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
+#include "xrestore/core/vector_space.hpp"
 
 #include <array>
 #include <cstddef>
 #include <utility>
+#include <vector>
 
 namespace xrestore {
 
@@ -110,6 +112,81 @@ private:
 
     float* data_ = nullptr;
     shape_type shape_{};
+    cudaStream_t stream_ = cudaStreamPerThread;
+};
+
+/// Device arrays of another rank stay on the device (the gradient field of a device image...).
+template <std::size_t N, std::size_t M>
+struct rebind_rank<device_array<N>, M> {
+    using type = device_array<M>;
+};
+
+/// A fixed-size typed buffer in device memory (index maps, partial sums, per-channel scalars):
+/// the backend's internal storage next to the float arrays users see. Move-only.
+template <class T>
+class device_buffer {
+public:
+    device_buffer() = default;
+    /// Uninitialised storage for `count` values on the current stream.
+    explicit device_buffer(std::size_t count) : count_(count), stream_(cuda::current_stream()) {
+        if (count_ > 0) {
+            cuda::check(
+                cudaMallocAsync(reinterpret_cast<void**>(&data_), count_ * sizeof(T), stream_),
+                "device_buffer: allocating");
+        }
+    }
+    /// A copy of `values` (the upload completes before this returns).
+    explicit device_buffer(const std::vector<T>& values) : device_buffer(values.size()) {
+        if (count_ > 0) {
+            cuda::check(cudaMemcpyAsync(data_, values.data(), count_ * sizeof(T),
+                                        cudaMemcpyHostToDevice, stream_),
+                        "device_buffer: uploading");
+            cuda::check(cudaStreamSynchronize(stream_), "device_buffer: uploading");
+        }
+    }
+    device_buffer(device_buffer&& other) noexcept
+        : data_(std::exchange(other.data_, nullptr)), count_(std::exchange(other.count_, 0)),
+          stream_(other.stream_) {}
+    device_buffer& operator=(device_buffer&& other) noexcept {
+        if (this != &other) {
+            release();
+            data_ = std::exchange(other.data_, nullptr);
+            count_ = std::exchange(other.count_, 0);
+            stream_ = other.stream_;
+        }
+        return *this;
+    }
+    device_buffer(const device_buffer&) = delete;
+    device_buffer& operator=(const device_buffer&) = delete;
+    ~device_buffer() { release(); }
+
+    T* data() { return data_; }
+    const T* data() const { return data_; }
+    std::size_t size() const { return count_; }
+
+    /// The values, downloaded (waits for the current stream).
+    std::vector<T> to_vector() const {
+        std::vector<T> out(count_);
+        if (count_ > 0) {
+            cuda::check(cudaMemcpyAsync(out.data(), data_, count_ * sizeof(T),
+                                        cudaMemcpyDeviceToHost, cuda::current_stream()),
+                        "device_buffer: downloading");
+            cuda::synchronize();
+        }
+        return out;
+    }
+
+private:
+    void release() noexcept {
+        if (data_ != nullptr) {
+            static_cast<void>(cudaFreeAsync(data_, stream_));
+            data_ = nullptr;
+        }
+        count_ = 0;
+    }
+
+    T* data_ = nullptr;
+    std::size_t count_ = 0;
     cudaStream_t stream_ = cudaStreamPerThread;
 };
 

@@ -87,6 +87,20 @@ __global__ inline void final_sum_kernel(const double* partials, std::size_t coun
     }
 }
 
+/// One block per segment s: out[s] = sum of term(s * length + i) for i < length.
+template <class Term>
+__global__ void segment_sum_kernel(Term term, std::size_t length, double* out) {
+    const std::size_t base = static_cast<std::size_t>(blockIdx.x) * length;
+    double value = 0.0;
+    for (std::size_t i = threadIdx.x; i < length; i += blockDim.x) {
+        value += term(base + i);
+    }
+    const double total = block_sum(value);
+    if (threadIdx.x == 0) {
+        out[blockIdx.x] = total;
+    }
+}
+
 } // namespace detail
 
 /// Run body(i) for i in [0, n) on the current stream (asynchronously).
@@ -127,6 +141,24 @@ double sum_over_indices(std::size_t n, const Term& term) {
     check(freed, "cuda::sum_over_indices: freeing the partial sums");
     check(cudaStreamSynchronize(stream), "cuda::sum_over_indices");
     return result;
+}
+
+/// out[s] = sum of term(s * length + i) for i < length, s < segments (per-channel sums, say),
+/// in double, left on the device (no host synchronisation); one block per segment, in a fixed
+/// order. `out` must hold `segments` doubles.
+template <class Term>
+void segment_sums(std::size_t segments, std::size_t length, const Term& term, double* out) {
+    if (segments == 0) {
+        return;
+    }
+    if (segments > 0x7fffffffu) {
+        throw value_error(xrestore::detail::concat(
+            "cuda::segment_sums: segments must be at most 2^31 - 1, got ", segments));
+    }
+    detail::
+        segment_sum_kernel<<<static_cast<unsigned>(segments), block_size, 0, current_stream()>>>(
+            term, length, out);
+    check_launch("cuda::segment_sums");
 }
 
 } // namespace cuda
