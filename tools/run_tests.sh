@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Build xrestore and run the whole test suite (unit tests, golden-file comparisons, packaging
 # and compile-failure tests). Installs its own dependencies first.
-# Usage: tools/run_tests.sh              Release build in build/
-#        tools/run_tests.sh --sanitize   AddressSanitizer + UBSan build in build-sanitize/
+# Usage: tools/run_tests.sh              Release build in build/ (with the CUDA backend's tests,
+#                                        label gpu, when nvcc is found: built always, run on a GPU,
+#                                        reported as skipped without one)
+#        tools/run_tests.sh --sanitize   AddressSanitizer + UBSan build in build-sanitize/ (host
+#                                        code only: the CUDA backend is off)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/tools/install_deps.sh"
@@ -15,7 +18,7 @@ if [[ "${1:-}" == "--sanitize" ]]; then
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DXRESTORE_SANITIZE=ON \
         -DXRESTORE_BUILD_BENCHMARKS=OFF -DXRESTORE_BUILD_EXAMPLES=OFF -DXRESTORE_BUILD_CLI=OFF \
-        -DXRESTORE_WARNINGS_AS_ERRORS=ON >/dev/null
+        -DXRESTORE_WARNINGS_AS_ERRORS=ON -DXRESTORE_CUDA=OFF >/dev/null
     cmake --build "$build" -j "$jobs"
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

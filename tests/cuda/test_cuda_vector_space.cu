@@ -4,6 +4,10 @@
 #include <xrestore/backend/cuda/vector_space.cuh>
 #include <xrestore/solvers/cg.hpp>
 
+namespace xrestore::test {
+double dot_from_second_unit(const device_array<3>& x, const device_array<3>& y);
+} // namespace xrestore::test
+
 using xrestore::device_array;
 using xrestore::image;
 using xrestore::test::normalised_error;
@@ -53,8 +57,9 @@ BOOST_AUTO_TEST_CASE(dot_is_deterministic_and_matches_the_cpu_sum) {
             exact += static_cast<double>(hx.data()[i]) * static_cast<double>(hy.data()[i]);
         }
         BOOST_TEST(std::abs(device - exact) <= 1e-12 * exact);
-        // the same launch geometry and order every time: bit-identical
+        // the same launch geometry and order every time: bit-identical, also from another unit
         BOOST_TEST(xrestore::dot(x, y) == device);
+        BOOST_TEST(xrestore::test::dot_from_second_unit(x, y) == device);
     }
 }
 

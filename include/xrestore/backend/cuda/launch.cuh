@@ -75,9 +75,11 @@ __global__ void partial_sum_kernel(Term term, std::size_t n, double* partials) {
     }
 }
 
-/// Pass 2: one block adds the partial sums in a fixed order.
-__global__ inline void final_sum_kernel(const double* partials, std::size_t count, double* out) {
-    double value = 0.0;
+/// Pass 2: one block adds the partial sums in a fixed order. (A template, so that the header can
+/// be included by several translation units.)
+template <class Partial>
+__global__ void final_sum_kernel(const Partial* partials, std::size_t count, Partial* out) {
+    Partial value = 0.0;
     for (std::size_t i = threadIdx.x; i < count; i += blockDim.x) {
         value += partials[i];
     }
