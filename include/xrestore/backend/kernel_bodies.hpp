@@ -75,6 +75,26 @@ struct value_term {
     XRESTORE_HD double operator()(std::size_t i) const { return static_cast<double>(x[i]); }
 };
 
+/// x[i] - x[i] in double: 0 for a finite value, NaN for NaN or an infinity, so a sum of these
+/// terms is NaN exactly when some entry is not finite
+struct nonfinite_probe_term {
+    const float* x;
+    XRESTORE_HD double operator()(std::size_t i) const {
+        const double v = x[i];
+        return v - v;
+    }
+};
+
+/// (x[i] - y[i])^2 in double (the term of a squared error)
+struct squared_difference_term {
+    const float* x;
+    const float* y;
+    XRESTORE_HD double operator()(std::size_t i) const {
+        const double d = static_cast<double>(x[i]) - static_cast<double>(y[i]);
+        return d * d;
+    }
+};
+
 /// out[i] = (float)(sums[i] / count): means from double sums (per channel, say)
 struct mean_from_sum_body {
     const double* sums;

@@ -152,6 +152,93 @@ struct ssim_pixel {
     }
 };
 
+} // namespace detail
+
+namespace kernels {
+
+/// Horizontal pass of the SSIM moments over the "valid" columns, the form the CUDA backend
+/// runs: for p = (c, i, j) over C x h x (w - 2r),
+///   H_m(c, i, j) = sum_{t <= 2r} taps[t] m(c, i, j + t),  m = x, y, x^2 + y^2, x y  (in double),
+/// written to moments[m * C h (w - 2r) + p]. Only the interior of the map (cropped by r) enters
+/// the mean SSIM, and the interior's windows never leave the image, so no boundary mode is
+/// needed.
+struct ssim_horizontal_body {
+    const float* x;
+    const float* y;
+    const double* taps; ///< 2 r + 1 weights (the box: all 1)
+    double* moments;    ///< 4 x C x h x (w - 2r)
+    std::size_t channels;
+    std::size_t height;
+    std::size_t width;
+    std::size_t radius;
+    XRESTORE_HD void operator()(std::size_t p) const {
+        const std::size_t out_width = width - 2 * radius;
+        const std::size_t j = p % out_width;
+        const std::size_t row = p / out_width; // c h + i
+        const float* xr = x + row * width + j;
+        const float* yr = y + row * width + j;
+        double m0 = 0.0;
+        double m1 = 0.0;
+        double m2 = 0.0;
+        double m3 = 0.0;
+        for (std::size_t t = 0; t <= 2 * radius; ++t) {
+            const double a = xr[t];
+            const double b = yr[t];
+            const double w = taps[t];
+            m0 += w * a;
+            m1 += w * b;
+            m2 += w * (a * a + b * b);
+            m3 += w * (a * b);
+        }
+        const std::size_t plane = channels * height * out_width;
+        moments[p] = m0;
+        moments[plane + p] = m1;
+        moments[2 * plane + p] = m2;
+        moments[3 * plane + p] = m3;
+    }
+};
+
+/// Vertical pass and SSIM at interior pixel p = (c, i, j) over C x (h - 2r) x (w - 2r): the
+/// window moments sum_t taps[t] H_m(c, i + t, j), times `scale` (the box: 1 / size^2), into
+/// detail::ssim_pixel. Summed over p and divided by the count, it is the mean SSIM.
+struct ssim_map_term {
+    const double* moments; ///< from ssim_horizontal_body
+    const double* taps;
+    std::size_t channels;
+    std::size_t height;
+    std::size_t width;
+    std::size_t radius;
+    double scale;
+    detail::ssim_pixel pixel;
+    XRESTORE_HD double operator()(std::size_t p) const {
+        const std::size_t out_width = width - 2 * radius;
+        const std::size_t out_height = height - 2 * radius;
+        const std::size_t j = p % out_width;
+        const std::size_t i = (p / out_width) % out_height;
+        const std::size_t c = p / (out_width * out_height);
+        const std::size_t plane = channels * height * out_width;
+        const double* h = moments + (c * height + i) * out_width + j;
+        double m0 = 0.0;
+        double m1 = 0.0;
+        double m2 = 0.0;
+        double m3 = 0.0;
+        for (std::size_t t = 0; t <= 2 * radius; ++t) {
+            const double w = taps[t];
+            const double* ht = h + t * out_width;
+            m0 += w * ht[0];
+            m1 += w * ht[plane];
+            m2 += w * ht[2 * plane];
+            m3 += w * ht[3 * plane];
+        }
+        double cs = 0.0;
+        return pixel(scale * m0, scale * m1, scale * m2, scale * m3, cs);
+    }
+};
+
+} // namespace kernels
+
+namespace detail {
+
 /// Number of filtered quantities: x, y, x^2 + y^2, xy.
 inline constexpr std::size_t ssim_moments = 4;
 

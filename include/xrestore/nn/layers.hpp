@@ -249,7 +249,7 @@ inline void conv3x3(const feature_map& in, const conv3x3_weights& w, const featu
     }
     const std::size_t col_block = (cout + col_tiles - 1) / col_tiles;
     const auto tiles = static_cast<std::ptrdiff_t>(row_tiles * col_tiles);
-    const bool parallel = rows * (cin + cout) >= detail::layer_parallel_threshold;
+    [[maybe_unused]] const bool parallel = rows * (cin + cout) >= detail::layer_parallel_threshold;
     // Per-tile moment slots, summed in tile order afterwards so results never depend on threads.
     std::vector<double> slots(moments != nullptr ? 2 * static_cast<std::size_t>(tiles) * cout : 0,
                               0.0);
@@ -312,7 +312,7 @@ inline channel_moments compute_moments(const feature_map& m, std::size_t h, std:
     constexpr std::size_t rows_per_chunk = 8;
     const std::size_t chunks = (h + rows_per_chunk - 1) / rows_per_chunk;
     std::vector<double> slots(2 * chunks * channels, 0.0);
-    const bool parallel = h * w * channels >= detail::layer_parallel_threshold;
+    [[maybe_unused]] const bool parallel = h * w * channels >= detail::layer_parallel_threshold;
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) if (parallel)
 #else
@@ -359,7 +359,7 @@ inline void normalise_leaky_relu(const feature_map& m, std::size_t h, std::size_
         shift[c] = static_cast<float>(-mean) * scale[c];
     }
     const auto rows = static_cast<std::ptrdiff_t>(h);
-    const bool parallel = h * w * channels >= detail::layer_parallel_threshold;
+    [[maybe_unused]] const bool parallel = h * w * channels >= detail::layer_parallel_threshold;
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) if (parallel)
 #else
@@ -394,7 +394,8 @@ inline void avg_pool2(const feature_map& in, const feature_map& out) {
     }
     const auto rows = static_cast<std::ptrdiff_t>(out.height);
     const std::size_t channels = in.channels;
-    const bool parallel = out.height * out.width * channels >= detail::layer_parallel_threshold;
+    [[maybe_unused]] const bool parallel =
+        out.height * out.width * channels >= detail::layer_parallel_threshold;
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) if (parallel)
 #else
@@ -440,7 +441,7 @@ inline void conv_transpose2x2(const feature_map& in, const conv_transpose2x2_wei
     const std::size_t row_block =
         std::clamp<std::size_t>((rows + 2 * threads - 1) / (2 * threads), 16, 2048);
     const auto tiles = static_cast<std::ptrdiff_t>((rows + row_block - 1) / row_block);
-    const bool parallel = rows * (w.in + cols) >= detail::layer_parallel_threshold;
+    [[maybe_unused]] const bool parallel = rows * (w.in + cols) >= detail::layer_parallel_threshold;
     {
         blas_single_thread_scope one_thread;
 #if defined(_OPENMP)
