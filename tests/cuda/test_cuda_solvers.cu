@@ -9,6 +9,7 @@
 #include <xrestore/backend/cuda/gradient.cuh>
 #include <xrestore/backend/cuda/haar.cuh>
 #include <xrestore/backend/cuda/inpainting.cuh>
+#include <xrestore/backend/cuda/mse.cuh>
 #include <xrestore/core/noise.hpp>
 #include <xrestore/io/image.hpp>
 #include <xrestore/metrics/psnr.hpp>
@@ -23,6 +24,7 @@
 
 #include <xtensor/xview.hpp>
 
+#include <functional>
 #include <string>
 
 using xrestore::device_array;
@@ -79,6 +81,21 @@ BOOST_AUTO_TEST_CASE(pnp_admm_on_device_matches_the_cpu_run) {
     const auto gpu = xrestore::pnp_admm(p.device, p.device_y, d, options);
     check_same_result(cpu, gpu, p.x);
     BOOST_TEST(gpu.inner_iterations == cpu.inner_iterations, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(reference_monitor_on_device_records_the_cpu_history) {
+    const blur_problem p;
+    const smoothing d;
+    const xrestore::reference_monitor_options watch{.clip = true};
+    xrestore::reference_monitor cpu_watch(p.x, watch);
+    xrestore::basic_reference_monitor<device_array<3>> gpu_watch(xrestore::to_device(p.x), watch);
+    const xrestore::pnp_admm_options options{.eta = 1e-2, .max_iter = 10};
+    xrestore::pnp_admm(p.host, p.y, d, options, std::ref(cpu_watch));
+    xrestore::pnp_admm(p.device, p.device_y, d, options, std::ref(gpu_watch));
+    BOOST_TEST(gpu_watch.iterations() == cpu_watch.iterations(), boost::test_tools::per_element());
+    for (std::size_t k = 0; k < cpu_watch.psnr().size(); ++k) {
+        BOOST_TEST(std::abs(gpu_watch.psnr()[k] - cpu_watch.psnr()[k]) <= 1e-3);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(pnp_admm_inpainting_on_device_matches_the_cpu_run) {

@@ -11,6 +11,7 @@
 /// for (double p : watch.psnr()) std::cout << p << '\n';
 /// @endcode
 
+#include "xrestore/backend/kernel_bodies.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
 #include "xrestore/metrics/mse.hpp"
@@ -141,11 +142,23 @@ struct reference_monitor_options {
     int patience = 1;                 ///< consecutive rises that stop the solver (>= 1)
 };
 
+namespace detail {
+/// mse(a, b) found by argument-dependent lookup where the monitor is instantiated, so a
+/// backend's overload (device arrays: backend/cuda/mse.cuh) is used.
+template <class V>
+double monitor_mse(const V& a, const V& b) {
+    return mse(a, b);
+}
+} // namespace detail
+
 /// Records MSE and PSNR of every iterate against a ground truth; optionally stops when the MSE
-/// rises. Pass it by std::ref to keep the history in the caller's object.
-class reference_monitor {
+/// rises. Pass it by std::ref to keep the history in the caller's object. V is the vector type
+/// of the iterates (images; device images with backend/cuda/mse.cuh included): the MSE and the
+/// clipping run on V's backend, only the scalar comes back.
+template <dense_vector V>
+class basic_reference_monitor {
 public:
-    explicit reference_monitor(image reference, reference_monitor_options options = {})
+    explicit basic_reference_monitor(V reference, reference_monitor_options options = {})
         : reference_(std::move(reference)), options_(options) {
         require(options.patience >= 1, "reference_monitor", "patience", ">= 1", options.patience);
         require(std::isfinite(options.data_range) && options.data_range > 0.0, "reference_monitor",
@@ -153,9 +166,15 @@ public:
     }
 
     /// Record x; true when the MSE has risen `patience` times in a row and stopping is enabled.
-    bool operator()(int iteration, const image& x) {
-        const double e = options_.clip ? xrestore::mse(reference_, image(xt::clip(x, 0.0f, 1.0f)))
-                                       : xrestore::mse(reference_, x);
+    bool operator()(int iteration, const V& x) {
+        double e = 0.0;
+        if (options_.clip) {
+            xrestore::copy(x, clipped_); // clip(x, 0, 1)
+            for_each_index_on<V>(clipped_.size(), kernels::clip_body{0.0f, 1.0f, clipped_.data()});
+            e = detail::monitor_mse(reference_, clipped_);
+        } else {
+            e = detail::monitor_mse(reference_, x);
+        }
         iterations_.push_back(iteration);
         mse_.push_back(e);
         psnr_.push_back(e > 0.0 ? 10.0 * std::log10(options_.data_range * options_.data_range / e)
@@ -180,7 +199,8 @@ public:
     double best_mse() const { return best_mse_; }
 
 private:
-    image reference_;
+    V reference_;
+    V clipped_; ///< scratch of the clipped iterate
     reference_monitor_options options_;
     std::vector<int> iterations_;
     std::vector<double> mse_;
@@ -189,5 +209,8 @@ private:
     int best_iteration_ = 0;
     double best_mse_ = std::numeric_limits<double>::infinity();
 };
+
+/// The reference monitor of image iterates.
+using reference_monitor = basic_reference_monitor<image>;
 
 } // namespace xrestore
