@@ -124,6 +124,28 @@ inline ssim_window make_ssim_window(const ssim_options& o, std::string_view wher
     return w;
 }
 
+/// Flat index of the first non-finite entry of an array of n, or n when all are finite, found by
+/// bisection through `has_nonfinite(first, count)` (true when entries [first, first + count)
+/// hold a NaN or an infinity): one call when all are finite, about log2(n) + 1 otherwise. The
+/// device SSIM builds the CPU's error message with it, one reduction per call.
+template <class RangeHasNonfinite>
+std::size_t first_nonfinite_index(std::size_t n, const RangeHasNonfinite& has_nonfinite) {
+    if (n == 0 || !has_nonfinite(std::size_t{0}, n)) {
+        return n;
+    }
+    std::size_t lo = 0; // [0, lo) finite, [lo, hi) holds a non-finite entry
+    std::size_t hi = n;
+    while (hi - lo > 1) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        if (has_nonfinite(lo, mid - lo)) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    return lo;
+}
+
 /// Images of `h` x `w` must hold the whole window.
 inline void check_ssim_extent(std::size_t h, std::size_t w, const ssim_window& win,
                               std::string_view where, const shape3& shape) {

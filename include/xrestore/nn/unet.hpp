@@ -65,6 +65,22 @@ inline std::string strip_prefix(const state_dict& sd, std::string_view& prefix_o
 
 } // namespace detail
 
+/// Throw shape_error unless an H x W input suits the pool depth of `config`: every level must
+/// keep at least one pixel and the deepest level more than one (instance norm needs two values).
+/// Shared by the CPU and the device networks.
+inline void check_unet_input_size(const unet_config& config, std::size_t height,
+                                  std::size_t width) {
+    const std::size_t p = config.num_pool_layers;
+    const std::size_t h = height >> p;
+    const std::size_t w = width >> p;
+    if (h == 0 || w == 0 || h * w < 2) {
+        throw shape_error(xrestore::detail::concat(
+            "unet: input ", height, " x ", width, " is too small for ", p,
+            " pool layers: height and width must be at least ", std::size_t{1} << p, " and the ", p,
+            "-times halved size must have more than one pixel"));
+    }
+}
+
 /// A fastMRI U-Net with its weights, ready to run. `forward` reuses an internal workspace (one
 /// allocation per input size); calls on one object are serialised by a mutex, so use one object
 /// per thread for parallel inference.
@@ -152,18 +168,9 @@ public:
 
     [[nodiscard]] const unet_config& config() const { return config_; }
 
-    /// Throw shape_error unless an H x W input suits the pool depth: every level must keep at
-    /// least one pixel and the deepest level more than one (instance norm needs two values).
+    /// Throw shape_error unless an H x W input suits the pool depth (check_unet_input_size).
     void check_input_size(std::size_t height, std::size_t width) const {
-        const std::size_t p = config_.num_pool_layers;
-        const std::size_t h = height >> p;
-        const std::size_t w = width >> p;
-        if (h == 0 || w == 0 || h * w < 2) {
-            throw shape_error(xrestore::detail::concat(
-                "unet: input ", height, " x ", width, " is too small for ", p,
-                " pool layers: height and width must be at least ", std::size_t{1} << p,
-                " and the ", p, "-times halved size must have more than one pixel"));
-        }
+        check_unet_input_size(config_, height, width);
     }
 
     /// The network on a batch: x is N x in_chans x H x W, the result N x out_chans x H x W.

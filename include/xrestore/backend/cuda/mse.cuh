@@ -1,11 +1,14 @@
 #pragma once
 /// @file mse.cuh
-/// Mean squared error of two device arrays: an overload of xrestore::mse, so generic code (and
-/// psnr, which calls mse) works on device arrays unchanged. A deterministic device reduction of
-/// kernels::squared_difference_term; only the scalar comes back.
+/// Mean squared error of two device arrays: an overload of xrestore::mse, so generic code (psnr,
+/// which calls mse; the solvers' reference monitor) works on device arrays unchanged, and the
+/// same function as xrestore::cuda::mse. A deterministic device reduction of
+/// kernels::squared_difference_term in double; only the scalar comes back. Checks and messages
+/// are the CPU mse's.
 ///
 /// @code
-/// double e = xrestore::mse(device_reference, device_estimate);
+/// const xrestore::device_array<3> a = xrestore::to_device(reference), b = xrestore::to_device(x);
+/// double e = xrestore::mse(a, b);                         // or xrestore::cuda::mse(a, b)
 /// @endcode
 
 #include "xrestore/backend/cuda/device_array.cuh"
@@ -13,47 +16,30 @@
 #include "xrestore/backend/kernel_bodies.hpp"
 #include "xrestore/metrics/mse.hpp"
 
-#include <cmath>
-#include <string_view>
+#include <cstddef>
 
 namespace xrestore {
 
-namespace cuda::detail {
-
-/// Throw value_error naming `argument` when a device array holds NaN or an infinity (one
-/// reduction).
-template <std::size_t N>
-void require_finite_device(const device_array<N>& a, std::string_view where,
-                           std::string_view argument) {
-    const double probe = sum_over_indices(a.size(), kernels::nonfinite_probe_term{a.data()});
-    if (!std::isfinite(probe)) {
-        throw value_error(xrestore::detail::concat(where, ": ", argument,
-                                                   " must be finite, got NaN or infinite values"));
-    }
-}
-
-/// Shapes equal and non-empty, as the CPU metrics check them.
-template <std::size_t N>
-void check_device_pair(const device_array<N>& reference, const device_array<N>& estimate,
-                       std::string_view where, std::string_view second) {
-    if (reference.shape() != estimate.shape()) {
-        throw shape_error(xrestore::detail::concat(
-            where, ": ", second, " must have the reference's shape ",
-            shape_string(reference.shape()), ", got ", shape_string(estimate.shape())));
-    }
-    require(reference.size() > 0, where, "reference", "non-empty", "an empty array");
-}
-
-} // namespace cuda::detail
-
 /// (1/n) sum (a - b)^2 over all elements of two device arrays of the same shape, in double.
+/// Throws shape_error for different shapes, value_error for empty arrays.
 template <std::size_t N>
 double mse(const device_array<N>& reference, const device_array<N>& estimate) {
-    cuda::detail::check_device_pair(reference, estimate, "mse", "estimate");
+    if (reference.shape() != estimate.shape()) {
+        throw shape_error(detail::concat("mse: estimate must have the reference's shape ",
+                                         shape_string(reference.shape()), ", got ",
+                                         shape_string(estimate.shape())));
+    }
+    require(reference.size() > 0, "mse", "reference", "non-empty", "an empty array");
+    // sum_i (a_i - b_i)^2 / n
     return cuda::sum_over_indices(
                reference.size(),
                kernels::squared_difference_term{reference.data(), estimate.data()}) /
            static_cast<double>(reference.size());
 }
+
+namespace cuda {
+/// xrestore::mse, host and device overloads, under the backend's namespace too.
+using xrestore::mse;
+} // namespace cuda
 
 } // namespace xrestore

@@ -521,15 +521,7 @@ public:
 
     /// Throw shape_error unless an H x W input suits the pool depth (as nn::unet does).
     void check_input_size(std::size_t height, std::size_t width) const {
-        const std::size_t p = config().num_pool_layers;
-        const std::size_t h = height >> p;
-        const std::size_t w = width >> p;
-        if (h == 0 || w == 0 || h * w < 2) {
-            throw shape_error(xrestore::detail::concat(
-                "unet: input ", height, " x ", width, " is too small for ", p,
-                " pool layers: height and width must be at least ", std::size_t{1} << p,
-                " and the ", p, "-times halved size must have more than one pixel"));
-        }
+        nn::check_unet_input_size(config(), height, width);
     }
 
     /// The network on a batch: x is N x in_chans x H x W, the result N x out_chans x H x W.
