@@ -17,21 +17,8 @@ using namespace xrestore;
 
 namespace {
 
-image uniform_image(shape3 shape, std::uint64_t seed) {
-    image out(shape);
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-    for (auto& v : out) {
-        v = uniform(rng);
-    }
-    return out;
-}
-
 matrix uniform_matrix(std::size_t rows, std::size_t cols, std::uint64_t seed) {
-    const image values = uniform_image({1, rows, cols}, seed);
-    matrix out({rows, cols});
-    std::copy(values.begin(), values.end(), out.begin());
-    return out;
+    return test::uniform_tensor<2>({rows, cols}, seed);
 }
 
 constexpr std::array<boundary, 5> all_modes = {
@@ -96,7 +83,7 @@ BOOST_AUTO_TEST_CASE(correlation_body_matches_the_operator_in_every_mode) {
             BOOST_TEST_CONTEXT("mode " << to_string(mode) << ", kernel " << k) {
                 const shape3 shape{2, 23, 30};
                 const convolution op(uniform_matrix(k, k + 1, k), shape, {.boundary = mode});
-                const image x = uniform_image(shape, 7 + k);
+                const image x = test::uniform_tensor<3>(shape, 7 + k);
                 std::vector<float> fill;
                 if (mode == boundary::mean) {
                     // the device computes the means as double sums turned into floats
@@ -131,7 +118,7 @@ BOOST_AUTO_TEST_CASE(adjoint_bodies_match_the_operator_in_every_mode) {
                     const shape3 shape = k == 40 ? shape3{2, 11, 13} : shape3{3, 21, 26};
                     const matrix kernel = uniform_matrix(k, k, 30 + k);
                     const convolution op(kernel, shape, {.boundary = mode, .flip_kernel = flip});
-                    const image y = uniform_image(shape, 40 + k);
+                    const image y = test::uniform_tensor<3>(shape, 40 + k);
                     const image expected = op.adjoint(y);
                     const double scale = static_cast<double>(xt::amax(xt::abs(expected))());
                     BOOST_TEST(test::max_abs_difference(adjoint_through_bodies(op, y), expected) <=
@@ -151,7 +138,7 @@ BOOST_AUTO_TEST_CASE(tiled_correlation_matches_the_operator_block_by_block) {
             BOOST_TEST_CONTEXT("mode " << to_string(mode) << ", kernel " << k) {
                 const shape3 shape{2, 35, 19}; // not a multiple of the tile
                 const convolution op(uniform_matrix(k, k, 60 + k), shape, {.boundary = mode});
-                const image x = uniform_image(shape, 70 + k);
+                const image x = test::uniform_tensor<3>(shape, 70 + k);
                 const std::vector<float> fill =
                     mode == boundary::mean ? detail::channel_means(x) : std::vector<float>{};
                 const auto kh = static_cast<std::int64_t>(k);

@@ -19,19 +19,9 @@
 
 using namespace xrestore;
 using cpu = backend_kernels<cpu_tag>;
+using test::uniform_tensor;
 
 namespace {
-
-template <std::size_t N>
-tensor<N> uniform_tensor(const std::array<std::size_t, N>& shape, std::uint64_t seed) {
-    tensor<N> out(shape);
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-    for (auto& v : out) {
-        v = uniform(rng);
-    }
-    return out;
-}
 
 /// The device SSIM's passes, run with the CPU backend: the horizontally filtered moments.
 struct body_ssim {

@@ -22,7 +22,9 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xview.hpp>
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -51,6 +53,18 @@ inline image crop(const std::string& name, std::size_t top, std::size_t left, st
 /// A size x size RGB crop of butterfly_set5.png (256 x 256) at (top, left).
 inline image butterfly_crop(std::size_t size, std::size_t top = 96, std::size_t left = 96) {
     return crop("butterfly_set5.png", top, left, size);
+}
+
+/// A tensor of uniform [0, 1) entries from a fixed seed.
+template <std::size_t N>
+tensor<N> uniform_tensor(const std::array<std::size_t, N>& shape, std::uint64_t seed) {
+    tensor<N> out(shape);
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+    for (auto& v : out) {
+        v = uniform(rng);
+    }
+    return out;
 }
 
 /// max |a - b|

@@ -15,6 +15,8 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
+#include "test_support.hpp"
+
 #include <xrestore/backend/cuda/runtime.cuh>
 #include <xrestore/core/tensor.hpp>
 
@@ -39,18 +41,6 @@ double normalised_error(const A& a, const B& b) {
         reference += static_cast<double>(pb[i]) * static_cast<double>(pb[i]);
     }
     return reference > 0.0 ? std::sqrt(difference / reference) : std::sqrt(difference);
-}
-
-/// A tensor of uniform [0, 1) entries from a fixed seed.
-template <std::size_t N>
-tensor<N> uniform_tensor(const std::array<std::size_t, N>& shape, std::uint64_t seed) {
-    tensor<N> out(shape);
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-    for (auto& v : out) {
-        v = uniform(rng);
-    }
-    return out;
 }
 
 } // namespace xrestore::test
