@@ -3,8 +3,8 @@
 // CPU and are checked against the CPU operators, so the device arithmetic is tested without a GPU.
 #include "test_support.hpp"
 
-#include <xrestore/backend/cpu.hpp>
-#include <xrestore/backend/kernel_bodies.hpp>
+#include <xrestore/core/cpu_backend.hpp>
+#include <xrestore/core/kernel_bodies.hpp>
 #include <xrestore/operators/convolution.hpp>
 #include <xrestore/operators/kernels.hpp>
 

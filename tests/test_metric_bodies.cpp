@@ -4,8 +4,8 @@
 // (scikit-image's definitions): the whole arithmetic of the device metrics, without a device.
 #include "test_support.hpp"
 
-#include <xrestore/backend/cpu.hpp>
-#include <xrestore/backend/kernel_bodies.hpp>
+#include <xrestore/core/cpu_backend.hpp>
+#include <xrestore/core/kernel_bodies.hpp>
 #include <xrestore/metrics/mse.hpp>
 #include <xrestore/metrics/ssim.hpp>
 

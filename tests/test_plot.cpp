@@ -4,7 +4,7 @@
 #include "test_support.hpp"
 
 #include <xrestore/io/image.hpp>
-#include <xrestore/io/plot.hpp>
+#include <xrestore/report/plot.hpp>
 
 #include <cmath>
 #include <cstddef>

@@ -18,7 +18,6 @@
 #include "xrestore/io/kernel_file.hpp"
 #include "xrestore/io/npy.hpp"
 #include "xrestore/io/pickle.hpp"
-#include "xrestore/io/plot.hpp"
 #include "xrestore/io/pth.hpp"
 #include "xrestore/io/safetensors.hpp"
 #include "xrestore/io/weights.hpp"

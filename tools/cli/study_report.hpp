@@ -1,12 +1,12 @@
 #pragma once
 // Writes what `xrestore study` measured: results.json (every number), results.csv and
-// curves.csv, the images (PNG), side-by-side panels, plots (PNG, drawn by xrestore/io/plot.hpp)
+// curves.csv, the images (PNG), side-by-side panels, plots (PNG, drawn by xrestore/report/plot.hpp)
 // and report.md, whose numbers and interpretations are all generated from the results.
 
 #include "study_results.hpp"
 
 #include <xrestore/io/image.hpp>
-#include <xrestore/io/plot.hpp>
+#include <xrestore/report/plot.hpp>
 
 #include <nlohmann/json.hpp>
 

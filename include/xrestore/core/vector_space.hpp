@@ -11,8 +11,8 @@
 /// double d = xrestore::dot(x, y);
 /// @endcode
 
-#include "xrestore/backend/cpu.hpp"
-#include "xrestore/backend/kernel_bodies.hpp"
+#include "xrestore/core/cpu_backend.hpp"
+#include "xrestore/core/kernel_bodies.hpp"
 #include "xrestore/core/tensor.hpp"
 
 #include <cmath>

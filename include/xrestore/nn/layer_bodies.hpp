@@ -16,7 +16,7 @@
 ///     avg_pool2_body{in, out, h, w, h / 2, w / 2}(i);
 /// @endcode
 
-#include "xrestore/backend/kernel_bodies.hpp"
+#include "xrestore/core/kernel_bodies.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/nn/unet.hpp"

@@ -29,7 +29,7 @@
 /// horizontal 1-D pass when that needs fewer taps. OpenMP spreads channels x row blocks when the
 /// `xrestore::openmp` target is linked.
 
-#include "xrestore/backend/cpu.hpp"
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"

@@ -13,7 +13,7 @@
 /// xrestore::image up = S.adjoint(y);
 /// @endcode
 
-#include "xrestore/backend/cpu.hpp"
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"

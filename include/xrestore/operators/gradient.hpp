@@ -10,7 +10,7 @@
 /// xrestore::image d = xrestore::divergence(g);    // d = -D^T g
 /// @endcode
 
-#include "xrestore/backend/cpu.hpp"
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"

@@ -19,7 +19,7 @@
 /// block); top-right holds the horizontal details (differences along W), bottom-left the
 /// vertical ones and bottom-right the diagonal ones. A level needs a block of at least 2 x 2.
 
-#include "xrestore/backend/cpu.hpp"
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"

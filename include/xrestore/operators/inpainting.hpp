@@ -9,7 +9,7 @@
 /// xrestore::image y = A.apply(x);                            // y = m .* x
 /// @endcode
 
-#include "xrestore/backend/cpu.hpp"
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"

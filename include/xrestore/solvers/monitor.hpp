@@ -11,7 +11,7 @@
 /// for (double p : watch.psnr()) std::cout << p << '\n';
 /// @endcode
 
-#include "xrestore/backend/kernel_bodies.hpp"
+#include "xrestore/core/kernel_bodies.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
 #include "xrestore/metrics/mse.hpp"

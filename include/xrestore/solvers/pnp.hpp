@@ -23,8 +23,8 @@
 /// `reference_monitor_options::clip = true` to see what would be returned. Denoisers are called
 /// as `d(z)`, also sigma-aware ones (their fixed-strength call).
 
-#include "xrestore/backend/cpu.hpp"
-#include "xrestore/backend/kernel_bodies.hpp"
+#include "xrestore/core/cpu_backend.hpp"
+#include "xrestore/core/kernel_bodies.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/tensor.hpp"

@@ -23,8 +23,8 @@
 /// channel (forward differences, Neumann boundary: the `gradient` operator; channels are not
 /// coupled), the same quantity as metrics' total_variation().
 
-#include "xrestore/backend/cpu.hpp"
-#include "xrestore/backend/kernel_bodies.hpp"
+#include "xrestore/core/cpu_backend.hpp"
+#include "xrestore/core/kernel_bodies.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"

@@ -20,7 +20,7 @@
 /// never divides by zero or flips sign. The start is the flat image x_0 = sum(y) / sum(A^T 1),
 /// which gives A x_0 the measured total intensity.
 
-#include "xrestore/backend/cpu.hpp"
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/linear_operator.hpp"

@@ -19,7 +19,7 @@
 /// the CG solver only. `tikhonov_regularizer::periodic_gradient` (forward differences that wrap
 /// around) is available in both and makes the two agree on circular convolutions.
 
-#include "xrestore/backend/cpu.hpp"
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/linear_operator.hpp"

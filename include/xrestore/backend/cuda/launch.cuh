@@ -11,7 +11,7 @@
 /// double d = xrestore::cuda::sum_over_indices(n, xrestore::kernels::dot_term{x, y});
 /// @endcode
 
-#include "xrestore/backend/cpu.hpp"
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/backend/cuda/runtime.cuh"
 
 #include <algorithm>

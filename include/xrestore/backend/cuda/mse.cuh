@@ -13,7 +13,7 @@
 
 #include "xrestore/backend/cuda/device_array.cuh"
 #include "xrestore/backend/cuda/launch.cuh"
-#include "xrestore/backend/kernel_bodies.hpp"
+#include "xrestore/core/kernel_bodies.hpp"
 #include "xrestore/metrics/mse.hpp"
 
 #include <cstddef>

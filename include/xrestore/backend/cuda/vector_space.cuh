@@ -2,7 +2,7 @@
 /// @file vector_space.cuh
 /// `device_array<N>` as a vector type: every solver written against vector_space.hpp runs on the
 /// device unchanged. The element-wise operations launch the shared kernel bodies
-/// (backend/kernel_bodies.hpp) in grid-stride kernels; dot and norm are deterministic two-pass
+/// (core/kernel_bodies.hpp) in grid-stride kernels; dot and norm are deterministic two-pass
 /// reductions in double; `random` draws on the host from the same generator as the CPU backend
 /// and uploads, so the same seed gives the same vector on both backends.
 ///
@@ -14,7 +14,7 @@
 
 #include "xrestore/backend/cuda/device_array.cuh"
 #include "xrestore/backend/cuda/launch.cuh"
-#include "xrestore/backend/kernel_bodies.hpp"
+#include "xrestore/core/kernel_bodies.hpp"
 #include "xrestore/core/vector_space.hpp"
 
 #include <random>

@@ -1,5 +1,5 @@
 #pragma once
-/// @file cpu.hpp
+/// @file cpu_backend.hpp
 /// The CPU backend: runs kernel bodies over an index range with OpenMP (when enabled through the
 /// `xrestore::openmp` target) and vectorisable inner loops.
 

@@ -17,7 +17,7 @@
 
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
-#include "xrestore/io/detail/bitmap_font.hpp"
+#include "xrestore/report/detail/bitmap_font.hpp"
 #include "xrestore/io/image.hpp"
 
 #include <algorithm>
