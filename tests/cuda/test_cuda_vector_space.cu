@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE cuda_vector_space
 #include "cuda/cuda_test_support.cuh"
 
-#include <xrestore/backend/cuda/vector_space.cuh>
+#include <xrestore/backend/cuda/device_array.cuh>
 #include <xrestore/solvers/cg.hpp>
 
 namespace xrestore::test {

@@ -14,6 +14,7 @@
 
 #include "xrestore/backend/cuda/convolution.cuh"
 #include "xrestore/backend/cuda/device_array.cuh"
+#include "xrestore/backend/cuda/device_buffer.cuh"
 #include "xrestore/backend/cuda/downsampling.cuh"
 #include "xrestore/backend/cuda/gradient.cuh"
 #include "xrestore/backend/cuda/haar.cuh"
@@ -23,5 +24,5 @@
 #include "xrestore/backend/cuda/psnr.cuh"
 #include "xrestore/backend/cuda/runtime.cuh"
 #include "xrestore/backend/cuda/ssim.cuh"
+#include "xrestore/backend/cuda/tiled.cuh"
 #include "xrestore/backend/cuda/unet.cuh"
-#include "xrestore/backend/cuda/vector_space.cuh"

@@ -1,10 +1,20 @@
 #pragma once
 /// @file cpu_backend.hpp
 /// The CPU backend: runs kernel bodies over an index range with OpenMP (when enabled through the
-/// `xrestore::openmp` target) and vectorisable inner loops.
+/// `xrestore::openmp` target) and vectorisable inner loops, and `backend_kernels<Tag>`, what
+/// every backend supplies to the generic vector space, operators and metrics.
+///
+/// @code
+/// using cpu = xrestore::backend_kernels<xrestore::cpu_tag>;
+/// cpu::for_each_index(n, xrestore::kernels::axpy_body{a, x, y});          // y += a x
+/// double d = cpu::sum_over_indices(n, xrestore::kernels::dot_term{x, y}); // <x, y>
+/// @endcode
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
+#include <vector>
 
 namespace xrestore {
 
@@ -42,18 +52,39 @@ double sum_over_indices(std::size_t n, const Term& term) {
     return total;
 }
 
+/// out[s] = sum of term(s * length + i) for i < length, s < segments, each in double in
+/// increasing i (per-channel sums, say).
+template <class Term>
+void segment_sums(std::size_t segments, std::size_t length, const Term& term, double* out) {
+    for (std::size_t s = 0; s < segments; ++s) {
+        double total = 0.0;
+        for (std::size_t i = 0; i < length; ++i) {
+            total += term(s * length + i);
+        }
+        out[s] = total;
+    }
+}
+
 } // namespace cpu_backend
 
-/// Element-wise kernels and reductions of a backend, chosen by its tag at compile time:
-///   backend_kernels<Tag>::for_each_index(n, body)      runs body(i) for i < n
-///   backend_kernels<Tag>::sum_over_indices(n, term)    returns sum of term(i) in double
-/// Generic solver code calls these with the shared kernel bodies; the CUDA backend specialises
-/// it in backend/cuda/launch.cuh.
+/// What a backend supplies, chosen by its tag at compile time:
+///   for_each_index(n, body)                    runs body(i) for i < n
+///   sum_over_indices(n, term)                  returns sum of term(i) in double
+///   segment_sums(segments, length, term, out)  out[s] = sum of term(s * length + i), in its memory
+///   buffer<T>                                  typed storage in its memory: buffer<T>(count),
+///                                              buffer<T>(std::vector<T>) (a copy), data(), size()
+///   copy_to_host(from, count, to, what)        count values from its memory to host memory
+/// and optionally for_each_tile<Tile>(planes, rows, cols, body), a launch of shared-memory tiles
+/// (see backend/cuda/tiled.cuh). The generic vector space, operators and metrics run the shared
+/// kernel bodies through these; the CUDA backend specialises it in backend/cuda/launch.cuh.
 template <class Tag>
 struct backend_kernels;
 
 template <>
 struct backend_kernels<cpu_tag> {
+    template <class T>
+    using buffer = std::vector<T>;
+
     template <class Body>
     static void for_each_index(std::size_t n, const Body& body) {
         cpu_backend::for_each_index(n, body);
@@ -62,6 +93,19 @@ struct backend_kernels<cpu_tag> {
     static double sum_over_indices(std::size_t n, const Term& term) {
         return cpu_backend::sum_over_indices(n, term);
     }
+    template <class Term>
+    static void segment_sums(std::size_t segments, std::size_t length, const Term& term,
+                             double* out) {
+        cpu_backend::segment_sums(segments, length, term, out);
+    }
+    template <class T>
+    static void copy_to_host(const T* from, std::size_t count, T* to, std::string_view /*what*/) {
+        std::copy(from, from + count, to);
+    }
 };
+
+/// Typed storage of `Tag`'s backend (kernel weights, index maps, partial sums).
+template <class Tag, class T>
+using backend_buffer_t = typename backend_kernels<Tag>::template buffer<T>;
 
 } // namespace xrestore

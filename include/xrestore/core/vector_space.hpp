@@ -2,8 +2,10 @@
 /// @file vector_space.hpp
 /// Vector-space operations that solvers are written against: zeros, copy, axpy, axpby, scal,
 /// dot (accumulated in double), norm. Each vector type names its backend tag through
-/// `vector_space<V>::backend`; the xtensor specialisation runs the shared kernel bodies on the CPU
-/// backend, and `product_vector` (the range of a stacked operator) forwards to its parts.
+/// `vector_space<V>::backend`. One implementation serves every dense float array (xtensor
+/// containers, device arrays, a user's array type with `dense_array_traits`): it runs the shared
+/// kernel bodies on the array's backend (`backend_kernels<Tag>`); `product_vector` (the range of a
+/// stacked operator) forwards to its parts.
 ///
 /// @code
 /// xrestore::image x = ..., y = ...;
@@ -15,66 +17,119 @@
 #include "xrestore/core/kernel_bodies.hpp"
 #include "xrestore/core/tensor.hpp"
 
+#include <array>
 #include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <random>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
 namespace xrestore {
 
-/// Operations of a vector type V. Specialise it to make a new array type usable by every solver.
+/// Operations of a vector type V. Every dense array type (below) gets the generic one; specialise
+/// it to make another vector type usable by every solver.
 template <class V>
 struct vector_space;
 
-/// Float32 xtensor containers of any rank live on the CPU backend.
+/// What a contiguous row-major float32 array type tells the library. Specialise it for a new
+/// array type (xrestore does for tensor<N> here and for device_array<N> in the CUDA backend); the
+/// generic vector space, operators and metrics then run on it through its backend's kernels:
+///   using backend = Tag;                           the backend whose kernels reach its memory
+///   static constexpr std::size_t rank = N;
+///   template <std::size_t M> using rebind = ...;   the array type of rank M on that backend
+///   static A allocate(const std::array<std::size_t, N>&)   storage, contents unspecified
+///   static std::array<std::size_t, N> shape(const A&)
+///   static void resize(A&, const std::array<std::size_t, N>&)  contents unspecified after it
+///   static A from_host(tensor<N>)                   the array holding host values (an upload)
+///   static tensor<N> to_host(const A&)              its values in host memory (a download)
+template <class A>
+struct dense_array_traits;
+
+/// A type with a dense_array_traits specialisation.
+template <class A>
+concept dense_array = requires {
+    typename dense_array_traits<A>::backend;
+    dense_array_traits<A>::rank;
+};
+
+/// Float32 xtensor containers of any rank are the CPU backend's arrays.
 template <std::size_t N>
-struct vector_space<tensor<N>> {
+struct dense_array_traits<tensor<N>> {
     using backend = cpu_tag;
+    static constexpr std::size_t rank = N;
+    template <std::size_t M>
+    using rebind = tensor<M>;
     using shape_type = std::array<std::size_t, N>;
 
-    static tensor<N> zeros(const shape_type& shape) {
-        tensor<N> v(shape);
-        v.fill(0.0f);
+    static tensor<N> allocate(const shape_type& shape) { return tensor<N>(shape); }
+    static shape_type shape(const tensor<N>& a) { return shape_of<N>(a); }
+    static void resize(tensor<N>& a, const shape_type& shape) {
+        if (a.shape() != shape) {
+            a.resize(shape);
+        }
+    }
+    static tensor<N> from_host(tensor<N> host) { return host; }
+    static tensor<N> to_host(const tensor<N>& a) { return a; }
+};
+
+/// The vector space of a dense array: every operation is a shared kernel body
+/// (core/kernel_bodies.hpp) run by the array's backend, dot a reduction in double; `random`
+/// draws on the host (the same numbers on every backend for one seed) and moves them over.
+template <dense_array V>
+struct vector_space<V> {
+    using traits = dense_array_traits<V>;
+    using backend = typename traits::backend;
+    using shape_type = std::array<std::size_t, traits::rank>;
+    using kernels_type = backend_kernels<backend>;
+
+    static V zeros(const shape_type& shape) {
+        V v = traits::allocate(shape);
+        fill(0.0f, v);
         return v;
     }
-    static shape_type shape(const tensor<N>& v) { return shape_of<N>(v); }
-    static void check_same(const tensor<N>& x, const tensor<N>& y, std::string_view where) {
-        check_shape(y, shape(x), where, "second operand");
-    }
-    static void copy(const tensor<N>& x, tensor<N>& y) {
-        if (y.shape() != x.shape()) {
-            y.resize(x.shape());
+    static shape_type shape(const V& v) { return traits::shape(v); }
+    static void check_same(const V& x, const V& y, std::string_view where) {
+        if (shape(x) != shape(y)) {
+            throw shape_error(detail::concat(where, ": second operand must have shape ",
+                                             shape_string(shape(x)), ", got ",
+                                             shape_string(shape(y))));
         }
-        cpu_backend::for_each_index(x.size(), kernels::copy_body{x.data(), y.data()});
     }
-    static void axpy(float a, const tensor<N>& x, tensor<N>& y) {
+    static void copy(const V& x, V& y) {
+        if (&x == &y) {
+            return;
+        }
+        traits::resize(y, shape(x));
+        kernels_type::for_each_index(x.size(), kernels::copy_body{x.data(), y.data()});
+    }
+    static void axpy(float a, const V& x, V& y) {
         check_same(x, y, "axpy");
-        cpu_backend::for_each_index(x.size(), kernels::axpy_body{a, x.data(), y.data()});
+        kernels_type::for_each_index(x.size(), kernels::axpy_body{a, x.data(), y.data()});
     }
-    static void axpby(float a, const tensor<N>& x, float b, tensor<N>& y) {
+    static void axpby(float a, const V& x, float b, V& y) {
         check_same(x, y, "axpby");
-        cpu_backend::for_each_index(x.size(), kernels::axpby_body{a, x.data(), b, y.data()});
+        kernels_type::for_each_index(x.size(), kernels::axpby_body{a, x.data(), b, y.data()});
     }
-    static void scal(float a, tensor<N>& x) {
-        cpu_backend::for_each_index(x.size(), kernels::scal_body{a, x.data()});
+    static void scal(float a, V& x) {
+        kernels_type::for_each_index(x.size(), kernels::scal_body{a, x.data()});
     }
-    static void fill(float value, tensor<N>& x) {
-        cpu_backend::for_each_index(x.size(), kernels::fill_body{value, x.data()});
+    static void fill(float value, V& x) {
+        kernels_type::for_each_index(x.size(), kernels::fill_body{value, x.data()});
     }
-    static double dot(const tensor<N>& x, const tensor<N>& y) {
+    static double dot(const V& x, const V& y) {
         check_same(x, y, "dot");
-        return cpu_backend::sum_over_indices(x.size(), kernels::dot_term{x.data(), y.data()});
+        return kernels_type::sum_over_indices(x.size(), kernels::dot_term{x.data(), y.data()});
     }
     /// Standard normal entries from a seeded generator (for adjoint checks and power iteration).
-    static tensor<N> random(const shape_type& shape, std::mt19937_64& rng) {
-        tensor<N> v(shape);
+    static V random(const shape_type& shape, std::mt19937_64& rng) {
+        tensor<traits::rank> host(shape);
         std::normal_distribution<float> normal(0.0f, 1.0f);
-        for (auto& value : v) {
+        for (auto& value : host) {
             value = normal(rng);
         }
-        return v;
+        return traits::from_host(std::move(host));
     }
 };
 
@@ -173,15 +228,41 @@ double sum_over_indices_on(std::size_t n, const Term& term) {
 }
 
 /// The dense array type of rank M on the same backend as V (tensor<3> -> tensor<4>): the
-/// type of a gradient field of an image, say. Backends specialise it for their arrays.
+/// type of a gradient field of an image, say. Dense arrays name it in their traits.
 template <class V, std::size_t M>
 struct rebind_rank;
-template <std::size_t N, std::size_t M>
-struct rebind_rank<tensor<N>, M> {
-    using type = tensor<M>;
+template <dense_array V, std::size_t M>
+struct rebind_rank<V, M> {
+    using type = typename dense_array_traits<V>::template rebind<M>;
 };
 template <class V, std::size_t M>
 using rebind_rank_t = typename rebind_rank<V, M>::type;
+
+/// Typed storage on the backend of V (kernel weights, index maps, partial sums of an operator).
+template <class V, class T>
+using buffer_on = backend_buffer_t<backend_t<V>, T>;
+
+/// out[s] = sum of term(s * length + i) for i < length, in double, on the backend of V; `out`
+/// holds `segments` doubles in that backend's memory.
+template <class V, class Term>
+void segment_sums_on(std::size_t segments, std::size_t length, const Term& term, double* out) {
+    backend_kernels<backend_t<V>>::segment_sums(segments, length, term, out);
+}
+
+/// The array of type To holding the values of `from` (a dense array of the same rank on any
+/// backend): a copy, an upload, a download, or both through host memory.
+template <dense_array To, dense_array From>
+To convert_array(const From& from) {
+    static_assert(dense_array_traits<To>::rank == dense_array_traits<From>::rank,
+                  "convert_array: both arrays must have the same rank");
+    if constexpr (std::same_as<To, From>) {
+        return from;
+    } else if constexpr (std::same_as<From, tensor<dense_array_traits<From>::rank>>) {
+        return dense_array_traits<To>::from_host(from);
+    } else {
+        return dense_array_traits<To>::from_host(dense_array_traits<From>::to_host(from));
+    }
+}
 
 /// The shape type of a vector type.
 template <class V>

@@ -3,7 +3,9 @@
 /// `device_array<N>`: an N-dimensional float32 array in CUDA device memory, row-major like
 /// `xrestore::tensor<N>`. It owns its memory (stream-ordered cudaMallocAsync / cudaFreeAsync on
 /// the stream it was made on), copies deeply, moves cheaply, and crosses to and from the host
-/// only through `to_device` / `to_host`.
+/// only through `to_device` / `to_host`. Its `dense_array_traits` put it on the `cuda_tag`
+/// backend, so the generic vector space (axpy, dot... as device kernels and deterministic
+/// reductions), operators and metrics run on it.
 ///
 /// @code
 /// xrestore::image x = xrestore::read_image("photo.png");
@@ -11,6 +13,8 @@
 /// xrestore::image back = xrestore::to_host(d);             // download (waits for the stream)
 /// @endcode
 
+#include "xrestore/backend/cuda/device_buffer.cuh"
+#include "xrestore/backend/cuda/launch.cuh"
 #include "xrestore/backend/cuda/runtime.cuh"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
@@ -19,7 +23,6 @@
 #include <array>
 #include <cstddef>
 #include <utility>
-#include <vector>
 
 namespace xrestore {
 
@@ -115,81 +118,6 @@ private:
     cudaStream_t stream_ = cudaStreamPerThread;
 };
 
-/// Device arrays of another rank stay on the device (the gradient field of a device image...).
-template <std::size_t N, std::size_t M>
-struct rebind_rank<device_array<N>, M> {
-    using type = device_array<M>;
-};
-
-/// A fixed-size typed buffer in device memory (index maps, partial sums, per-channel scalars):
-/// the backend's internal storage next to the float arrays users see. Move-only.
-template <class T>
-class device_buffer {
-public:
-    device_buffer() = default;
-    /// Uninitialised storage for `count` values on the current stream.
-    explicit device_buffer(std::size_t count) : count_(count), stream_(cuda::current_stream()) {
-        if (count_ > 0) {
-            cuda::check(
-                cudaMallocAsync(reinterpret_cast<void**>(&data_), count_ * sizeof(T), stream_),
-                "device_buffer: allocating");
-        }
-    }
-    /// A copy of `values` (the upload completes before this returns).
-    explicit device_buffer(const std::vector<T>& values) : device_buffer(values.size()) {
-        if (count_ > 0) {
-            cuda::check(cudaMemcpyAsync(data_, values.data(), count_ * sizeof(T),
-                                        cudaMemcpyHostToDevice, stream_),
-                        "device_buffer: uploading");
-            cuda::check(cudaStreamSynchronize(stream_), "device_buffer: uploading");
-        }
-    }
-    device_buffer(device_buffer&& other) noexcept
-        : data_(std::exchange(other.data_, nullptr)), count_(std::exchange(other.count_, 0)),
-          stream_(other.stream_) {}
-    device_buffer& operator=(device_buffer&& other) noexcept {
-        if (this != &other) {
-            release();
-            data_ = std::exchange(other.data_, nullptr);
-            count_ = std::exchange(other.count_, 0);
-            stream_ = other.stream_;
-        }
-        return *this;
-    }
-    device_buffer(const device_buffer&) = delete;
-    device_buffer& operator=(const device_buffer&) = delete;
-    ~device_buffer() { release(); }
-
-    T* data() { return data_; }
-    const T* data() const { return data_; }
-    std::size_t size() const { return count_; }
-
-    /// The values, downloaded (waits for the current stream).
-    std::vector<T> to_vector() const {
-        std::vector<T> out(count_);
-        if (count_ > 0) {
-            cuda::check(cudaMemcpyAsync(out.data(), data_, count_ * sizeof(T),
-                                        cudaMemcpyDeviceToHost, cuda::current_stream()),
-                        "device_buffer: downloading");
-            cuda::synchronize();
-        }
-        return out;
-    }
-
-private:
-    void release() noexcept {
-        if (data_ != nullptr) {
-            static_cast<void>(cudaFreeAsync(data_, stream_));
-            data_ = nullptr;
-        }
-        count_ = 0;
-    }
-
-    T* data_ = nullptr;
-    std::size_t count_ = 0;
-    cudaStream_t stream_ = cudaStreamPerThread;
-};
-
 /// Upload a host tensor (any xtensor expression of rank N is evaluated first).
 template <std::size_t N>
 device_array<N> to_device(const tensor<N>& host) {
@@ -208,13 +136,25 @@ device_array<N> to_device(const tensor<N>& host) {
 template <std::size_t N>
 tensor<N> to_host(const device_array<N>& device) {
     tensor<N> out(device.shape());
-    if (device.size() > 0) {
-        cuda::check(cudaMemcpyAsync(out.data(), device.data(), device.size() * sizeof(float),
-                                    cudaMemcpyDeviceToHost, cuda::current_stream()),
-                    "to_host");
-        cuda::synchronize();
-    }
+    cuda::copy_to_host(device.data(), device.size(), out.data(), "to_host");
     return out;
 }
+
+/// Device arrays are the CUDA backend's dense arrays (another rank stays on the device: the
+/// gradient field of a device image...).
+template <std::size_t N>
+struct dense_array_traits<device_array<N>> {
+    using backend = cuda_tag;
+    static constexpr std::size_t rank = N;
+    template <std::size_t M>
+    using rebind = device_array<M>;
+    using shape_type = std::array<std::size_t, N>;
+
+    static device_array<N> allocate(const shape_type& shape) { return device_array<N>(shape); }
+    static shape_type shape(const device_array<N>& a) { return a.shape(); }
+    static void resize(device_array<N>& a, const shape_type& shape) { a.resize(shape); }
+    static device_array<N> from_host(const tensor<N>& host) { return to_device(host); }
+    static tensor<N> to_host(const device_array<N>& a) { return xrestore::to_host(a); }
+};
 
 } // namespace xrestore

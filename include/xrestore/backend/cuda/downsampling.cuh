@@ -14,7 +14,6 @@
 #include "xrestore/backend/cuda/convolution.cuh"
 #include "xrestore/backend/cuda/device_array.cuh"
 #include "xrestore/backend/cuda/launch.cuh"
-#include "xrestore/backend/cuda/vector_space.cuh"
 #include "xrestore/operators/combinators.hpp"
 #include "xrestore/operators/downsampling.hpp"
 

@@ -12,7 +12,6 @@
 
 #include "xrestore/backend/cuda/device_array.cuh"
 #include "xrestore/backend/cuda/launch.cuh"
-#include "xrestore/backend/cuda/vector_space.cuh"
 #include "xrestore/operators/inpainting.hpp"
 
 #include <memory>

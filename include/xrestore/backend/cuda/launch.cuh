@@ -2,20 +2,25 @@
 /// @file launch.cuh
 /// Running kernel bodies on a CUDA device: `for_each_index` launches a grid-stride kernel over a
 /// body (the same XRESTORE_HD functors the CPU backend runs in a loop), `sum_over_indices` is a
-/// deterministic two-pass reduction in double precision. The launch geometry depends only on the
-/// element count, never on the device, so a sum is bit-identical from run to run and from one
-/// GPU model to another.
+/// deterministic two-pass reduction in double precision, `segment_sums` one block per segment;
+/// `backend_kernels<cuda_tag>` hands them (with device buffers and tiles) to generic code. The
+/// launch geometry depends only on the element count, never on the device, so a sum is
+/// bit-identical from run to run and from one GPU model to another.
 ///
 /// @code
 /// xrestore::cuda::for_each_index(n, xrestore::kernels::axpy_body{a, x, y}); // y += a x
 /// double d = xrestore::cuda::sum_over_indices(n, xrestore::kernels::dot_term{x, y});
 /// @endcode
 
-#include "xrestore/core/cpu_backend.hpp"
+#include "xrestore/backend/cuda/device_buffer.cuh"
 #include "xrestore/backend/cuda/runtime.cuh"
+#include "xrestore/backend/cuda/tiled.cuh"
+#include "xrestore/core/cpu_backend.hpp"
+#include "xrestore/core/error.hpp"
 
 #include <algorithm>
 #include <cstddef>
+#include <string_view>
 
 namespace xrestore {
 
@@ -165,9 +170,14 @@ void segment_sums(std::size_t segments, std::size_t length, const Term& term, do
 
 } // namespace cuda
 
-/// Element-wise kernels and reductions of a backend, by tag: what generic solver code calls.
+/// The CUDA backend as the generic vector space, operators and metrics see it (see
+/// core/cpu_backend.hpp): grid-stride launches, deterministic reductions, device buffers, the
+/// download, and shared-memory tiles.
 template <>
 struct backend_kernels<cuda_tag> {
+    template <class T>
+    using buffer = device_buffer<T>;
+
     template <class Body>
     static void for_each_index(std::size_t n, const Body& body) {
         cuda::for_each_index(n, body);
@@ -175,6 +185,20 @@ struct backend_kernels<cuda_tag> {
     template <class Term>
     static double sum_over_indices(std::size_t n, const Term& term) {
         return cuda::sum_over_indices(n, term);
+    }
+    template <class Term>
+    static void segment_sums(std::size_t segments, std::size_t length, const Term& term,
+                             double* out) {
+        cuda::segment_sums(segments, length, term, out);
+    }
+    template <class T>
+    static void copy_to_host(const T* from, std::size_t count, T* to, std::string_view what) {
+        cuda::copy_to_host(from, count, to, what);
+    }
+    template <int Tile, class Body>
+    static void for_each_tile(std::size_t planes, std::size_t rows, std::size_t cols,
+                              const Body& body) {
+        cuda::for_each_tile<Tile>(planes, rows, cols, body);
     }
 };
 
