@@ -13,7 +13,7 @@
 // CPU backend, OpenMP on every core) are the best of a few runs; the CPU PnP-ADMM is timed over
 // --cpu-pnp-iters iterations after one warm-up iteration and scaled to the device's iteration
 // count. Prints a markdown table (ratio = CPU time / device time) and writes JSON.
-#include <xrestore/backend/cuda.cuh>
+#include <xrestore/cuda.cuh>
 
 #include <xtensor/xmanipulation.hpp>
 

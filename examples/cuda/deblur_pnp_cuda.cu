@@ -4,9 +4,9 @@
 //
 // The photo is blurred with a 9 x 9 box (reflect boundary), noise of sigma 0.01 is added, and
 // PnP-ADMM (eta 1e-2) restores it with the U-Net on the device: the solver template is the CPU
-// one, the operator and the denoiser are device twins. Without a usable GPU it says why and
-// exits with 77.
-#include <xrestore/backend/cuda.cuh>
+// one, the operator is the CPU blur's template on device arrays (cuda::convolution), the denoiser
+// the device U-Net. Without a usable GPU it says why and exits with 77.
+#include <xrestore/cuda.cuh>
 
 #include <chrono>
 #include <cstdio>
@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
         const convolution blur(box_kernel(9), shape_of<3>(x), {.boundary = boundary::reflect});
         const image y = add_gaussian_noise(blur.apply(x), 0.01, 1);
 
-        // the device: operator twin, measurement and denoiser uploaded once
+        // the device: operator, measurement and denoiser uploaded once
         const cuda::convolution device_blur(blur);
         const device_array<3> device_y = to_device(y);
         const auto denoiser =

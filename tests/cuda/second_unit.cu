@@ -1,7 +1,7 @@
 // A second translation unit that includes the whole CUDA backend, linked into
 // test_cuda_vector_space: the headers must be includable by several units of one program (no
 // non-inline definitions, one kernel per template instantiation).
-#include <xrestore/backend/cuda.cuh>
+#include <xrestore/cuda.cuh>
 
 namespace xrestore::test {
 

@@ -1,12 +1,7 @@
 #define BOOST_TEST_MODULE cuda_operators
 #include "cuda/cuda_test_support.cuh"
 
-#include <xrestore/backend/cuda/convolution.cuh>
-#include <xrestore/backend/cuda/downsampling.cuh>
-#include <xrestore/backend/cuda/gradient.cuh>
-#include <xrestore/backend/cuda/haar.cuh>
-#include <xrestore/backend/cuda/inpainting.cuh>
-#include <xrestore/operators/kernels.hpp>
+#include <xrestore/cuda.cuh>
 
 #include <array>
 #include <cstdint>

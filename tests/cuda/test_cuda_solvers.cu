@@ -1,26 +1,11 @@
 #define BOOST_TEST_MODULE cuda_solvers
-// Every solver run twice, on the CPU backend with the CPU operators and on the device with their
-// twins, on the same problem: the device estimate must equal the CPU one (normalised error) and
-// reach the same PSNR. The denoiser is a Gaussian blur (cuda::convolution on the device), so the
-// PnP and RED loops run entirely on the device.
+// Every solver run twice, on the CPU backend with the CPU operators and on the device with the
+// same operator templates on device arrays, on the same problem: the device estimate must equal the
+// CPU one (normalised error) and reach the same PSNR. The denoiser is a Gaussian blur
+// (cuda::convolution on the device), so the PnP and RED loops run entirely on the device.
 #include "cuda/cuda_test_support.cuh"
 
-#include <xrestore/backend/cuda/convolution.cuh>
-#include <xrestore/backend/cuda/gradient.cuh>
-#include <xrestore/backend/cuda/haar.cuh>
-#include <xrestore/backend/cuda/inpainting.cuh>
-#include <xrestore/backend/cuda/mse.cuh>
-#include <xrestore/core/noise.hpp>
-#include <xrestore/io/image.hpp>
-#include <xrestore/metrics/psnr.hpp>
-#include <xrestore/operators/kernels.hpp>
-#include <xrestore/solvers/admm.hpp>
-#include <xrestore/solvers/cg.hpp>
-#include <xrestore/solvers/fista.hpp>
-#include <xrestore/solvers/pnp.hpp>
-#include <xrestore/solvers/proximal.hpp>
-#include <xrestore/solvers/red.hpp>
-#include <xrestore/solvers/tv.hpp>
+#include <xrestore/cuda.cuh>
 
 #include <xtensor/xview.hpp>
 

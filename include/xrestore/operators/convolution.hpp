@@ -23,26 +23,33 @@
 /// the contributions that landed on a padded position are folded back onto the pixel that
 /// position copied (circular, reflect, replicate) or spread as sum / (H W) over the channel (mean).
 ///
-/// Implementation: row blocks of each channel are padded into a per-thread buffer, then every
-/// output row is a weighted sum of shifted rows of that buffer over the nonzero taps (contiguous,
-/// vectorised, register-blocked). Rank-one kernels (box, Gaussian) run as a vertical then a
-/// horizontal 1-D pass when that needs fewer taps. OpenMP spreads channels x row blocks when the
-/// `xrestore::openmp` target is linked.
+/// `basic_convolution<V>` is the operator on any dense array type V; `convolution` is the one on
+/// images, `cuda::convolution` the one on device images (`cuda::convolution d(blur)`).
+///
+/// Implementation on images: row blocks of each channel are padded into a per-thread buffer, then
+/// every output row is a weighted sum of shifted rows of that buffer over the nonzero taps
+/// (contiguous, vectorised, register-blocked). Rank-one kernels (box, Gaussian) run as a vertical
+/// then a horizontal 1-D pass when that needs fewer taps. OpenMP spreads channels x row blocks
+/// when the `xrestore::openmp` target is linked. On other arrays: the kernel bodies below on the
+/// array's backend (shared-memory tiles where the backend has them; see detail::body_correlation).
 
 #include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
+#include "xrestore/core/vector_space.hpp"
 #include "xrestore/operators/boundary.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -118,11 +125,13 @@ struct correlation_pixel_body {
     }
 };
 
-/// The shared-memory tiled form of correlation_pixel_body (what the CUDA kernel runs per block):
-/// a tile of tile x tile outputs of channel c with top-left output (i0, j0) reads a patch of
-/// (tile + kh - 1) x (tile + kw - 1) padded values. load_patch_element fills patch entry k,
-/// tile_output computes output (i0 + ty, j0 + tx) from the patch; both are run by CPU tests
-/// block by block, so the tiling's index arithmetic is checked without a GPU.
+/// The shared-memory tiled form of correlation_pixel_body (a tile body for a backend's
+/// for_each_tile, see backend/cuda/tiled.cuh): a tile of tile x tile outputs of channel c with
+/// top-left output (i0, j0) reads the kh x kw weights and a patch of (tile + kh - 1) x
+/// (tile + kw - 1) padded values from shared memory (weights first, then the patch).
+/// load_patch_element fills patch entry k, tile_output computes output (i0 + ty, j0 + tx) from
+/// the patch; both are run by CPU tests block by block, so the tiling's index arithmetic is
+/// checked without a GPU.
 struct correlation_tile {
     correlation_pixel_body body;
     std::int64_t tile;
@@ -150,6 +159,21 @@ struct correlation_tile {
         body.out[(c * body.out_height + i) * body.out_width + j] =
             correlate_taps(weights, body.kernel_height, body.kernel_width,
                            [&](std::int64_t u, std::int64_t v) { return corner[u * width + v]; });
+    }
+    // The tile-body interface of for_each_tile: shared = weights (kh kw), then the patch.
+    XRESTORE_HD std::int64_t taps() const { return body.kernel_height * body.kernel_width; }
+    XRESTORE_HD std::int64_t shared_size() const { return taps() + patch_size(); }
+    XRESTORE_HD void load_shared(std::int64_t c, std::int64_t i0, std::int64_t j0, std::int64_t k,
+                                 float* shared) const {
+        if (k < taps()) {
+            shared[k] = body.weights[k];
+        } else {
+            load_patch_element(c, i0, j0, k - taps(), shared + taps());
+        }
+    }
+    XRESTORE_HD void compute(std::int64_t c, std::int64_t i0, std::int64_t j0, std::int64_t ty,
+                             std::int64_t tx, const float* shared) const {
+        tile_output(c, i0, j0, ty, tx, shared, shared + taps());
     }
 };
 
@@ -580,117 +604,56 @@ inline std::vector<float> channel_means(const image& x) {
     return means;
 }
 
-} // namespace detail
-
-/// Depthwise 2-D convolution (blur) operator on C x H x W images; see the file comment for the
-/// exact definition. Satisfies linear_operator with domain = range = image of the given shape.
-class convolution {
+/// The CPU convolution of images: blocked, vectorised correlation plans (see the file comment)
+/// and the scattered fold of the padding.
+class blocked_correlation {
 public:
-    using domain_type = image;
-    using range_type = image;
-
-    /// The blur of images of `shape` (C x H x W) with `kernel` (kh x kw, any size, also larger
-    /// than the image). Throws shape_error for an empty shape or kernel, value_error for a kernel
-    /// with NaN or infinite entries.
-    convolution(matrix kernel, shape3 shape, convolution_options options = {})
-        : kernel_(std::move(kernel)), shape_(shape), options_(options) {
-        const std::size_t kh = kernel_.shape()[0];
-        const std::size_t kw = kernel_.shape()[1];
-        if (kh == 0 || kw == 0) {
-            throw shape_error(detail::concat("convolution: kernel must be non-empty, got ",
-                                             shape_string(kernel_.shape())));
-        }
-        if (shape_[0] == 0 || shape_[1] == 0 || shape_[2] == 0) {
-            throw shape_error(detail::concat(
-                "convolution: shape must have positive channels, height and width, got ",
-                shape_string(shape_)));
-        }
-        check_finite(kernel_, "convolution", "kernel");
+    /// `forward` is the kernel as correlated (already flipped when asked).
+    blocked_correlation(const matrix& forward, const shape3& shape, boundary mode)
+        : shape_(shape), mode_(mode) {
+        const std::size_t kh = forward.shape()[0];
+        const std::size_t kw = forward.shape()[1];
         const std::size_t height = shape_[1];
         const std::size_t width = shape_[2];
         const std::size_t top = (kh - 1) / 2;
         const std::size_t left = (kw - 1) / 2;
-        const matrix forward = options_.flip_kernel ? detail::rotate_180(kernel_) : kernel_;
-        const matrix backward = detail::rotate_180(forward);
-        forward_ = detail::make_correlation_plan(height, width, forward, top, left, height, width,
-                                                 options_.boundary);
-        if (options_.boundary == boundary::zero) {
+        const matrix backward = rotate_180(forward);
+        forward_ = make_correlation_plan(height, width, forward, top, left, height, width, mode);
+        if (mode == boundary::zero) {
             // x = K^T y: correlation of y with the rotated kernel, zero padding kh-1-top before
-            adjoint_ = detail::make_correlation_plan(height, width, backward, kh - 1 - top,
-                                                     kw - 1 - left, height, width, boundary::zero);
+            adjoint_ = make_correlation_plan(height, width, backward, kh - 1 - top, kw - 1 - left,
+                                             height, width, boundary::zero);
         } else {
             // the full transpose onto the padded grid (H + kh - 1) x (W + kw - 1), then folded
-            adjoint_ =
-                detail::make_correlation_plan(height, width, backward, kh - 1, kw - 1,
-                                              height + kh - 1, width + kw - 1, boundary::zero);
+            adjoint_ = make_correlation_plan(height, width, backward, kh - 1, kw - 1,
+                                             height + kh - 1, width + kw - 1, boundary::zero);
         }
     }
 
-    /// y = K x
-    image apply(const image& x) const {
-        image out(shape_);
-        apply_into(x, out);
-        return out;
-    }
-
-    /// out = K x (out is resized when its shape is wrong; out may be x itself).
-    void apply_into(const image& x, image& out) const {
-        check_shape(x, shape_, "convolution::apply", "x");
-        if (&x == &out) {
-            const image copy = x;
-            apply_into(copy, out);
-            return;
-        }
-        resize(out);
+    /// out = K x (out has the image's shape and is not x).
+    void apply(const image& x, image& out) const {
         std::vector<float> fill;
-        if (options_.boundary == boundary::mean) {
-            fill = detail::channel_means(x);
+        if (mode_ == boundary::mean) {
+            fill = channel_means(x);
         }
-        detail::run_correlation(forward_, x.data(), shape_[0], fill.empty() ? nullptr : fill.data(),
-                                out.data());
+        run_correlation(forward_, x.data(), shape_[0], fill.empty() ? nullptr : fill.data(),
+                        out.data());
     }
 
-    /// x = K^T y
-    image adjoint(const image& y) const {
-        image out(shape_);
-        adjoint_into(y, out);
-        return out;
-    }
-
-    /// out = K^T y (out is resized when its shape is wrong; out may be y itself).
-    void adjoint_into(const image& y, image& out) const {
-        check_shape(y, shape_, "convolution::adjoint", "y");
-        if (&y == &out) {
-            const image copy = y;
-            adjoint_into(copy, out);
-            return;
-        }
-        resize(out);
-        if (options_.boundary == boundary::zero) {
-            detail::run_correlation(adjoint_, y.data(), shape_[0], nullptr, out.data());
+    /// out = K^T y (out has the image's shape and is not y).
+    void adjoint(const image& y, image& out) const {
+        if (mode_ == boundary::zero) {
+            run_correlation(adjoint_, y.data(), shape_[0], nullptr, out.data());
             return;
         }
         const std::size_t plane = adjoint_.out_height * adjoint_.out_width;
         // g = C^T y on the padded grid (every entry is written), then out = P^T g
         const auto padded = std::make_unique_for_overwrite<float[]>(shape_[0] * plane);
-        detail::run_correlation(adjoint_, y.data(), shape_[0], nullptr, padded.get());
+        run_correlation(adjoint_, y.data(), shape_[0], nullptr, padded.get());
         fold_padding(padded.get(), out);
     }
 
-    shape3 domain_shape() const { return shape_; }
-    shape3 range_shape() const { return shape_; }
-    /// The kernel as given (not flipped).
-    const matrix& kernel() const { return kernel_; }
-    const convolution_options& options() const { return options_; }
-
 private:
-    void resize(image& out) const {
-        if (out.dimension() != 3 ||
-            !std::equal(shape_.begin(), shape_.end(), out.shape().begin())) {
-            out.resize(shape_);
-        }
-    }
-
     /// out = P^T g: g lives on the padded grid (H + kh - 1) x (W + kw - 1); interior positions
     /// copy to their pixel, padded positions add onto the pixel they copied (or, for the mean
     /// mode, their sum / (H W) onto every pixel of the channel).
@@ -702,7 +665,7 @@ private:
         const std::size_t pw = forward_.padded_width;
         const std::size_t top = forward_.pad_top;
         const std::size_t left = forward_.pad_left;
-        const bool mean = options_.boundary == boundary::mean;
+        const bool mean = mode_ == boundary::mean;
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) if (channels > 1 && height * width > 4096)
 #endif
@@ -747,11 +710,269 @@ private:
         }
     }
 
+    shape3 shape_;
+    boundary mode_;
+    correlation_plan forward_;
+    correlation_plan adjoint_;
+};
+
+/// Output tile edge of the tiled correlation (threads per tile on a device: edge x edge).
+inline constexpr int correlation_tile_edge = 16;
+/// Largest kernel extent (rows or columns) that runs tiled; larger ones run the pixel body.
+inline constexpr std::int64_t max_tiled_kernel_extent = 32;
+
+/// What the body path of a convolution keeps in the memory of backend Tag (shared by copies).
+template <class Tag>
+struct correlation_buffers {
+    backend_buffer_t<Tag, float> forward_weights;
+    backend_buffer_t<Tag, float> backward_weights;
+    backend_buffer_t<Tag, std::int64_t> row_offsets;
+    backend_buffer_t<Tag, std::int64_t> row_positions;
+    backend_buffer_t<Tag, std::int64_t> col_offsets;
+    backend_buffer_t<Tag, std::int64_t> col_positions;
+};
+
+/// The convolution of any other dense array type V (device images...): the shared bodies on V's
+/// backend. The forward map and the full transpose run kernels::correlation_tile through the
+/// backend's for_each_tile when it has one and the kernel is at most 32 x 32 (the pixel body
+/// otherwise); the adjoint of the padding gathers (kernels::fold_padding_body), so nothing needs
+/// atomics and results are deterministic; the mean mode's per-channel sums are segment sums left
+/// in the backend's memory.
+template <class V>
+class body_correlation {
+public:
+    /// `forward` is the kernel as correlated (already flipped when asked); uploads it, its
+    /// rotation and the padding's gather maps once.
+    body_correlation(const matrix& forward, const shape3& shape, boundary mode)
+        : shape_(shape), mode_(mode), kernel_height_(static_cast<std::int64_t>(forward.shape()[0])),
+          kernel_width_(static_cast<std::int64_t>(forward.shape()[1])),
+          top_((kernel_height_ - 1) / 2), left_((kernel_width_ - 1) / 2) {
+        auto buffers = std::make_shared<correlation_buffers<backend_t<V>>>();
+        buffers->forward_weights = buffer_on<V, float>(values(forward));
+        buffers->backward_weights = buffer_on<V, float>(values(rotate_180(forward)));
+        if (mode != boundary::zero) {
+            const auto rows = make_padding_gather_map(shape[1], static_cast<std::size_t>(top_),
+                                                      shape[1] + forward.shape()[0] - 1, mode);
+            const auto cols = make_padding_gather_map(shape[2], static_cast<std::size_t>(left_),
+                                                      shape[2] + forward.shape()[1] - 1, mode);
+            buffers->row_offsets = buffer_on<V, std::int64_t>(rows.offsets);
+            buffers->row_positions = buffer_on<V, std::int64_t>(rows.positions);
+            buffers->col_offsets = buffer_on<V, std::int64_t>(cols.offsets);
+            buffers->col_positions = buffer_on<V, std::int64_t>(cols.positions);
+        }
+        buffers_ = std::move(buffers);
+    }
+
+    /// out = K x (out has the image's shape and is not x).
+    void apply(const V& x, V& out) const {
+        buffer_on<V, float> means;
+        if (mode_ == boundary::mean) {
+            means = channel_means_of(x);
+        }
+        run(body(x.data(), buffers_->forward_weights.data(),
+                 mode_ == boundary::mean ? means.data() : nullptr, out.data(), top_, left_,
+                 shape_[1], shape_[2], mode_));
+    }
+
+    /// out = K^T y (out has the image's shape and is not y).
+    void adjoint(const V& y, V& out) const {
+        const auto height = static_cast<std::int64_t>(shape_[1]);
+        const auto width = static_cast<std::int64_t>(shape_[2]);
+        if (mode_ == boundary::zero) {
+            // K^T y: correlation with the rotated kernel, zero padding kh - 1 - top before
+            run(body(y.data(), buffers_->backward_weights.data(), nullptr, out.data(),
+                     kernel_height_ - 1 - top_, kernel_width_ - 1 - left_, shape_[1], shape_[2],
+                     boundary::zero));
+            return;
+        }
+        // g = C^T y on the padded grid (H + kh - 1) x (W + kw - 1), then out = P^T g
+        const std::int64_t padded_height = height + kernel_height_ - 1;
+        const std::int64_t padded_width = width + kernel_width_ - 1;
+        V padded =
+            dense_array_traits<V>::allocate({shape_[0], static_cast<std::size_t>(padded_height),
+                                             static_cast<std::size_t>(padded_width)});
+        run(body(y.data(), buffers_->backward_weights.data(), nullptr, padded.data(),
+                 kernel_height_ - 1, kernel_width_ - 1, static_cast<std::size_t>(padded_height),
+                 static_cast<std::size_t>(padded_width), boundary::zero));
+        buffer_on<V, double> outside;
+        if (mode_ == boundary::mean) {
+            outside = buffer_on<V, double>(shape_[0]);
+            segment_sums_on<V>(shape_[0], static_cast<std::size_t>(padded_height * padded_width),
+                               kernels::padding_border_term{padded.data(), padded_height,
+                                                            padded_width, top_, left_, height,
+                                                            width},
+                               outside.data());
+        }
+        for_each_index_on<V>(
+            out.size(),
+            kernels::fold_padding_body{padded.data(), out.data(), buffers_->row_offsets.data(),
+                                       buffers_->row_positions.data(), buffers_->col_offsets.data(),
+                                       buffers_->col_positions.data(),
+                                       mode_ == boundary::mean ? outside.data() : nullptr, height,
+                                       width, padded_height, padded_width});
+    }
+
+private:
+    static std::vector<float> values(const matrix& m) {
+        return std::vector<float>(m.data(), m.data() + m.size());
+    }
+
+    kernels::correlation_pixel_body body(const float* x, const float* weights, const float* fill,
+                                         float* out, std::int64_t pad_top, std::int64_t pad_left,
+                                         std::size_t out_height, std::size_t out_width,
+                                         boundary mode) const {
+        return {x,
+                weights,
+                fill,
+                out,
+                static_cast<std::int64_t>(shape_[1]),
+                static_cast<std::int64_t>(shape_[2]),
+                kernel_height_,
+                kernel_width_,
+                pad_top,
+                pad_left,
+                static_cast<std::int64_t>(out_height),
+                static_cast<std::int64_t>(out_width),
+                mode};
+    }
+
+    /// Run a correlation body over all C x out_height x out_width outputs: in tiles when the
+    /// backend launches tiles and the kernel fits, pixel by pixel otherwise.
+    void run(const kernels::correlation_pixel_body& body) const {
+        const std::size_t channels = shape_[0];
+        const auto rows = static_cast<std::size_t>(body.out_height);
+        const auto cols = static_cast<std::size_t>(body.out_width);
+        using backend = backend_kernels<backend_t<V>>;
+        constexpr bool has_tiles = requires(const kernels::correlation_tile& tile) {
+            backend::template for_each_tile<correlation_tile_edge>(channels, rows, cols, tile);
+        };
+        if constexpr (has_tiles) {
+            if (body.kernel_height <= max_tiled_kernel_extent &&
+                body.kernel_width <= max_tiled_kernel_extent) {
+                backend::template for_each_tile<correlation_tile_edge>(
+                    channels, rows, cols, kernels::correlation_tile{body, correlation_tile_edge});
+                return;
+            }
+        }
+        for_each_index_on<V>(channels * rows * cols, body);
+    }
+
+    /// Per-channel means of x in the backend's memory, as floats (the mean mode's pad values).
+    buffer_on<V, float> channel_means_of(const V& x) const {
+        const std::size_t plane = shape_[1] * shape_[2];
+        buffer_on<V, double> sums(shape_[0]);
+        segment_sums_on<V>(shape_[0], plane, kernels::value_term{x.data()}, sums.data());
+        buffer_on<V, float> means(shape_[0]);
+        for_each_index_on<V>(shape_[0], kernels::mean_from_sum_body{
+                                            sums.data(), static_cast<double>(plane), means.data()});
+        return means;
+    }
+
+    shape3 shape_;
+    boundary mode_;
+    std::int64_t kernel_height_;
+    std::int64_t kernel_width_;
+    std::int64_t top_;
+    std::int64_t left_;
+    std::shared_ptr<const correlation_buffers<backend_t<V>>> buffers_;
+};
+
+} // namespace detail
+
+/// Depthwise 2-D convolution (blur) operator on C x H x W images held in the dense arrays V; see
+/// the file comment for the exact definition. Satisfies linear_operator with domain = range = V
+/// of the given shape. On xtensor images it runs the blocked CPU implementation, on every other
+/// array type (device images...) the shared kernel bodies on the array's backend.
+template <class V>
+class basic_convolution {
+public:
+    using domain_type = V;
+    using range_type = V;
+
+    /// The blur of images of `shape` (C x H x W) with `kernel` (kh x kw, any size, also larger
+    /// than the image). Throws shape_error for an empty shape or kernel, value_error for a kernel
+    /// with NaN or infinite entries.
+    basic_convolution(matrix kernel, shape3 shape, convolution_options options = {})
+        : kernel_(std::move(kernel)), shape_(shape), options_(options),
+          engine_(checked_forward_kernel(kernel_, shape_, options_), shape_, options_.boundary) {}
+
+    /// The same blur on V from one on another array type (same kernel, shape and options; the
+    /// kernel and the boundary maps are uploaded once).
+    template <class W>
+    requires(!std::same_as<W, V>) explicit basic_convolution(const basic_convolution<W>& other)
+        : basic_convolution(other.kernel(), other.domain_shape(), other.options()) {}
+
+    /// y = K x
+    V apply(const V& x) const {
+        V out = dense_array_traits<V>::allocate(shape_);
+        apply_into(x, out);
+        return out;
+    }
+
+    /// out = K x (out is resized when its shape is wrong; out may be x itself).
+    void apply_into(const V& x, V& out) const {
+        check_shape(x, shape_, "convolution::apply", "x");
+        if (&x == &out) {
+            const V copy = x;
+            apply_into(copy, out);
+            return;
+        }
+        dense_array_traits<V>::resize(out, shape_);
+        engine_.apply(x, out);
+    }
+
+    /// x = K^T y
+    V adjoint(const V& y) const {
+        V out = dense_array_traits<V>::allocate(shape_);
+        adjoint_into(y, out);
+        return out;
+    }
+
+    /// out = K^T y (out is resized when its shape is wrong; out may be y itself).
+    void adjoint_into(const V& y, V& out) const {
+        check_shape(y, shape_, "convolution::adjoint", "y");
+        if (&y == &out) {
+            const V copy = y;
+            adjoint_into(copy, out);
+            return;
+        }
+        dense_array_traits<V>::resize(out, shape_);
+        engine_.adjoint(y, out);
+    }
+
+    shape3 domain_shape() const { return shape_; }
+    shape3 range_shape() const { return shape_; }
+    /// The kernel as given (not flipped), on the host.
+    const matrix& kernel() const { return kernel_; }
+    const convolution_options& options() const { return options_; }
+
+private:
+    using engine_type = std::conditional_t<std::same_as<V, image>, detail::blocked_correlation,
+                                           detail::body_correlation<V>>;
+
+    /// Validate kernel and shape; the kernel as correlated (rotated when flip_kernel).
+    static matrix checked_forward_kernel(const matrix& kernel, const shape3& shape,
+                                         const convolution_options& options) {
+        if (kernel.shape()[0] == 0 || kernel.shape()[1] == 0) {
+            throw shape_error(detail::concat("convolution: kernel must be non-empty, got ",
+                                             shape_string(kernel.shape())));
+        }
+        if (shape[0] == 0 || shape[1] == 0 || shape[2] == 0) {
+            throw shape_error(detail::concat(
+                "convolution: shape must have positive channels, height and width, got ",
+                shape_string(shape)));
+        }
+        check_finite(kernel, "convolution", "kernel");
+        return options.flip_kernel ? detail::rotate_180(kernel) : kernel;
+    }
+
     matrix kernel_;
     shape3 shape_;
     convolution_options options_;
-    detail::correlation_plan forward_;
-    detail::correlation_plan adjoint_;
+    engine_type engine_;
 };
+
+/// The blur of images.
+using convolution = basic_convolution<image>;
 
 } // namespace xrestore

@@ -5,7 +5,9 @@
 ///   y(c, i, j) = x(c, f i, f j),   i < floor(H / f),  j < floor(W / f)   (H, W >= f),
 /// optionally after an anti-aliasing Gaussian blur: S = D K with D the decimation and K a
 /// `convolution` with reflect boundary. The adjoint is K^T D^T, where D^T is zero-filled
-/// upsampling: each sample goes back to its pixel, every other pixel is 0.
+/// upsampling: each sample goes back to its pixel, every other pixel is 0. `basic_decimation<V>`
+/// and `basic_downsampling<V>` run on any dense array type V (`cuda::downsampling` on device
+/// images, its blur the device convolution).
 ///
 /// @code
 /// xrestore::downsampling S({3, 256, 256}, 4, {.antialias = true});   // 3 x 64 x 64 samples
@@ -13,16 +15,17 @@
 /// xrestore::image up = S.adjoint(y);
 /// @endcode
 
-#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
+#include "xrestore/core/vector_space.hpp"
 #include "xrestore/operators/boundary.hpp"
 #include "xrestore/operators/combinators.hpp"
 #include "xrestore/operators/convolution.hpp"
 #include "xrestore/operators/kernels.hpp"
 
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <optional>
 #include <string_view>
@@ -71,15 +74,17 @@ struct zero_fill_upsample_body {
 
 } // namespace kernels
 
-/// Plain decimation y(c, i, j) = x(c, f i, f j) from C x H x W to C x floor(H/f) x floor(W/f);
-/// the adjoint is zero-filled upsampling. Error messages name it "downsampling".
-class decimation {
+/// Plain decimation y(c, i, j) = x(c, f i, f j) from C x H x W to C x floor(H/f) x floor(W/f)
+/// on the dense arrays V; the adjoint is zero-filled upsampling. Error messages name it
+/// "downsampling".
+template <class V>
+class basic_decimation {
 public:
-    using domain_type = image;
-    using range_type = image;
+    using domain_type = V;
+    using range_type = V;
 
     /// `factor` must be >= 1 and at most min(H, W); C must be >= 1.
-    decimation(shape3 in_shape, std::size_t factor) : in_shape_(in_shape), factor_(factor) {
+    basic_decimation(shape3 in_shape, std::size_t factor) : in_shape_(in_shape), factor_(factor) {
         constexpr std::string_view where = "downsampling";
         require(factor >= 1, where, "factor", ">= 1", factor);
         require(in_shape[0] >= 1, where, "the number of channels", ">= 1", in_shape[0]);
@@ -92,49 +97,51 @@ public:
         out_shape_ = {in_shape[0], in_shape[1] / factor, in_shape[2] / factor};
     }
 
+    /// The same operator on V from one on another array type.
+    template <class W>
+    requires(!std::same_as<W, V>) explicit basic_decimation(const basic_decimation<W>& other)
+        : in_shape_(other.domain_shape()), out_shape_(other.range_shape()),
+          factor_(other.factor()) {}
+
     /// y = S x
-    image apply(const image& x) const {
-        image y;
+    V apply(const V& x) const {
+        V y;
         apply_into(x, y);
         return y;
     }
     /// out = S x (out may be x)
-    void apply_into(const image& x, image& out) const {
+    void apply_into(const V& x, V& out) const {
         check_shape(x, in_shape_, "downsampling::apply", "x");
         if (&x == &out) {
-            const image copy = x;
+            const V copy = x;
             apply_into(copy, out);
             return;
         }
-        if (out.shape() != out_shape_) {
-            out.resize(out_shape_);
-        }
-        cpu_backend::for_each_index(element_count(out_shape_),
-                                    kernels::decimate_body{x.data(), out.data(), in_shape_[1],
-                                                           in_shape_[2], out_shape_[1],
-                                                           out_shape_[2], factor_});
+        dense_array_traits<V>::resize(out, out_shape_);
+        for_each_index_on<V>(element_count(out_shape_),
+                             kernels::decimate_body{x.data(), out.data(), in_shape_[1],
+                                                    in_shape_[2], out_shape_[1], out_shape_[2],
+                                                    factor_});
     }
     /// x = S^T y (zero-filled upsampling)
-    image adjoint(const image& y) const {
-        image x;
+    V adjoint(const V& y) const {
+        V x;
         adjoint_into(y, x);
         return x;
     }
     /// out = S^T y (out may be y)
-    void adjoint_into(const image& y, image& out) const {
+    void adjoint_into(const V& y, V& out) const {
         check_shape(y, out_shape_, "downsampling::adjoint", "y");
         if (&y == &out) {
-            const image copy = y;
+            const V copy = y;
             adjoint_into(copy, out);
             return;
         }
-        if (out.shape() != in_shape_) {
-            out.resize(in_shape_);
-        }
-        cpu_backend::for_each_index(
-            element_count(in_shape_),
-            kernels::zero_fill_upsample_body{y.data(), out.data(), in_shape_[1], in_shape_[2],
-                                             out_shape_[1], out_shape_[2], factor_});
+        dense_array_traits<V>::resize(out, in_shape_);
+        for_each_index_on<V>(element_count(in_shape_),
+                             kernels::zero_fill_upsample_body{y.data(), out.data(), in_shape_[1],
+                                                              in_shape_[2], out_shape_[1],
+                                                              out_shape_[2], factor_});
     }
 
     shape3 domain_shape() const { return in_shape_; }
@@ -146,6 +153,9 @@ private:
     shape3 out_shape_{};
     std::size_t factor_;
 };
+
+/// Decimation of images.
+using decimation = basic_decimation<image>;
 
 /// Options of a downsampling operator.
 struct downsampling_options {
@@ -159,16 +169,17 @@ struct downsampling_options {
 };
 
 /// Downsampling S : C x H x W -> C x floor(H/f) x floor(W/f), y(c,i,j) = (K x)(c, f i, f j) with
-/// K the anti-aliasing blur (or the identity); the adjoint is K^T applied to the zero-filled
-/// upsampling of y. Copies share the blur's data.
-class downsampling {
+/// K the anti-aliasing blur (or the identity), on the dense arrays V; the adjoint is K^T applied
+/// to the zero-filled upsampling of y. Copies share the blur's data.
+template <class V>
+class basic_downsampling {
 public:
-    using domain_type = image;
-    using range_type = image;
+    using domain_type = V;
+    using range_type = V;
 
     /// `factor` must be in [1, min(H, W)]; `options.antialias_sigma` finite, >= 0 and below
     /// 511 (the kernel must fit in 4096 pixels).
-    downsampling(shape3 in_shape, std::size_t factor, downsampling_options options = {})
+    basic_downsampling(shape3 in_shape, std::size_t factor, downsampling_options options = {})
         : decimate_(in_shape, factor), options_(options) {
         if (!options.antialias) {
             return;
@@ -182,19 +193,28 @@ public:
             return;
         }
         const auto radius = static_cast<std::size_t>(std::floor(4.0 * sigma_ + 0.5));
-        convolution blur(gaussian_kernel(sigma_, 2 * radius + 1), in_shape,
-                         {.boundary = boundary::reflect});
+        basic_convolution<V> blur(gaussian_kernel(sigma_, 2 * radius + 1), in_shape,
+                                  {.boundary = boundary::reflect});
         antialiased_.emplace(decimate_, std::move(blur));
     }
 
+    /// The same operator on V from one on another array type (moves its blur's kernel over).
+    template <class W>
+    requires(!std::same_as<W, V>) explicit basic_downsampling(const basic_downsampling<W>& other)
+        : decimate_(other.decimator()), options_(other.options()), sigma_(other.antialias_sigma()) {
+        if (other.blur() != nullptr) {
+            antialiased_.emplace(decimate_, basic_convolution<V>(*other.blur()));
+        }
+    }
+
     /// y = D K x
-    image apply(const image& x) const {
-        image y;
+    V apply(const V& x) const {
+        V y;
         apply_into(x, y);
         return y;
     }
     /// out = D K x (out may be x)
-    void apply_into(const image& x, image& out) const {
+    void apply_into(const V& x, V& out) const {
         if (antialiased_) {
             antialiased_->apply_into(x, out);
         } else {
@@ -202,13 +222,13 @@ public:
         }
     }
     /// x = K^T D^T y
-    image adjoint(const image& y) const {
-        image x;
+    V adjoint(const V& y) const {
+        V x;
         adjoint_into(y, x);
         return x;
     }
     /// out = K^T D^T y (out may be y)
-    void adjoint_into(const image& y, image& out) const {
+    void adjoint_into(const V& y, V& out) const {
         if (antialiased_) {
             antialiased_->adjoint_into(y, out);
         } else {
@@ -223,15 +243,20 @@ public:
     /// The standard deviation of the anti-aliasing blur actually used; 0 when there is none.
     double antialias_sigma() const { return sigma_; }
     /// The anti-aliasing blur K, or nullptr when there is none.
-    const convolution* blur() const { return antialiased_ ? &antialiased_->second() : nullptr; }
+    const basic_convolution<V>* blur() const {
+        return antialiased_ ? &antialiased_->second() : nullptr;
+    }
     /// The decimation D alone.
-    const decimation& decimator() const { return decimate_; }
+    const basic_decimation<V>& decimator() const { return decimate_; }
 
 private:
-    decimation decimate_;
+    basic_decimation<V> decimate_;
     downsampling_options options_;
     double sigma_ = 0.0;
-    std::optional<composed_operator<decimation, convolution>> antialiased_;
+    std::optional<composed_operator<basic_decimation<V>, basic_convolution<V>>> antialiased_;
 };
+
+/// Downsampling of images.
+using downsampling = basic_downsampling<image>;
 
 } // namespace xrestore

@@ -3,6 +3,7 @@
 /// The discrete image gradient by forward differences with Neumann boundaries (the difference
 /// that would leave the image is 0), and the divergence, its negative adjoint: div = -grad^T.
 /// The range is a rank-4 tensor 2 x C x H x W: [0] = vertical, [1] = horizontal differences.
+/// `basic_gradient<V>` runs on any dense array type V (`cuda::gradient` on device images).
 ///
 /// @code
 /// xrestore::gradient D({3, 64, 64});
@@ -10,12 +11,13 @@
 /// xrestore::image d = xrestore::divergence(g);    // d = -D^T g
 /// @endcode
 
-#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
+#include "xrestore/core/vector_space.hpp"
 
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <string_view>
 
@@ -71,8 +73,8 @@ struct divergence_body {
 namespace detail {
 
 /// Shape check of a 2 x C x H x W field; returns {C, H, W}.
-inline shape3 field_image_shape(const tensor<4>& p, std::string_view where,
-                                std::string_view argument) {
+template <class Field>
+shape3 field_image_shape(const Field& p, std::string_view where, std::string_view argument) {
     if (p.shape()[0] != 2) {
         throw shape_error(detail::concat(where, ": ", argument,
                                          " must have shape 2 x C x H x W, got ",
@@ -81,27 +83,30 @@ inline shape3 field_image_shape(const tensor<4>& p, std::string_view where,
     return {p.shape()[1], p.shape()[2], p.shape()[3]};
 }
 
-inline void divergence_into(const tensor<4>& p, const shape3& shape, float sign, image& out) {
-    if (out.shape() != shape) {
-        out.resize(shape);
-    }
+/// out = sign div p on the backend of the field (sign = -1 gives grad^T p).
+template <class Field>
+void divergence_into(const Field& p, const shape3& shape, float sign,
+                     rebind_rank_t<Field, 3>& out) {
+    dense_array_traits<rebind_rank_t<Field, 3>>::resize(out, shape);
     const std::size_t count = element_count(shape);
-    cpu_backend::for_each_index(
+    for_each_index_on<Field>(
         count, kernels::divergence_body{p.data(), out.data(), count, shape[1], shape[2], sign});
 }
 
 } // namespace detail
 
 /// The gradient D : C x H x W image -> 2 x C x H x W field, forward differences with Neumann
-/// boundary (the last row of the vertical and the last column of the horizontal component are 0).
-/// The adjoint is D^T = -div exactly. ||D||_2 < sqrt(8), approaching it for large images.
-class gradient {
+/// boundary (the last row of the vertical and the last column of the horizontal component are 0),
+/// on the dense arrays V (the field is V's rank-4 array on the same backend). The adjoint is
+/// D^T = -div exactly. ||D||_2 < sqrt(8), approaching it for large images.
+template <class V>
+class basic_gradient {
 public:
-    using domain_type = image;
-    using range_type = tensor<4>;
+    using domain_type = V;
+    using range_type = rebind_rank_t<V, 4>;
 
     /// `shape` must have every extent > 0 (a 1-pixel dimension has zero difference).
-    explicit gradient(shape3 shape) : shape_(shape) {
+    explicit basic_gradient(shape3 shape) : shape_(shape) {
         for (auto extent : shape) {
             if (extent == 0) {
                 throw value_error(detail::describe(
@@ -110,31 +115,33 @@ public:
         }
     }
 
+    /// The same operator on V from one on another array type.
+    template <class W>
+    requires(!std::same_as<W, V>) explicit basic_gradient(const basic_gradient<W>& other)
+        : shape_(other.domain_shape()) {}
+
     /// g = D x
-    tensor<4> apply(const image& x) const {
-        tensor<4> g;
+    range_type apply(const V& x) const {
+        range_type g;
         apply_into(x, g);
         return g;
     }
     /// out = D x
-    void apply_into(const image& x, tensor<4>& out) const {
+    void apply_into(const V& x, range_type& out) const {
         check_shape(x, shape_, "gradient::apply", "x");
-        const auto rs = range_shape();
-        if (out.shape() != rs) {
-            out.resize(rs);
-        }
+        dense_array_traits<range_type>::resize(out, range_shape());
         const std::size_t count = element_count(shape_);
-        cpu_backend::for_each_index(count, kernels::forward_difference_body{
-                                               x.data(), out.data(), count, shape_[1], shape_[2]});
+        for_each_index_on<V>(count, kernels::forward_difference_body{x.data(), out.data(), count,
+                                                                     shape_[1], shape_[2]});
     }
     /// x = D^T g = -div g
-    image adjoint(const tensor<4>& g) const {
-        image x;
+    V adjoint(const range_type& g) const {
+        V x;
         adjoint_into(g, x);
         return x;
     }
     /// out = D^T g = -div g
-    void adjoint_into(const tensor<4>& g, image& out) const {
+    void adjoint_into(const range_type& g, V& out) const {
         check_shape(g, range_shape(), "gradient::adjoint", "g");
         detail::divergence_into(g, shape_, -1.0f, out);
     }
@@ -146,25 +153,35 @@ private:
     shape3 shape_;
 };
 
-/// The gradient operator type acting on images V, constructible from a gradient: gradient itself
-/// on images; backends specialise it (backend/cuda/gradient.cuh), so generic solvers (TV) find
-/// the finite differences of their backend.
+/// The gradient of images.
+using gradient = basic_gradient<image>;
+
+/// The gradient operator type acting on images V, constructible from a gradient: basic_gradient
+/// of V for every dense array of C x H x W images, so generic solvers (TV) find the finite
+/// differences of their backend.
 template <class V>
-struct gradient_operator_for;
-template <>
-struct gradient_operator_for<image> {
-    using type = gradient;
+struct gradient_operator_for {};
+template <dense_vector V>
+requires std::same_as<shape_t<V>, shape3>
+struct gradient_operator_for<V> {
+    using type = basic_gradient<V>;
 };
 template <class V>
 using gradient_operator_t = typename gradient_operator_for<V>::type;
 
 /// div p = -D^T p for a 2 x C x H x W field p (backward differences, the exact negative adjoint of
-/// gradient): <D x, p> = -<x, div p>.
-inline image divergence(const tensor<4>& p) {
+/// the gradient): <D x, p> = -<x, div p>. Runs on the field's backend and returns an image of it.
+template <dense_vector Field>
+requires(dense_array_traits<Field>::rank == 4) rebind_rank_t<Field, 3> divergence(const Field& p) {
     const shape3 shape = detail::field_image_shape(p, "divergence", "p");
-    image out;
+    rebind_rank_t<Field, 3> out;
     detail::divergence_into(p, shape, 1.0f, out);
     return out;
+}
+
+/// div p of a host field (also any xtensor expression of one).
+inline image divergence(const tensor<4>& p) {
+    return divergence<tensor<4>>(p);
 }
 
 } // namespace xrestore

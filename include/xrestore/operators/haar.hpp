@@ -1,7 +1,8 @@
 #pragma once
 /// @file haar.hpp
 /// The multi-level orthonormal 2-D Haar wavelet transform, per channel, with coefficients stored
-/// in place in the Mallat layout (an image of the same C x H x W shape).
+/// in place in the Mallat layout (an image of the same C x H x W shape). `basic_haar_wavelet<V>`
+/// runs on any dense array type V (`cuda::haar_wavelet` on device images).
 ///
 /// @code
 /// xrestore::haar_wavelet W({3, 37, 45}, 3);
@@ -19,12 +20,12 @@
 /// block); top-right holds the horizontal details (differences along W), bottom-left the
 /// vertical ones and bottom-right the diagonal ones. A level needs a block of at least 2 x 2.
 
-#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
+#include "xrestore/core/vector_space.hpp"
 
-#include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <string_view>
 #include <utility>
@@ -94,16 +95,18 @@ struct haar_step_body {
 
 } // namespace kernels
 
-/// The orthonormal multi-level 2-D Haar transform W of C x H x W images (see the file comment
-/// for the layout and the handling of odd sizes). apply = forward, adjoint = inverse = W^T.
-class haar_wavelet {
+/// The orthonormal multi-level 2-D Haar transform W of C x H x W images on the dense arrays V
+/// (see the file comment for the layout and the handling of odd sizes). apply = forward,
+/// adjoint = inverse = W^T.
+template <class V>
+class basic_haar_wavelet {
 public:
-    using domain_type = image;
-    using range_type = image;
+    using domain_type = V;
+    using range_type = V;
 
     /// `levels` must be in [1, max_levels(shape)], the number of times the low-pass block can be
     /// split while both its sides are at least 2 (each split takes a side n to ceil(n / 2)).
-    haar_wavelet(shape3 shape, std::size_t levels) : shape_(shape) {
+    basic_haar_wavelet(shape3 shape, std::size_t levels) : shape_(shape) {
         constexpr std::string_view where = "haar_wavelet";
         if (shape[0] == 0) {
             throw value_error(
@@ -129,6 +132,11 @@ public:
         }
     }
 
+    /// The same transform on V from one on another array type (same shape and levels).
+    template <class W>
+    requires(!std::same_as<W, V>) explicit basic_haar_wavelet(const basic_haar_wavelet<W>& other)
+        : shape_(other.domain_shape()), blocks_(other.blocks()) {}
+
     /// Largest number of levels for `shape`: 0 when H or W is below 2.
     static std::size_t max_levels(const shape3& shape) {
         std::size_t h = shape[1];
@@ -143,31 +151,31 @@ public:
     }
 
     /// w = W x (forward transform)
-    image apply(const image& x) const {
-        image out;
+    V apply(const V& x) const {
+        V out;
         apply_into(x, out);
         return out;
     }
     /// out = W x (out may be x)
-    void apply_into(const image& x, image& out) const {
+    void apply_into(const V& x, V& out) const {
         check_shape(x, shape_, "haar_wavelet::apply", "x");
         transform(x, out, false);
     }
     /// x = W^T w = W^-1 w (inverse transform)
-    image adjoint(const image& w) const {
-        image out;
+    V adjoint(const V& w) const {
+        V out;
         adjoint_into(w, out);
         return out;
     }
     /// out = W^T w (out may be w)
-    void adjoint_into(const image& w, image& out) const {
+    void adjoint_into(const V& w, V& out) const {
         check_shape(w, shape_, "haar_wavelet::adjoint", "w");
         transform(w, out, true);
     }
     /// The inverse transform, the same as adjoint (W is orthonormal).
-    image inverse(const image& w) const { return adjoint(w); }
+    V inverse(const V& w) const { return adjoint(w); }
     /// W^T W x = x
-    image normal(const image& x) const {
+    V normal(const V& x) const {
         check_shape(x, shape_, "haar_wavelet::normal", "x");
         return x;
     }
@@ -179,27 +187,22 @@ public:
     const std::vector<std::pair<std::size_t, std::size_t>>& blocks() const { return blocks_; }
 
 private:
-    void transform(const image& in, image& out, bool inverse) const {
-        if (&in != &out) {
-            if (out.shape() != in.shape()) {
-                out.resize(in.shape());
-            }
-            std::copy(in.begin(), in.end(), out.begin());
-        }
+    void transform(const V& in, V& out, bool inverse) const {
+        vector_space<V>::copy(in, out); // nothing to do when out is in
         // scratch holds the half-transformed block; only the block of out is rewritten
-        image scratch(shape_);
+        V scratch = dense_array_traits<V>::allocate(shape_);
         const std::size_t levels = blocks_.size();
         for (std::size_t step = 0; step < levels; ++step) {
             const auto [h, w] = blocks_[inverse ? levels - 1 - step : step];
             const std::size_t count = shape_[0] * h * w;
             // forward: rows then columns; inverse: columns then rows
             const bool first_along_width = !inverse;
-            cpu_backend::for_each_index(count, kernels::haar_step_body{out.data(), scratch.data(),
-                                                                       shape_[1], shape_[2], h, w,
-                                                                       first_along_width, inverse});
-            cpu_backend::for_each_index(
-                count, kernels::haar_step_body{scratch.data(), out.data(), shape_[1], shape_[2], h,
-                                               w, !first_along_width, inverse});
+            for_each_index_on<V>(count, kernels::haar_step_body{out.data(), scratch.data(),
+                                                                shape_[1], shape_[2], h, w,
+                                                                first_along_width, inverse});
+            for_each_index_on<V>(count, kernels::haar_step_body{scratch.data(), out.data(),
+                                                                shape_[1], shape_[2], h, w,
+                                                                !first_along_width, inverse});
         }
     }
 
@@ -207,14 +210,18 @@ private:
     std::vector<std::pair<std::size_t, std::size_t>> blocks_; ///< low-pass block per level
 };
 
-/// The Haar transform type acting on vectors V, constructible from a haar_wavelet: haar_wavelet
-/// itself on images; backends specialise it (backend/cuda/haar.cuh for device images), so
-/// generic solvers (FISTA, TV-Haar) find the transform of their backend.
+/// The Haar transform of images.
+using haar_wavelet = basic_haar_wavelet<image>;
+
+/// The Haar transform type acting on vectors V, constructible from a haar_wavelet:
+/// basic_haar_wavelet of V for every dense array of C x H x W images, so generic solvers (FISTA,
+/// TV-Haar) find the transform of their backend.
 template <class V>
-struct haar_transform_for;
-template <>
-struct haar_transform_for<image> {
-    using type = haar_wavelet;
+struct haar_transform_for {};
+template <dense_vector V>
+requires std::same_as<shape_t<V>, shape3>
+struct haar_transform_for<V> {
+    using type = basic_haar_wavelet<V>;
 };
 template <class V>
 using haar_transform_t = typename haar_transform_for<V>::type;

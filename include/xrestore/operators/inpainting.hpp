@@ -1,7 +1,8 @@
 #pragma once
 /// @file inpainting.hpp
 /// The inpainting (masking) operator A x = m .* x with a 0/1 mask m, and the mask factories.
-/// A is diagonal and idempotent, so A^T = A and A^T A = A.
+/// A is diagonal and idempotent, so A^T = A and A^T A = A. `basic_inpainting<V>` runs on any
+/// dense array type V (`cuda::inpainting` on device images); `inpainting` is the one on images.
 ///
 /// @code
 /// auto m = xrestore::random_mask({3, 256, 256}, 0.2, 42);   // keep 20 % of the pixels
@@ -9,12 +10,13 @@
 /// xrestore::image y = A.apply(x);                            // y = m .* x
 /// @endcode
 
-#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
+#include "xrestore/core/vector_space.hpp"
 
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -121,15 +123,18 @@ inline image mask_from_image(const image& m, shape3 shape, double threshold = 0.
     return mask;
 }
 
-/// The inpainting operator A x = m .* x for a fixed 0/1 mask m (C x H x W). Self-adjoint and
-/// idempotent: adjoint(y) = m .* y and normal(x) = A^T A x = m .* x. Copies share the mask.
-class inpainting {
+/// The inpainting operator A x = m .* x for a fixed 0/1 mask m (C x H x W) on the dense arrays V
+/// (images, device images...), the mask kept in V on V's backend. Self-adjoint and idempotent:
+/// adjoint(y) = m .* y and normal(x) = A^T A x = m .* x. Copies share the mask.
+template <class V>
+class basic_inpainting {
 public:
-    using domain_type = image;
-    using range_type = image;
+    using domain_type = V;
+    using range_type = V;
 
-    /// `mask` must be non-empty, finite and contain only 0 and 1.
-    explicit inpainting(image mask) {
+    /// `mask` must be non-empty, finite and contain only 0 and 1 (checked on the host, then
+    /// moved to V's backend).
+    explicit basic_inpainting(image mask) {
         constexpr std::string_view where = "inpainting";
         detail::require_positive_extents(shape_of<3>(mask), where, "mask shape");
         check_finite(mask, where, "mask");
@@ -144,56 +149,58 @@ public:
             ++index;
         }
         missing_fraction_ = static_cast<double>(missing) / static_cast<double>(mask.size());
-        mask_ = std::make_shared<const image>(std::move(mask));
+        mask_ = std::make_shared<const V>(dense_array_traits<V>::from_host(std::move(mask)));
     }
 
+    /// The same operator on V from one on another array type (uploads or downloads the mask).
+    template <class W>
+    requires(!std::same_as<W, V>) explicit basic_inpainting(const basic_inpainting<W>& other)
+        : mask_(std::make_shared<const V>(convert_array<V>(other.mask()))),
+          missing_fraction_(other.missing_fraction()) {}
+
     /// y = m .* x
-    image apply(const image& x) const {
-        image y;
+    V apply(const V& x) const {
+        V y;
         apply_into(x, y);
         return y;
     }
     /// out = m .* x (out may be x).
-    void apply_into(const image& x, image& out) const {
-        multiply(x, out, "inpainting::apply", "x");
-    }
+    void apply_into(const V& x, V& out) const { multiply(x, out, "inpainting::apply", "x"); }
     /// x = m .* y (A is self-adjoint)
-    image adjoint(const image& y) const {
-        image x;
+    V adjoint(const V& y) const {
+        V x;
         adjoint_into(y, x);
         return x;
     }
     /// out = m .* y (out may be y).
-    void adjoint_into(const image& y, image& out) const {
-        multiply(y, out, "inpainting::adjoint", "y");
-    }
+    void adjoint_into(const V& y, V& out) const { multiply(y, out, "inpainting::adjoint", "y"); }
     /// A^T A x = m .* m .* x = m .* x
-    image normal(const image& x) const {
-        image y;
+    V normal(const V& x) const {
+        V y;
         multiply(x, y, "inpainting::normal", "x");
         return y;
     }
 
-    shape3 domain_shape() const { return shape_of<3>(*mask_); }
-    shape3 range_shape() const { return shape_of<3>(*mask_); }
+    shape3 domain_shape() const { return dense_array_traits<V>::shape(*mask_); }
+    shape3 range_shape() const { return dense_array_traits<V>::shape(*mask_); }
     /// The 0/1 mask.
-    const image& mask() const { return *mask_; }
+    const V& mask() const { return *mask_; }
     /// Fraction of entries whose mask is 0.
     double missing_fraction() const { return missing_fraction_; }
 
 private:
-    void multiply(const image& x, image& out, std::string_view where,
-                  std::string_view argument) const {
+    void multiply(const V& x, V& out, std::string_view where, std::string_view argument) const {
         check_shape(x, domain_shape(), where, argument);
-        if (out.shape() != x.shape()) {
-            out.resize(x.shape());
-        }
-        cpu_backend::for_each_index(
-            x.size(), kernels::mask_multiply_body{mask_->data(), x.data(), out.data()});
+        dense_array_traits<V>::resize(out, domain_shape());
+        for_each_index_on<V>(x.size(),
+                             kernels::mask_multiply_body{mask_->data(), x.data(), out.data()});
     }
 
-    std::shared_ptr<const image> mask_;
+    std::shared_ptr<const V> mask_;
     double missing_fraction_ = 0.0;
 };
+
+/// The inpainting operator on images.
+using inpainting = basic_inpainting<image>;
 
 } // namespace xrestore
