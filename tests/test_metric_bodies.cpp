@@ -1,6 +1,6 @@
 #define BOOST_TEST_MODULE metric_bodies
-// The CUDA metrics (backend/cuda/mse.cuh, ssim.cuh) run these bodies in device kernels and
-// reductions; here they run in plain loops on the CPU backend against the CPU metrics
+// On device arrays the metrics (metrics/mse.hpp, ssim.hpp) run these bodies in device kernels
+// and reductions; here they run in plain loops on the CPU backend against the CPU metrics
 // (scikit-image's definitions): the whole arithmetic of the device metrics, without a device.
 #include "test_support.hpp"
 

@@ -18,10 +18,7 @@
 #include "xrestore/backend/cuda/device_array.cuh"
 #include "xrestore/backend/cuda/device_buffer.cuh"
 #include "xrestore/backend/cuda/launch.cuh"
-#include "xrestore/backend/cuda/mse.cuh"
-#include "xrestore/backend/cuda/psnr.cuh"
 #include "xrestore/backend/cuda/runtime.cuh"
-#include "xrestore/backend/cuda/ssim.cuh"
 #include "xrestore/backend/cuda/tiled.cuh"
 #include "xrestore/backend/cuda/unet.cuh"
 
@@ -41,5 +38,8 @@ using gradient = basic_gradient<device_array<3>>;
 using haar_wavelet = basic_haar_wavelet<device_array<3>>;
 
 using xrestore::divergence;
+using xrestore::mse;
+using xrestore::psnr;
+using xrestore::ssim;
 
 } // namespace xrestore::cuda

@@ -4,11 +4,7 @@
 // same exceptions with the same messages for bad input.
 #include "cuda/cuda_test_support.cuh"
 
-#include <xrestore/backend/cuda/mse.cuh>
-#include <xrestore/backend/cuda/psnr.cuh>
-#include <xrestore/backend/cuda/ssim.cuh>
-#include <xrestore/core/noise.hpp>
-#include <xrestore/io/image.hpp>
+#include <xrestore/cuda.cuh>
 
 #include <xtensor/xview.hpp>
 

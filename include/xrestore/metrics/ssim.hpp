@@ -30,15 +30,18 @@
 /// vertical pass combines (symmetric taps folded; running sums for the box); OpenMP over
 /// (channel, block of rows) tasks, with per-thread scratch allocated once; hot loops also
 /// compiled for AVX2 + FMA and chosen at run time on x86-64 (define XRESTORE_NO_DISPATCH to
-/// turn that off). The result does not depend on the number of threads.
+/// turn that off). The result does not depend on the number of threads. Dense arrays of other
+/// types (device images) run the two-pass kernel bodies below on their backend instead.
 
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
+#include "xrestore/core/vector_space.hpp"
 #include "xrestore/metrics/detail/common.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <string_view>
 #include <type_traits>
@@ -122,28 +125,6 @@ inline ssim_window make_ssim_window(const ssim_options& o, std::string_view wher
     w.c1 = (o.k1 * o.data_range) * (o.k1 * o.data_range);
     w.c2 = (o.k2 * o.data_range) * (o.k2 * o.data_range);
     return w;
-}
-
-/// Flat index of the first non-finite entry of an array of n, or n when all are finite, found by
-/// bisection through `has_nonfinite(first, count)` (true when entries [first, first + count)
-/// hold a NaN or an infinity): one call when all are finite, about log2(n) + 1 otherwise. The
-/// device SSIM builds the CPU's error message with it, one reduction per call.
-template <class RangeHasNonfinite>
-std::size_t first_nonfinite_index(std::size_t n, const RangeHasNonfinite& has_nonfinite) {
-    if (n == 0 || !has_nonfinite(std::size_t{0}, n)) {
-        return n;
-    }
-    std::size_t lo = 0; // [0, lo) finite, [lo, hi) holds a non-finite entry
-    std::size_t hi = n;
-    while (hi - lo > 1) {
-        const std::size_t mid = lo + (hi - lo) / 2;
-        if (has_nonfinite(lo, mid - lo)) {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    return lo;
 }
 
 /// Images of `h` x `w` must hold the whole window.
@@ -713,6 +694,44 @@ inline double ssim(const image& reference, const image& estimate,
         total += sums.ssim[c] / sums.count[c];
     }
     return total / static_cast<double>(sums.ssim.size());
+}
+
+/// Mean SSIM of two C x H x W dense arrays of any other type (device images...), on their
+/// backend: the same options, checks, error messages (in the same order) and definition as the
+/// image overload. Two passes over the "valid" region only, since the cropped map's windows never
+/// leave the image and the reflected border never enters the mean: kernels::ssim_horizontal_body
+/// writes the four horizontally filtered moments, then kernels::ssim_map_term filters them
+/// vertically and evaluates S per pixel inside a deterministic reduction. Only scalars come back.
+template <dense_vector V>
+requires std::same_as<shape_t<V>, shape3>
+double ssim(const V& reference, const V& estimate, const ssim_options& options = {}) {
+    constexpr std::string_view where = "ssim";
+    detail::check_pair(reference, estimate, where);
+    const detail::ssim_window win = detail::make_ssim_window(options, where);
+    const shape3 shape = vector_space<V>::shape(reference);
+    detail::check_ssim_extent(shape[1], shape[2], win, where, shape);
+    const std::size_t channels = shape[0];
+    const std::size_t height = shape[1];
+    const std::size_t width = shape[2];
+    const std::size_t r = win.radius;
+    const std::size_t out_width = width - 2 * r;
+    const std::size_t out_height = height - 2 * r;
+    const buffer_on<V, double> taps(win.taps);
+    // H_m(c, i, j) = sum_t taps[t] m(c, i, j + t), m = x, y, x^2 + y^2, xy
+    buffer_on<V, double> moments(detail::ssim_moments * channels * height * out_width);
+    for_each_index_on<V>(channels * height * out_width,
+                         kernels::ssim_horizontal_body{reference.data(), estimate.data(),
+                                                       taps.data(), moments.data(), channels,
+                                                       height, width, r});
+    // the box's taps are plain sums: scale the window moments by 1 / size^2
+    const double scale =
+        win.box ? 1.0 / (static_cast<double>(win.size()) * static_cast<double>(win.size())) : 1.0;
+    const std::size_t count = channels * out_height * out_width;
+    const double total = sum_over_indices_on<V>(
+        count, kernels::ssim_map_term{moments.data(), taps.data(), channels, height, width, r,
+                                      scale, detail::ssim_pixel{win.c1, win.c2, win.cov_norm}});
+    // equal counts per channel: the mean over channels of channel means is the overall mean
+    return total / static_cast<double>(count);
 }
 
 /// The full C x H x W SSIM map S (skimage's `full=True` output, not cropped). Its mean over

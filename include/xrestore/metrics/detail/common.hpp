@@ -9,9 +9,12 @@
 /// @endcode
 
 #include "xrestore/core/error.hpp"
+#include "xrestore/core/kernel_bodies.hpp"
 #include "xrestore/core/tensor.hpp"
+#include "xrestore/core/vector_space.hpp"
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -71,6 +74,28 @@ inline bool all_finite(const float* p, std::size_t n) {
     return bad == 0;
 }
 
+/// Flat index of the first non-finite entry of an array of n, or n when all are finite, found by
+/// bisection through `has_nonfinite(first, count)` (true when entries [first, first + count)
+/// hold a NaN or an infinity): one call when all are finite, about log2(n) + 1 otherwise. With a
+/// reduction per call it finds the entry on any backend (require_finite on device arrays).
+template <class RangeHasNonfinite>
+std::size_t first_nonfinite_index(std::size_t n, const RangeHasNonfinite& has_nonfinite) {
+    if (n == 0 || !has_nonfinite(std::size_t{0}, n)) {
+        return n;
+    }
+    std::size_t lo = 0; // [0, lo) finite, [lo, hi) holds a non-finite entry
+    std::size_t hi = n;
+    while (hi - lo > 1) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        if (has_nonfinite(lo, mid - lo)) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    return lo;
+}
+
 /// Throw value_error naming the first non-finite element of `x` (fast path: no error, one pass).
 inline void require_finite(const image& x, std::string_view where, std::string_view argument) {
     if (!all_finite(x.data(), x.size())) {
@@ -78,8 +103,31 @@ inline void require_finite(const image& x, std::string_view where, std::string_v
     }
 }
 
-/// Both images non-empty, finite and of the same shape.
-inline void check_pair(const image& reference, const image& estimate, std::string_view where) {
+/// The same check on a dense array of any backend, with the same message ("<where>: <argument>
+/// must contain only finite values, got nan at flat index 63"): one reduction when every entry
+/// is finite, otherwise a bisection of reductions finds the entry, whose value is then read back.
+template <dense_vector V>
+void require_finite(const V& a, std::string_view where, std::string_view argument) {
+    const float* x = a.data();
+    const auto has_nonfinite = [x](std::size_t first, std::size_t count) {
+        // sum of (v - v): NaN exactly when the range holds a NaN or an infinity
+        return std::isnan(sum_over_indices_on<V>(count, kernels::nonfinite_probe_term{x + first}));
+    };
+    const std::size_t index = first_nonfinite_index(a.size(), has_nonfinite);
+    if (index == a.size()) {
+        return;
+    }
+    // the entry itself, bit for bit (a sum would not keep a NaN's sign)
+    float value = 0.0f;
+    backend_kernels<backend_t<V>>::copy_to_host(
+        x + index, 1, &value, concat(where, ": reading ", argument, "[", index, "]"));
+    throw value_error(concat(where, ": ", argument, " must contain only finite values, got ", value,
+                             " at flat index ", index));
+}
+
+/// Both images non-empty, finite and of the same shape (images or dense arrays of one type).
+template <dense_vector V>
+void check_pair(const V& reference, const V& estimate, std::string_view where) {
     if (reference.shape() != estimate.shape()) {
         throw shape_error(concat(where, ": image must have the reference's shape ",
                                  shape_string(reference.shape()), ", got ",
