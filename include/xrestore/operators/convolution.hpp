@@ -899,7 +899,7 @@ public:
     /// The same blur on V from one on another array type (same kernel, shape and options; the
     /// kernel and the boundary maps are uploaded once).
     template <class W>
-    requires(!std::same_as<W, V>) explicit basic_convolution(const basic_convolution<W>& other)
+    explicit basic_convolution(const basic_convolution<W>& other)
         : basic_convolution(other.kernel(), other.domain_shape(), other.options()) {}
 
     /// y = K x

@@ -25,7 +25,6 @@
 #include "xrestore/operators/kernels.hpp"
 
 #include <cmath>
-#include <concepts>
 #include <cstddef>
 #include <optional>
 #include <string_view>
@@ -99,7 +98,7 @@ public:
 
     /// The same operator on V from one on another array type.
     template <class W>
-    requires(!std::same_as<W, V>) explicit basic_decimation(const basic_decimation<W>& other)
+    explicit basic_decimation(const basic_decimation<W>& other)
         : in_shape_(other.domain_shape()), out_shape_(other.range_shape()),
           factor_(other.factor()) {}
 
@@ -200,7 +199,7 @@ public:
 
     /// The same operator on V from one on another array type (moves its blur's kernel over).
     template <class W>
-    requires(!std::same_as<W, V>) explicit basic_downsampling(const basic_downsampling<W>& other)
+    explicit basic_downsampling(const basic_downsampling<W>& other)
         : decimate_(other.decimator()), options_(other.options()), sigma_(other.antialias_sigma()) {
         if (other.blur() != nullptr) {
             antialiased_.emplace(decimate_, basic_convolution<V>(*other.blur()));

@@ -72,6 +72,10 @@ struct divergence_body {
 
 namespace detail {
 
+/// A rank-4 dense array: the type of a gradient field.
+template <class F>
+concept dense_field = dense_vector<F> && dense_array_traits<F>::rank == 4;
+
 /// Shape check of a 2 x C x H x W field; returns {C, H, W}.
 template <class Field>
 shape3 field_image_shape(const Field& p, std::string_view where, std::string_view argument) {
@@ -117,8 +121,7 @@ public:
 
     /// The same operator on V from one on another array type.
     template <class W>
-    requires(!std::same_as<W, V>) explicit basic_gradient(const basic_gradient<W>& other)
-        : shape_(other.domain_shape()) {}
+    explicit basic_gradient(const basic_gradient<W>& other) : shape_(other.domain_shape()) {}
 
     /// g = D x
     range_type apply(const V& x) const {
@@ -171,8 +174,8 @@ using gradient_operator_t = typename gradient_operator_for<V>::type;
 
 /// div p = -D^T p for a 2 x C x H x W field p (backward differences, the exact negative adjoint of
 /// the gradient): <D x, p> = -<x, div p>. Runs on the field's backend and returns an image of it.
-template <dense_vector Field>
-requires(dense_array_traits<Field>::rank == 4) rebind_rank_t<Field, 3> divergence(const Field& p) {
+template <detail::dense_field Field>
+rebind_rank_t<Field, 3> divergence(const Field& p) {
     const shape3 shape = detail::field_image_shape(p, "divergence", "p");
     rebind_rank_t<Field, 3> out;
     detail::divergence_into(p, shape, 1.0f, out);

@@ -134,7 +134,7 @@ public:
 
     /// The same transform on V from one on another array type (same shape and levels).
     template <class W>
-    requires(!std::same_as<W, V>) explicit basic_haar_wavelet(const basic_haar_wavelet<W>& other)
+    explicit basic_haar_wavelet(const basic_haar_wavelet<W>& other)
         : shape_(other.domain_shape()), blocks_(other.blocks()) {}
 
     /// Largest number of levels for `shape`: 0 when H or W is below 2.

@@ -16,7 +16,6 @@
 #include "xrestore/core/vector_space.hpp"
 
 #include <cmath>
-#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -154,7 +153,7 @@ public:
 
     /// The same operator on V from one on another array type (uploads or downloads the mask).
     template <class W>
-    requires(!std::same_as<W, V>) explicit basic_inpainting(const basic_inpainting<W>& other)
+    explicit basic_inpainting(const basic_inpainting<W>& other)
         : mask_(std::make_shared<const V>(convert_array<V>(other.mask()))),
           missing_fraction_(other.missing_fraction()) {}
 
