@@ -12,7 +12,6 @@
 /// @endcode
 
 #include "xrestore/backend/cuda/device_array.cuh"
-#include "xrestore/backend/cuda/launch.cuh"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/denoisers/unet_call.hpp"
@@ -27,23 +26,6 @@
 #include <utility>
 
 namespace xrestore::cuda {
-
-namespace detail {
-
-/// The executor of the call conventions' bodies on the device (current stream).
-struct element_executor {
-    template <class Body>
-    void for_each_index(std::size_t n, const Body& body) const {
-        cuda::for_each_index(n, body);
-    }
-    template <class Term>
-    void segment_sums(std::size_t segments, std::size_t length, const Term& term,
-                      double* out) const {
-        cuda::segment_sums(segments, length, term, out);
-    }
-};
-
-} // namespace detail
 
 /// A device U-Net applied with one of the call conventions of xrestore::unet_denoiser. Copies
 /// share the network.

@@ -158,10 +158,24 @@ struct unet_state {
     }
 };
 
+/// Runs kernel bodies on the device, on the current stream: the grid-stride launch and the
+/// per-segment reduction (the element-wise part of the executors of the planar pass and the
+/// denoiser's call conventions).
+struct element_executor {
+    template <class Body>
+    void for_each_index(std::size_t n, const Body& body) const {
+        cuda::for_each_index(n, body);
+    }
+    template <class Term>
+    void segment_sums(std::size_t segments, std::size_t length, const Term& term,
+                      double* out) const {
+        cuda::segment_sums(segments, length, term, out);
+    }
+};
+
 /// The executor of nn::planar_unet_forward on the device: cuDNN for the convolutions (with the
-/// size's plans), the grid-stride launch and the per-segment reduction for the bodies, all on
-/// the current stream.
-class device_executor {
+/// size's plans) and the bodies as element_executor runs them.
+class device_executor : public element_executor {
 public:
     device_executor(const unet_state& state, const shape_plan& plan, void* workspace)
         : state_(state), plan_(plan), workspace_(workspace) {}
@@ -181,15 +195,6 @@ public:
     }
     [[nodiscard]] const float* bias(std::size_t layer) const {
         return state_.layers.at(layer).bias.data();
-    }
-    template <class Body>
-    void for_each_index(std::size_t n, const Body& body) const {
-        cuda::for_each_index(n, body);
-    }
-    template <class Term>
-    void segment_sums(std::size_t segments, std::size_t length, const Term& term,
-                      double* out) const {
-        cuda::segment_sums(segments, length, term, out);
     }
 
 private:
@@ -260,12 +265,7 @@ private:
     explicit unet(std::shared_ptr<detail::unet_state> state) : state_(std::move(state)) {}
 
     void check_batch(const std::array<std::size_t, 4>& s) const {
-        if (s[0] == 0 || s[1] != config().in_chans) {
-            throw shape_error(
-                xrestore::detail::concat("unet: input must have shape N x ", config().in_chans,
-                                         " x H x W with N >= 1, got ", shape_string(s)));
-        }
-        check_input_size(s[2], s[3]);
+        nn::check_unet_batch(config(), s);
     }
 
     /// y (batch x out_chans x H x W) = U(x) (batch x in_chans x H x W), sizes checked.

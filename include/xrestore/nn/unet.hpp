@@ -248,12 +248,7 @@ private:
     unet() = default;
 
     void check_batch(const std::array<std::size_t, 4>& s) const {
-        if (s[0] == 0 || s[1] != config().in_chans) {
-            throw shape_error(
-                xrestore::detail::concat("unet: input must have shape N x ", config().in_chans,
-                                         " x H x W with N >= 1, got ", shape_string(s)));
-        }
-        check_input_size(s[2], s[3]);
+        nn::check_unet_batch(config(), s);
     }
 
     void run_batch(const float* x, std::size_t batch, std::size_t height, std::size_t width,

@@ -27,7 +27,9 @@
 /// `<block>.layers.4`.
 
 #include "xrestore/core/error.hpp"
+#include "xrestore/core/tensor.hpp"
 
+#include <array>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -58,6 +60,17 @@ inline void check_unet_input_size(const unet_config& config, std::size_t height,
             " pool layers: height and width must be at least ", std::size_t{1} << p, " and the ", p,
             "-times halved size must have more than one pixel"));
     }
+}
+
+/// Throw shape_error unless an N x C x H x W batch suits a network of `config`: N >= 1, C =
+/// in_chans, and H x W as check_unet_input_size asks. Shared by the CPU and the device networks.
+inline void check_unet_batch(const unet_config& config, const std::array<std::size_t, 4>& shape) {
+    if (shape[0] == 0 || shape[1] != config.in_chans) {
+        throw shape_error(xrestore::detail::concat("unet: input must have shape N x ",
+                                                   config.in_chans, " x H x W with N >= 1, got ",
+                                                   shape_string(shape)));
+    }
+    check_unet_input_size(config, shape[2], shape[3]);
 }
 
 /// What a layer with weights computes.
