@@ -7,6 +7,7 @@
 /// xrestore::convolution blur(xrestore::box_kernel(13), {3, 256, 256});
 /// @endcode
 
+#include "xrestore/core/denoiser.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/noise.hpp"
@@ -45,9 +46,9 @@
 #include "xrestore/solvers/red.hpp"
 #include "xrestore/solvers/richardson_lucy.hpp"
 #include "xrestore/solvers/tikhonov.hpp"
+#include "xrestore/solvers/tikhonov_fft.hpp"
 #include "xrestore/solvers/tv.hpp"
 
-#include "xrestore/denoisers/denoiser.hpp"
 #include "xrestore/denoisers/gaussian_denoiser.hpp"
 #include "xrestore/denoisers/haar_denoiser.hpp"
 #include "xrestore/denoisers/tv_denoiser.hpp"

@@ -2,7 +2,7 @@
 #include "cuda/cuda_test_support.cuh"
 
 #include <xrestore/backend/cuda/unet.cuh>
-#include <xrestore/denoisers/denoiser.hpp>
+#include <xrestore/core/denoiser.hpp>
 #include <xrestore/denoisers/unet_denoiser.hpp>
 #include <xrestore/io/npy.hpp>
 #include <xrestore/io/weights.hpp>

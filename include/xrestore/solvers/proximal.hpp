@@ -24,9 +24,9 @@
 /// coupled), the same quantity as metrics' total_variation().
 
 #include "xrestore/core/cpu_backend.hpp"
-#include "xrestore/core/kernel_bodies.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
+#include "xrestore/core/kernel_bodies.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
 #include "xrestore/operators/haar.hpp"

@@ -26,12 +26,11 @@
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
-#include "xrestore/operators/combinators.hpp"
 #include "xrestore/operators/gradient.hpp"
-#include "xrestore/solvers/admm.hpp"
+#include "xrestore/solvers/detail/iteration.hpp"
+#include "xrestore/solvers/detail/measurement.hpp"
+#include "xrestore/solvers/detail/validation.hpp"
 #include "xrestore/solvers/monitor.hpp"
-#include "xrestore/solvers/pnp.hpp"
-#include "xrestore/solvers/tikhonov.hpp"
 
 #include <cmath>
 #include <cstddef>
