@@ -13,8 +13,10 @@
 #include <xrestore/operators/gradient.hpp>
 #include <xrestore/operators/inpainting.hpp>
 #include <xrestore/operators/kernels.hpp>
+#include <xrestore/prox/projection.hpp>
+#include <xrestore/prox/soft_threshold.hpp>
+#include <xrestore/prox/tv.hpp>
 #include <xrestore/solvers/fista.hpp>
-#include <xrestore/solvers/proximal.hpp>
 
 #include <xtensor/xmath.hpp>
 #include <xtensor/xview.hpp>

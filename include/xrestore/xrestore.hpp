@@ -35,6 +35,12 @@
 #include "xrestore/operators/kernels.hpp"
 #include "xrestore/operators/operator_norm.hpp"
 
+#include "xrestore/prox/haar_l1.hpp"
+#include "xrestore/prox/projection.hpp"
+#include "xrestore/prox/soft_threshold.hpp"
+#include "xrestore/prox/tv.hpp"
+#include "xrestore/prox/wavelet_bands.hpp"
+
 #include "xrestore/solvers/admm.hpp"
 #include "xrestore/solvers/cg.hpp"
 #include "xrestore/solvers/fft.hpp"
@@ -42,7 +48,6 @@
 #include "xrestore/solvers/gradient_descent.hpp"
 #include "xrestore/solvers/monitor.hpp"
 #include "xrestore/solvers/pnp.hpp"
-#include "xrestore/solvers/proximal.hpp"
 #include "xrestore/solvers/red.hpp"
 #include "xrestore/solvers/richardson_lucy.hpp"
 #include "xrestore/solvers/tikhonov.hpp"

@@ -14,11 +14,11 @@
 #include <xrestore/io/image.hpp>
 #include <xrestore/metrics/psnr.hpp>
 #include <xrestore/operators/kernels.hpp>
+#include <xrestore/prox/soft_threshold.hpp>
 #include <xrestore/solvers/admm.hpp>
 #include <xrestore/solvers/cg.hpp>
 #include <xrestore/solvers/fista.hpp>
 #include <xrestore/solvers/pnp.hpp>
-#include <xrestore/solvers/proximal.hpp>
 #include <xrestore/solvers/red.hpp>
 #include <xrestore/solvers/tv.hpp>
 

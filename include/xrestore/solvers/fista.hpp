@@ -28,9 +28,11 @@
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
 #include "xrestore/operators/haar.hpp"
+#include "xrestore/prox/haar_l1.hpp"
+#include "xrestore/prox/soft_threshold.hpp"
+#include "xrestore/prox/wavelet_bands.hpp"
 #include "xrestore/solvers/gradient_descent.hpp"
 #include "xrestore/solvers/monitor.hpp"
-#include "xrestore/solvers/proximal.hpp"
 
 #include <cmath>
 #include <cstddef>

@@ -40,9 +40,12 @@
 #include "xrestore/core/vector_space.hpp"
 #include "xrestore/operators/gradient.hpp"
 #include "xrestore/operators/haar.hpp"
+#include "xrestore/prox/haar_l1.hpp"
+#include "xrestore/prox/projection.hpp"
+#include "xrestore/prox/tv.hpp"
+#include "xrestore/prox/wavelet_bands.hpp"
 #include "xrestore/solvers/gradient_descent.hpp"
 #include "xrestore/solvers/monitor.hpp"
-#include "xrestore/solvers/proximal.hpp"
 
 #include <cmath>
 #include <cstddef>
