@@ -1,7 +1,7 @@
 #pragma once
 /// @file tv.hpp
 /// The proximal map of isotropic total variation by Chambolle's (2004) dual projection
-/// algorithm, and the (2,1) norm of a gradient field:
+/// algorithm, the (2,1) norm of a gradient field, and what a gradient operator for TV must be:
 ///   tv_prox(x, lambda) = argmin_z 1/2 ||z - x||^2 + lambda TV(z)
 /// with TV(z) = sum_{c,i,j} sqrt((D_v z)^2 + (D_h z)^2) the isotropic total variation of each
 /// channel (forward differences, Neumann boundary: the `gradient` operator; channels are not
@@ -15,6 +15,7 @@
 #include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
+#include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
 #include "xrestore/prox/detail/threshold.hpp"
@@ -22,6 +23,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <string_view>
 #include <tuple>
@@ -95,6 +97,13 @@ struct chambolle_step_body {
 };
 
 } // namespace kernels
+
+/// A gradient operator for total variation on vectors X, TV(x) = ||D x||_{2,1}: a linear
+/// operator on X whose range is a dense 2 x C x H x W field, the two halves paired in the
+/// isotropic norm (the finite differences of gradient.hpp, or a user's own).
+template <class D, class X>
+concept tv_gradient = linear_operator<D> && std::same_as<domain_t<D>, X> &&
+    dense_vector<range_t<D>> &&(std::tuple_size_v<shape_t<range_t<D>>> == 4);
 
 /// ||g||_{2,1} = sum_p sqrt(g0_p^2 + g1_p^2) of a 2 x C x H x W field (TV(x) when g = D x).
 template <dense_vector V>
