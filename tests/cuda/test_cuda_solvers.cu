@@ -31,6 +31,12 @@ using xrestore::device_array;
 using xrestore::image;
 using xrestore::test::normalised_error;
 
+// the device twins are the defaults the solvers recognise (Haar bands, ||W|| = 1, ||D||^2 <= 8)
+static_assert(xrestore::haar_transform<xrestore::haar_transform_t<device_array<3>>>);
+static_assert(
+    xrestore::tv_gradient<xrestore::gradient_operator_t<device_array<3>>, device_array<3>>);
+static_assert(!xrestore::haar_transform<xrestore::identity_operator<device_array<3>>>);
+
 namespace {
 
 /// A 3 x 64 x 64 crop of the bundled butterfly.
