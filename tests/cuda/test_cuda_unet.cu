@@ -2,7 +2,7 @@
 #include "cuda/cuda_test_support.cuh"
 #include "unet_test_support.hpp"
 
-#include <xrestore/denoisers/denoiser.hpp>
+#include <xrestore/core/denoiser.hpp>
 #include <xrestore/denoisers/unet_denoiser.cuh>
 #include <xrestore/denoisers/unet_denoiser.hpp>
 #include <xrestore/io/npy.hpp>
