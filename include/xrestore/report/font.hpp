@@ -6,9 +6,9 @@
 /// same text, font file and position give the same coverage, run after run.
 ///
 /// @code
-/// const xrestore::report::font& f = xrestore::report::load_font(); // options, env, or build
-/// default const double w = f.text_width("PSNR (dB)", 16.0);                  // pixels at 16 px
-/// per em f.rasterise("PSNR (dB)", 16.0, 10.0, 30.0, [&](long x, long y, float c) { /* ink c */ });
+/// const xrestore::report::font& f = xrestore::report::load_font(); // the default font file
+/// const double w = f.text_width("PSNR (dB)", 16.0);                // pixels at 16 px per em
+/// f.rasterise("PSNR (dB)", 16.0, 10.0, 30.0, [](long x, long y, float ink) { /* ... */ });
 /// @endcode
 ///
 /// Which file: the path given (an options field of the plots), else the environment variable

@@ -6,9 +6,9 @@
 /// panels with captions, all written as PNG through write_png.
 ///
 /// @code
-/// xrestore::report::plot_series admm{.label = "PnP-ADMM", .x = iterations, .y = psnr_values};
-/// xrestore::report::write_line_plot("psnr.png", {admm}, {.title = "PSNR", .x_label =
-/// "iteration"}); xrestore::report::write_panel("panel.png", {{"blurred", y}, {"restored", x}});
+/// using namespace xrestore::report;
+/// write_line_plot("psnr.png", {{.label = "PnP-ADMM", .x = its, .y = psnr}}, {.title = "PSNR"});
+/// write_panel("panel.png", {{"blurred", y}, {"restored", x}});
 /// @endcode
 ///
 /// Coordinates are pixels, x to the right and y down, (0, 0) the top-left pixel; pixel (x, y)
