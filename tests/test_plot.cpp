@@ -694,4 +694,19 @@ BOOST_AUTO_TEST_CASE(bar_labels_keep_their_size_wrapped_or_upright) {
     BOOST_TEST(static_cast<double>(lowest - upright.area.bottom) >= label_width);
     BOOST_TEST(static_cast<double>(lowest - upright.area.bottom) <=
                label_width + 3 * upright.text.size);
+    // the legend goes above the bars by default, in one row here: its swatches sit between the
+    // title and the plot area, none of the series colours inside the plot area's top rows
+    const bar_options with_legend{.title = "PSNR", .series_labels = {"TV", "PnP-ADMM"}};
+    const auto above = report::detail::layout_bar_chart(study, with_legend);
+    BOOST_TEST(above.area.top > one_line.area.top + above.text.cap);
+    const canvas chart = render_bar_chart(study, with_legend);
+    for (std::size_t k = 0; k < 2; ++k) {
+        long swatch = 0;
+        for (long y = 0; y < above.area.top; ++y) {
+            for (long x = 0; x < static_cast<long>(chart.width()); ++x) {
+                swatch += same_colour(chart, x, y, palette_color(k)) ? 1 : 0;
+            }
+        }
+        BOOST_TEST(swatch >= above.text.swatch * (above.text.cap - 1));
+    }
 }

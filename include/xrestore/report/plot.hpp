@@ -1042,6 +1042,12 @@ inline long plot_area_left(std::string_view y_label, const std::vector<std::stri
     return t.pad + label + static_cast<long>(std::ceil(widest)) + t.gap + t.tick + 1;
 }
 
+/// How many y ticks fit the plot area's height: 2 to 10, at least 2.8 size apart.
+inline int most_y_ticks(const plot_area& area, const chart_text& t) {
+    return static_cast<int>(std::clamp(
+        static_cast<long>(static_cast<double>(area.height()) / (2.8 * t.size)), 2L, 10L));
+}
+
 /// The top of a legend above the plot area: under the title.
 inline long legend_top(std::string_view title, const chart_text& t) {
     return t.pad + (title.empty() ? 0 : t.title_cap + t.title_depth + t.pad);
@@ -1227,9 +1233,7 @@ inline line_plot_layout layout_line_plot(const std::vector<plot_series>& series,
         throw value_error(concat(where, ": options.height must leave room for the plot, got ",
                                  options.height, " (font size ", t.size, ")"));
     }
-    // y ticks at least 2.8 em apart
-    const int max_y_ticks = static_cast<int>(std::clamp(
-        static_cast<long>(static_cast<double>(area.height()) / (2.8 * t.size)), 2L, 10L));
+    const int max_y_ticks = most_y_ticks(area, t);
     layout.y_ticks = options.log_y ? log_axis_ticks(layout.y_lo, layout.y_hi, max_y_ticks)
                                    : linear_axis_ticks(layout.y_lo, layout.y_hi, max_y_ticks);
     area.left = plot_area_left(options.y_label, layout.y_ticks.labels, t);
@@ -1448,7 +1452,8 @@ inline void draw_x_tick(canvas& out, const plot_area& area, long column, std::st
 
 /// A line plot: a framed plot area with light grid lines, tick marks and labels on both axes,
 /// axis labels (the y label vertical), the title on top, dashed grey lines at options.x_markers
-/// and a legend box inside the plot area (a colour swatch and label per series with a label).
+/// and a legend (a colour swatch and label per series with a label) in a box inside the plot
+/// area, or above it for legend_position::above.
 /// Series are drawn in order, options.line_width pixels wide, clipped to the plot area; NaN or
 /// infinite points break a line. Throws shape_error for a series whose x and y differ in length,
 /// value_error for no points at all, a y <= 0 with log_y, bad limits (non-finite, min >= max,
@@ -1651,8 +1656,7 @@ inline bar_chart_layout layout_bar_chart(const std::vector<bar_group>& groups,
         }
     };
     check_height();
-    const int max_y_ticks = static_cast<int>(std::clamp(
-        static_cast<long>(static_cast<double>(area.height()) / (2.8 * t.size)), 2L, 10L));
+    const int max_y_ticks = most_y_ticks(area, t);
     layout.y_ticks = linear_axis_ticks(lo, hi, max_y_ticks);
     area.left = plot_area_left(options.y_label, layout.y_ticks.labels, t);
     area.right = width - 3 * t.pad;
