@@ -123,20 +123,15 @@ void register_cases() {
             .x;
     });
     add("fista_l1_pixel", [&d] {
-        return xrestore::fista(blur_operator(), d.y_blur,
-                               {.lambda = fista_lambda,
-                                .basis = xrestore::l1_basis::pixel,
-                                .max_iter = iterations,
-                                .step = step})
+        const auto a = blur_operator();
+        return xrestore::fista(a, d.y_blur, xrestore::identity(a.domain_shape()),
+                               {.lambda = fista_lambda, .max_iter = iterations, .step = step})
             .x;
     });
     add("fista_haar", [&d] {
-        return xrestore::fista(blur_operator(), d.y_blur,
-                               {.lambda = fista_lambda,
-                                .basis = xrestore::l1_basis::haar,
-                                .levels = 3,
-                                .max_iter = iterations,
-                                .step = step})
+        return xrestore::fista(
+                   blur_operator(), d.y_blur,
+                   {.lambda = fista_lambda, .levels = 3, .max_iter = iterations, .step = step})
             .x;
     });
     add("tv_primal_dual", [&d] {

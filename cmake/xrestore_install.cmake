@@ -2,7 +2,8 @@
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/xrestore DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS xrestore xrestore_xsimd xrestore_openmp xrestore_stb xrestore_openblas EXPORT xrestoreTargets)
+install(TARGETS xrestore xrestore_xsimd xrestore_openmp xrestore_report xrestore_stb xrestore_openblas
+    EXPORT xrestoreTargets)
 
 set(XRESTORE_CMAKE_DIR ${CMAKE_INSTALL_DATADIR}/cmake/xrestore)
 install(EXPORT xrestoreTargets NAMESPACE xrestore:: DESTINATION ${XRESTORE_CMAKE_DIR})

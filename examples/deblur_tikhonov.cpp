@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     try {
         using namespace xrestore;
         const image truth = read_image(image_path);
-        const convolution blur(parse_kernel_spec(kernel_spec), shape_of<3>(truth),
+        const convolution blur(parse_kernel_spec(kernel_spec, read_kernel_file), shape_of<3>(truth),
                                {.boundary = boundary::zero});
         // y = A x + n
         const image y = add_gaussian_noise(blur.apply(truth), noise, 1);

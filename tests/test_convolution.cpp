@@ -8,6 +8,8 @@
 #include <xrestore/operators/convolution.hpp>
 #include <xrestore/operators/kernels.hpp>
 
+#include <xtensor/xview.hpp>
+
 #include <array>
 #include <cmath>
 #include <limits>

@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE denoisers
 #include <boost/test/unit_test.hpp>
 
-#include <xrestore/denoisers/denoiser.hpp>
+#include <xrestore/core/denoiser.hpp>
 #include <xrestore/denoisers/gaussian_denoiser.hpp>
 #include <xrestore/denoisers/haar_denoiser.hpp>
 #include <xrestore/denoisers/tv_denoiser.hpp>

@@ -8,9 +8,12 @@
 #include <xrestore/core/noise.hpp>
 #include <xrestore/io/image.hpp>
 #include <xrestore/metrics/psnr.hpp>
+#include <xrestore/operators/combinators.hpp>
 #include <xrestore/operators/convolution.hpp>
+#include <xrestore/operators/haar.hpp>
 #include <xrestore/operators/inpainting.hpp>
 #include <xrestore/operators/kernels.hpp>
+#include <xrestore/prox/soft_threshold.hpp>
 
 #include <xtensor/xview.hpp>
 
@@ -46,11 +49,51 @@ double relative_gap(double value, double reference) {
     return (value - reference) / std::abs(reference);
 }
 
+/// A user's orthonormal transform: channel c of x times (-1)^c (W^T = W, W W = I).
+struct channel_sign_flip {
+    using domain_type = image;
+    using range_type = image;
+    shape3 shape;
+    image apply(const image& x) const {
+        image w = x;
+        for (std::size_t c = 1; c < shape[0]; c += 2) {
+            xt::view(w, c, xt::all(), xt::all()) *= -1.0f;
+        }
+        return w;
+    }
+    image adjoint(const image& w) const { return apply(w); }
+    shape3 domain_shape() const { return shape; }
+    shape3 range_shape() const { return shape; }
+};
+
+/// A user's orthonormal transform that mixes pixels: each pair (x_2j, x_2j+1) of the flat array
+/// becomes ((x_2j + x_2j+1) / sqrt 2, (x_2j - x_2j+1) / sqrt 2) (a rotation by 45 degrees; its
+/// own inverse and adjoint). The size must be even.
+struct pair_rotation {
+    using domain_type = image;
+    using range_type = image;
+    shape3 shape;
+    image apply(const image& x) const {
+        image w(x.shape());
+        const float s = static_cast<float>(1.0 / std::sqrt(2.0));
+        for (std::size_t i = 0; i + 1 < x.size(); i += 2) {
+            const float a = x.data()[i];
+            const float b = x.data()[i + 1];
+            w.data()[i] = s * (a + b);
+            w.data()[i + 1] = s * (a - b);
+        }
+        return w;
+    }
+    image adjoint(const image& w) const { return apply(w); }
+    shape3 domain_shape() const { return shape; }
+    shape3 range_shape() const { return shape; }
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(fista_haar_reaches_the_reference_objective) {
     const small_deblur p;
-    const fista_options o{.lambda = 1e-3, .basis = l1_basis::haar, .levels = 3};
+    const fista_options o{.lambda = 1e-3, .levels = 3};
     auto long_options = o;
     long_options.max_iter = 1000; // F(x_k) is constant to 7 digits from k = 500 on
     const auto reference = fista(p.a, p.y, long_options);
@@ -87,11 +130,12 @@ BOOST_AUTO_TEST_CASE(fista_haar_reaches_the_reference_objective) {
 
 BOOST_AUTO_TEST_CASE(fista_pixel_l1_recovers_sparse_spikes) {
     const spikes p;
-    const fista_options o{.lambda = 5e-3, .basis = l1_basis::pixel, .max_iter = 1000};
-    const auto reference = fista(p.a, p.y, o);
+    const auto pixels = identity(shape_of<3>(p.truth));
+    const fista_options o{.lambda = 5e-3, .max_iter = 1000};
+    const auto reference = fista(p.a, p.y, pixels, o);
     const double f_star = reference.objective.back();
-    const auto f = fista(p.a, p.y, {.lambda = 5e-3, .basis = l1_basis::pixel, .max_iter = 200});
-    const auto i = ista(p.a, p.y, {.lambda = 5e-3, .basis = l1_basis::pixel, .max_iter = 200});
+    const auto f = fista(p.a, p.y, pixels, {.lambda = 5e-3, .max_iter = 200});
+    const auto i = ista(p.a, p.y, pixels, {.lambda = 5e-3, .max_iter = 200});
     const double gap_f = relative_gap(f.objective.back(), f_star);
     const double gap_i = relative_gap(i.objective.back(), f_star);
     BOOST_TEST_MESSAGE("pixel-L1 spikes: F* = " << f_star << ", FISTA(200) gap " << gap_f
@@ -171,6 +215,77 @@ BOOST_AUTO_TEST_CASE(monitor_stops_ista_and_fista) {
     BOOST_TEST(xt::amax(xt::abs(z.x - expected))() < 1e-6f);
 }
 
+BOOST_AUTO_TEST_CASE(user_transforms_plug_in) {
+    // 3 x 24 x 24 butterfly crop, Gaussian blur (sigma 1, 5 x 5, reflect), noise 0.01
+    const image truth = butterfly_crop(24);
+    const shape3 shape = shape_of<3>(truth);
+    const convolution a(gaussian_kernel(1.0, 5), shape, {.boundary = boundary::reflect});
+    const image y = add_gaussian_noise(a.apply(truth), 0.01, 5);
+    const fista_options o{.lambda = 2e-3, .max_iter = 40};
+    // the identity as a user's operator takes the general path (W v, threshold, W^T) and gives the
+    // pixel basis's result bit for bit; so does an orthonormal sign flip per channel, since
+    // soft(-v) = -soft(v) and |-v| = |v| exactly
+    const auto pixels = fista(a, y, identity(shape), o);
+    BOOST_TEST(pixels.iterations == 40);
+    BOOST_TEST(same_result(
+        fista(a, y, opaque_operator<identity_operator<image>>{identity(shape)}, o), pixels));
+    BOOST_TEST(same_result(fista(a, y, channel_sign_flip{shape}, o), pixels));
+    BOOST_TEST(same_result(ista(a, y, channel_sign_flip{shape}, zeros_like(y), o),
+                           ista(a, y, identity(shape), zeros_like(y), o)));
+    // the Haar transform passed explicitly is the default; as a user's operator (no bands) too
+    const haar_wavelet haar(shape, 3);
+    const auto by_default = fista(a, y, o);
+    BOOST_TEST(same_result(fista(a, y, haar, o), by_default));
+    BOOST_TEST(same_result(fista(a, y, opaque_operator<haar_wavelet>{haar}, o), by_default));
+    const fista_options details{.lambda = 2e-3, .bands = wavelet_bands::details, .max_iter = 40};
+    BOOST_TEST(same_result(fista(a, y, haar, details), fista(a, y, details)));
+    // and a transform that differs from the pixel basis changes the result
+    BOOST_TEST(!same_bits(fista(a, y, pair_rotation{shape}, o).x, pixels.x));
+}
+
+BOOST_AUTO_TEST_CASE(a_user_transform_reaches_its_closed_form) {
+    // A = I: min 1/2 ||x - y||^2 + lambda ||W x||_1 is solved by x* = W^T soft(W y, lambda) for
+    // orthonormal W. From x_0 = A^T y = y with step 1 the first iterate is x*, and x* is a fixed
+    // point; here computed pair by pair without the struct.
+    const image y = butterfly_crop(16) - 0.5f;
+    const shape3 shape = shape_of<3>(y);
+    const double lambda = 0.05;
+    image expected(shape);
+    const double s = 1.0 / std::sqrt(2.0);
+    for (std::size_t i = 0; i + 1 < y.size(); i += 2) {
+        const double u = s * (y.data()[i] + y.data()[i + 1]);
+        const double v = s * (y.data()[i] - y.data()[i + 1]);
+        const double su = u > lambda ? u - lambda : (u < -lambda ? u + lambda : 0.0);
+        const double sv = v > lambda ? v - lambda : (v < -lambda ? v + lambda : 0.0);
+        expected.data()[i] = static_cast<float>(s * (su + sv));
+        expected.data()[i + 1] = static_cast<float>(s * (su - sv));
+    }
+    const pair_rotation w{shape};
+    const auto first = fista(identity(shape), y, w, {.lambda = lambda, .max_iter = 1, .step = 1.0});
+    BOOST_TEST(max_abs_difference(first.x, expected) < 1e-6);
+    const auto many = fista(identity(shape), y, w, {.lambda = lambda, .max_iter = 50, .step = 1.0});
+    BOOST_TEST(max_abs_difference(many.x, expected) < 1e-6);
+    // the recorded objective is 1/2 ||x - y||^2 + lambda ||W x||_1
+    image r = many.x - y;
+    const double objective = 0.5 * xrestore::dot(r, r) + lambda * l1_norm(w.apply(many.x));
+    BOOST_TEST(std::abs(many.objective.back() - objective) < 1e-6 * objective);
+    // it is not the pixel basis's soft threshold of y
+    BOOST_TEST(max_abs_difference(expected, soft_threshold(y, lambda)) > 1e-2);
+}
+
+BOOST_AUTO_TEST_CASE(bad_transforms_throw) {
+    const small_deblur p;
+    // W's domain must be A's
+    BOOST_CHECK_THROW(fista(p.a, p.y, identity(shape3{1, 48, 47})), shape_error);
+    BOOST_CHECK_THROW(ista(p.a, p.y, haar_wavelet({1, 32, 32}, 2)), shape_error);
+    // bands are the Haar transform's
+    BOOST_CHECK_THROW(
+        fista(p.a, p.y, identity(shape3{1, 48, 48}), {.bands = wavelet_bands::details}),
+        value_error);
+    BOOST_CHECK_NO_THROW(fista(p.a, p.y, haar_wavelet({1, 48, 48}, 2),
+                               {.bands = wavelet_bands::details, .max_iter = 2}));
+}
+
 BOOST_AUTO_TEST_CASE(bad_arguments_throw) {
     const small_deblur p;
     BOOST_CHECK_THROW(fista(p.a, p.y, {.lambda = -1.0}), value_error);
@@ -180,14 +295,14 @@ BOOST_AUTO_TEST_CASE(bad_arguments_throw) {
     BOOST_CHECK_THROW(ista(p.a, p.y, {.max_iter = 0}), value_error);
     BOOST_CHECK_THROW(ista(p.a, p.y, {.step = -1.0}), value_error);
     BOOST_CHECK_THROW(ista(p.a, p.y, {.tol = std::nan("")}), value_error);
-    BOOST_CHECK_THROW(fista(p.a, p.y, {.basis = static_cast<l1_basis>(7)}), value_error);
+    BOOST_CHECK_THROW(fista(p.a, p.y, {.bands = static_cast<wavelet_bands>(7)}), value_error);
     BOOST_CHECK_THROW(fista(p.a, image(shape3{1, 48, 47})), shape_error);
     image nan = p.y;
     nan(0, 0, 0) = std::numeric_limits<float>::infinity();
     BOOST_CHECK_THROW(fista(p.a, nan), value_error);
     // a step far above 1 / ||A||^2 diverges: reported, x finite
-    const auto r =
-        ista(p.a, p.y, {.lambda = 0.0, .basis = l1_basis::pixel, .max_iter = 2000, .step = 50.0});
+    const auto r = ista(p.a, p.y, identity(shape3{1, 48, 48}),
+                        {.lambda = 0.0, .max_iter = 2000, .step = 50.0});
     BOOST_TEST(r.stop == solver_stop::diverged);
     BOOST_TEST(std::isfinite(xrestore::norm(r.x)));
 }

@@ -203,7 +203,10 @@ BOOST_AUTO_TEST_CASE(malformed_kernel_specs_are_refused) {
             BOOST_CHECK_THROW((void)parse_kernel_spec(spec), value_error);
         }
     }
-    BOOST_CHECK_THROW((void)parse_kernel_spec("file:/nonexistent/k.npy"), io_error);
+    BOOST_CHECK_THROW((void)parse_kernel_spec("file:/nonexistent/k.npy", read_kernel_file),
+                      io_error);
+    // operators read no files: the file form needs io's reader
+    BOOST_CHECK_THROW((void)parse_kernel_spec("file:/nonexistent/k.npy"), value_error);
 }
 
 BOOST_AUTO_TEST_CASE(kernel_files_npy_and_image) {
@@ -211,7 +214,7 @@ BOOST_AUTO_TEST_CASE(kernel_files_npy_and_image) {
     const auto npy = temporary("k.npy");
     write_npy(npy, raw);
     BOOST_TEST(read_kernel_file(npy) == raw);
-    const matrix k = parse_kernel_spec("file:" + npy.string());
+    const matrix k = parse_kernel_spec("file:" + npy.string(), read_kernel_file);
     BOOST_TEST(xt::amax(xt::abs(k - raw / 8.0f))() <= 1e-7f);
     // 1 x 1 x kh x kw (a PyTorch depthwise weight) is one plane too
     write_npy(npy, xt::eval(xt::reshape_view(raw, {1, 1, 2, 3})));
@@ -220,7 +223,8 @@ BOOST_AUTO_TEST_CASE(kernel_files_npy_and_image) {
     BOOST_CHECK_THROW((void)read_kernel_file(npy), shape_error);
     // a zero-sum file cannot be normalised
     write_npy(npy, xt::zeros<float>({3, 3}));
-    BOOST_CHECK_THROW((void)parse_kernel_spec("file:" + npy.string()), value_error);
+    BOOST_CHECK_THROW((void)parse_kernel_spec("file:" + npy.string(), read_kernel_file),
+                      value_error);
     std::filesystem::remove(npy);
 
     // an 8-bit gray PNG PSF: values are i / 255
@@ -232,7 +236,7 @@ BOOST_AUTO_TEST_CASE(kernel_files_npy_and_image) {
     const matrix from_png = read_kernel_file(png);
     BOOST_TEST(from_png(1, 1) == 1.0f);
     BOOST_TEST(from_png(1, 2) == 0.2f, tt::tolerance(1e-6f));
-    const matrix normalized = parse_kernel_spec("file:" + png.string());
+    const matrix normalized = parse_kernel_spec("file:" + png.string(), read_kernel_file);
     BOOST_TEST(normalized(1, 1) == 1.0f / 1.2f, tt::tolerance(1e-6f));
     std::filesystem::remove(png);
 }

@@ -1,20 +1,26 @@
 #define BOOST_TEST_MODULE nn_layer_bodies
-// The CUDA U-Net (backend/cuda/unet.cuh) runs these bodies in device kernels and the forward pass
-// of nn/layer_bodies.hpp with cuDNN convolutions. Here the bodies run in plain loops on the CPU
+// The device U-Net (nn/device_unet.cuh) runs these bodies in device kernels and the planar pass
+// of nn/planar_unet.hpp with cuDNN convolutions. Here the bodies run in plain loops on the CPU
 // and the same pass runs with direct convolutions, against the CPU layers, the CPU network, the
 // CPU denoiser and the PyTorch fixtures: the device arithmetic and step order without a GPU.
 #include "test_support.hpp"
+#include "unet_test_support.hpp"
 
+#include <xrestore/denoisers/unet_call.hpp>
 #include <xrestore/denoisers/unet_denoiser.hpp>
 #include <xrestore/io/npy.hpp>
 #include <xrestore/io/weights.hpp>
 #include <xrestore/nn/feature_map.hpp>
 #include <xrestore/nn/layer_bodies.hpp>
 #include <xrestore/nn/layers.hpp>
+#include <xrestore/nn/planar_unet.hpp>
 #include <xrestore/nn/unet.hpp>
+#include <xrestore/nn/unet_architecture.hpp>
+#include <xrestore/nn/unet_state_dict.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +35,7 @@
 using namespace xrestore;
 namespace fs = std::filesystem;
 namespace bodies = xrestore::nn::kernels;
+using xrestore::test::random_unet;
 
 namespace {
 
@@ -114,25 +121,23 @@ struct loop_executor {
 /// The executor of nn::planar_unet_forward on the CPU: the bodies in loops, and direct
 /// convolutions on PyTorch-layout weights (double accumulation) where the device calls cuDNN.
 struct direct_executor : loop_executor {
-    std::vector<nn::layer_spec> specs;
+    nn::unet_architecture arch;
     std::vector<std::vector<float>> weights;
     std::vector<std::vector<float>> biases;
     std::vector<nn::conv_call> calls;
 
     explicit direct_executor(const state_dict& sd) {
-        const nn::unet net = nn::unet::from_state_dict(sd);
-        std::string_view prefix;
-        const std::string pre = nn::detail::strip_prefix(sd, prefix);
-        specs = nn::unet_layer_specs(net.config());
-        for (const nn::layer_spec& s : specs) {
-            weights.push_back(sd.at(pre + s.weight).values);
-            biases.push_back(s.bias.empty() ? std::vector<float>{} : sd.at(pre + s.bias).values);
+        const nn::unet_tensors t = nn::read_unet_tensors(sd);
+        arch = nn::unet_architecture(t.config);
+        for (std::size_t k = 0; k < arch.layers().size(); ++k) {
+            weights.push_back(t.weights[k]->values);
+            biases.push_back(t.biases[k] == nullptr ? std::vector<float>{} : t.biases[k]->values);
         }
     }
 
     void convolve(const nn::conv_call& call) {
         calls.push_back(call);
-        const nn::layer_spec& s = specs.at(call.layer);
+        const nn::layer_spec& s = arch.layers().at(call.layer);
         const std::vector<float>& w = weights[call.layer];
         const std::size_t h = call.height;
         const std::size_t wd = call.width;
@@ -202,70 +207,34 @@ struct direct_executor : loop_executor {
 };
 
 /// The network through the planar pass on the CPU; x is N x C x H x W.
-tensor<4> planar_forward(direct_executor& ex, const nn::unet_config& config, const tensor<4>& x) {
+tensor<4> planar_forward(direct_executor& ex, const tensor<4>& x, bool keep_activations = false) {
     const auto s = shape_of<4>(x);
-    const nn::planar_unet_layout plan = nn::planar_unet_plan(config, s[0], s[2], s[3]);
+    const nn::planar_unet_layout layout =
+        nn::planar_unet_plan(ex.arch, s[0], s[2], s[3], keep_activations);
     // Poisoned scratch: every value the pass reads must have been written by it.
-    std::vector<float> floats(plan.floats, std::numeric_limits<float>::quiet_NaN());
-    std::vector<double> doubles(plan.doubles, std::numeric_limits<double>::quiet_NaN());
-    tensor<4> y = xt::empty<float>({s[0], config.out_chans, s[2], s[3]});
+    std::vector<float> floats(layout.floats, std::numeric_limits<float>::quiet_NaN());
+    std::vector<double> doubles(layout.doubles, std::numeric_limits<double>::quiet_NaN());
+    tensor<4> y = xt::empty<float>({s[0], ex.arch.config().out_chans, s[2], s[3]});
     std::fill(y.begin(), y.end(), std::numeric_limits<float>::quiet_NaN());
-    nn::planar_unet_forward(ex, config, x.data(), s[0], s[2], s[3], y.data(), floats.data(),
-                            doubles.data());
+    nn::planar_unet_forward(ex, ex.arch, layout, x.data(), y.data(), floats.data(), doubles.data());
     return y;
 }
 
-weight_tensor random_tensor(std::vector<std::size_t> shape, std::uint64_t seed, float scale) {
-    weight_tensor t;
-    t.shape = std::move(shape);
-    t.values = uniform_values(t.numel(), seed, -scale, scale);
-    return t;
-}
-
-/// A randomly initialised fastMRI U-Net state_dict (PyTorch's default bound 1/sqrt(fan_in)).
-state_dict random_unet(const nn::unet_config& config, std::uint64_t seed) {
-    state_dict sd;
-    for (const nn::layer_spec& s : nn::unet_layer_specs(config)) {
-        std::vector<std::size_t> shape;
-        std::size_t fan_in = s.in;
-        switch (s.kind) {
-        case nn::layer_kind::conv3x3:
-            shape = {s.out, s.in, 3, 3};
-            fan_in *= 9;
-            break;
-        case nn::layer_kind::conv_transpose2x2:
-            shape = {s.in, s.out, 2, 2};
-            fan_in = s.out * 4;
-            break;
-        case nn::layer_kind::conv1x1:
-            shape = {s.out, s.in, 1, 1};
-            break;
-        }
-        const float bound = 1.0F / std::sqrt(static_cast<float>(fan_in));
-        sd.insert(s.weight, random_tensor(shape, seed++, bound));
-        if (!s.bias.empty()) {
-            sd.insert(s.bias, random_tensor({s.out}, seed++, bound));
-        }
-    }
-    return sd;
-}
-
 /// D(y) for a C x H x W image through the bodies: normalise, the planar pass, the output body.
-image denoise_through_bodies(direct_executor& ex, const nn::unet_config& config, unet_call call,
-                             const image& y) {
+image denoise_through_bodies(direct_executor& ex, unet_call call, const image& y) {
     const auto s = shape_of<3>(y);
-    const std::size_t group_channels = config.in_chans;
+    const std::size_t group_channels = ex.arch.config().in_chans;
     const std::size_t groups = s[0] / group_channels;
-    const std::size_t plane = s[1] * s[2];
+    const unet_call_shape shape{s[0], group_channels, s[1] * s[2]};
     tensor<4> batch = xt::empty<float>({groups, group_channels, s[1], s[2]});
-    std::vector<double> stats(nn::denoiser_statistics::size(s[0], groups),
+    std::vector<double> stats(unet_call_statistics::size(s[0], groups),
                               std::numeric_limits<double>::quiet_NaN());
-    const nn::denoiser_statistics view{stats.data(), s[0], groups};
-    nn::denoiser_normalise(ex, y.data(), group_channels, plane, view, batch.data());
-    const tensor<4> u = planar_forward(ex, config, batch);
+    const unet_call_statistics view{stats.data(), s[0], groups};
+    xrestore::detail::unet_call_normalise(ex, y.data(), shape, view, batch.data());
+    const tensor<4> u = planar_forward(ex, batch);
     image out = xt::empty<float>({s[0], s[1], s[2]});
-    nn::denoiser_output(ex, call == unet_call::residual, y.data(), u.data(), group_channels, plane,
-                        view, out.data());
+    xrestore::detail::unet_call_output(ex, call == unet_call::residual, y.data(), u.data(), shape,
+                                       view, out.data());
     return out;
 }
 
@@ -413,7 +382,7 @@ BOOST_AUTO_TEST_CASE(bias_body_adds_the_channel_bias_in_every_image) {
 BOOST_AUTO_TEST_CASE(layer_specs_name_every_tensor_of_the_state_dict_once) {
     const state_dict sd = load_weights(unet_dir / "c8_p4.pth");
     const nn::unet net = nn::unet::from_state_dict(sd);
-    const std::vector<nn::layer_spec> specs = nn::unet_layer_specs(net.config());
+    const std::vector<nn::layer_spec> specs = nn::unet_architecture(net.config()).layers();
     BOOST_TEST(specs.size() == 5 * 4 + 3U);
     std::set<std::string> names;
     for (const nn::layer_spec& s : specs) {
@@ -452,7 +421,7 @@ BOOST_AUTO_TEST_CASE(planar_pass_matches_the_cpu_network_and_pytorch) {
         for (const auto& k : model["cases"]) {
             const tensor<4> x = read_npy<4>(unet_dir / k["input"].get<std::string>());
             const tensor<4> golden = read_npy<4>(unet_dir / k["output"].get<std::string>());
-            const tensor<4> y = planar_forward(ex, net.config(), x);
+            const tensor<4> y = planar_forward(ex, x);
             const tensor<4> cpu = net.forward(x);
             const std::string what =
                 model["model"].get<std::string>() + " on " + k["input"].get<std::string>();
@@ -475,8 +444,8 @@ BOOST_AUTO_TEST_CASE(planar_pass_calls_every_layer_once_in_order) {
         std::copy(v.begin(), v.end(), t.begin());
         return t;
     }();
-    (void)planar_forward(ex, config, x);
-    BOOST_REQUIRE(ex.calls.size() == ex.specs.size());
+    (void)planar_forward(ex, x);
+    BOOST_REQUIRE(ex.calls.size() == ex.arch.layers().size());
     // 45 x 61 -> 22 x 30 -> 11 x 15 -> 5 x 7; 5 x 7 upsamples to 10 x 14 (padded to 11 x 15), 22 x
     // 30 to 44 x 60 (padded to 45 x 61)
     const std::vector<std::size_t> heights = {45, 45, 22, 22, 11, 11, 5,  5,  5,
@@ -486,6 +455,71 @@ BOOST_AUTO_TEST_CASE(planar_pass_calls_every_layer_once_in_order) {
         BOOST_TEST(ex.calls[i].batch == 2U);
         BOOST_TEST(ex.calls[i].height == heights[i], "layer " << i);
     }
+    // and each call's size is the table's size of the layer's input level
+    const nn::unet_level_sizes sizes = ex.arch.sizes(45, 61);
+    for (std::size_t i = 0; i < ex.calls.size(); ++i) {
+        const std::size_t level = ex.arch.layers()[i].input_level();
+        BOOST_TEST(ex.calls[i].height == sizes.heights[level], "layer " << i);
+        BOOST_TEST(ex.calls[i].width == sizes.widths[level], "layer " << i);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(planar_pass_keeping_every_activation) {
+    // With every activation in its own slice the output is the same to the bit, and after the
+    // pass each activation still holds what the next step read from it.
+    const nn::unet_config config{2, 2, 4, 3};
+    direct_executor ex(random_unet(config, 9));
+    tensor<4> x = xt::empty<float>({2UL, 2UL, 45UL, 61UL});
+    const std::vector<float> v = uniform_values(x.size(), 21, 0.0F, 1.0F);
+    std::copy(v.begin(), v.end(), x.begin());
+    const tensor<4> shared = planar_forward(ex, x);
+
+    const nn::planar_unet_layout layout = nn::planar_unet_plan(ex.arch, 2, 45, 61, true);
+    BOOST_TEST(layout.floats > nn::planar_unet_plan(ex.arch, 2, 45, 61).floats);
+    std::vector<float> floats(layout.floats, std::numeric_limits<float>::quiet_NaN());
+    std::vector<double> doubles(layout.doubles, std::numeric_limits<double>::quiet_NaN());
+    tensor<4> y = xt::empty<float>({2UL, 2UL, 45UL, 61UL});
+    nn::planar_unet_forward(ex, ex.arch, layout, x.data(), y.data(), floats.data(), doubles.data());
+    BOOST_TEST(std::vector<float>(y.begin(), y.end()) ==
+                   std::vector<float>(shared.begin(), shared.end()),
+               boost::test_tools::per_element());
+
+    const nn::unet_activations<nn::planar_map>& a = layout.maps;
+    auto values = [&](const nn::planar_map& m) {
+        const float* p = floats.data() + m.offset;
+        return std::vector<float>(p, p + 2 * m.channels * m.height * m.width);
+    };
+    for (std::size_t l = 0; l < 3; ++l) {
+        // pooled[l] is the pooling of the skip down[l].out
+        const nn::planar_map& skip = a.down[l].out;
+        const nn::planar_map& pooled = a.pooled[l];
+        std::vector<float> expected(2 * pooled.channels * pooled.height * pooled.width);
+        run(expected.size(),
+            bodies::avg_pool2_body{floats.data() + skip.offset, expected.data(), skip.height,
+                                   skip.width, pooled.height, pooled.width});
+        BOOST_TEST(values(pooled) == expected, boost::test_tools::per_element());
+        // the decoder's concatenation at level l holds the skip in its second half
+        const nn::planar_map& concat = a.concat[ex.arch.pools() - 1 - l];
+        const std::size_t half = skip.channels * skip.height * skip.width;
+        for (std::size_t n = 0; n < 2; ++n) {
+            const float* cat = floats.data() + concat.offset + (2 * n + 1) * half;
+            const float* kept = floats.data() + skip.offset + n * half;
+            BOOST_TEST(std::equal(cat, cat + half, kept), "level " << l << ", image " << n);
+        }
+    }
+    // the first block's intermediate is still its first convolution, normalised with that
+    // layer's kept coefficients
+    const nn::planar_map& mid = a.down[0].mid;
+    const float* scale = floats.data() + layout.coefficients[ex.arch.down(0)];
+    const std::size_t planes = 2 * mid.channels;
+    const std::size_t plane = mid.height * mid.width;
+    std::vector<float> conv(planes * plane);
+    nn::conv_call call{ex.arch.down(0), x.data(), conv.data(), 2, 45, 61};
+    ex.convolve(call);
+    std::vector<float> expected = conv;
+    run(expected.size(),
+        bodies::normalise_leaky_relu_body{expected.data(), scale, scale + planes, plane, 0.2F});
+    BOOST_TEST(values(mid) == expected, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(planar_pass_on_a_random_network_with_odd_sizes) {
@@ -500,7 +534,7 @@ BOOST_AUTO_TEST_CASE(planar_pass_on_a_random_network_with_odd_sizes) {
         tensor<4> x = xt::empty<float>({2UL, config.in_chans, 45UL, 61UL});
         const std::vector<float> v = uniform_values(x.size(), config.chans, 0.0F, 1.0F);
         std::copy(v.begin(), v.end(), x.begin());
-        const tensor<4> y = planar_forward(ex, config, x);
+        const tensor<4> y = planar_forward(ex, x);
         const tensor<4> cpu = net.forward(x);
         const double err = normalised_error(y.data(), cpu.data(), y.size());
         BOOST_TEST(err <= 1e-5, "chans " << config.chans << ": normalised error " << err);
@@ -524,7 +558,7 @@ BOOST_AUTO_TEST_CASE(denoiser_bodies_match_the_cpu_call_conventions) {
         for (const unet_call call : {unet_call::normalised, unet_call::residual}) {
             const unet_denoiser d(net, call);
             const image expected = d(y);
-            const image got = denoise_through_bodies(ex, net->config(), call, y);
+            const image got = denoise_through_bodies(ex, call, y);
             const double err = normalised_error(got.data(), expected.data(), got.size());
             BOOST_TEST(err <= 1e-5, k.weights << " " << to_string(call) << ": " << err);
         }
@@ -534,11 +568,12 @@ BOOST_AUTO_TEST_CASE(denoiser_bodies_match_the_cpu_call_conventions) {
 BOOST_AUTO_TEST_CASE(denoiser_statistic_bodies_closed_forms) {
     // Two groups of one 2 x 2 channel: {1, 2, 3, 4} and {5, 5, 5, 5}.
     const std::vector<float> y = {1, 2, 3, 4, 5, 5, 5, 5};
-    std::vector<double> stats(nn::denoiser_statistics::size(2, 2));
-    const nn::denoiser_statistics s{stats.data(), 2, 2};
+    std::vector<double> stats(unet_call_statistics::size(2, 2));
+    const unet_call_statistics s{stats.data(), 2, 2};
+    const unet_call_shape shape{2, 1, 4};
     std::vector<float> normalised(8);
     const loop_executor ex;
-    nn::denoiser_normalise(ex, y.data(), 1, 4, s, normalised.data());
+    xrestore::detail::unet_call_normalise(ex, y.data(), shape, s, normalised.data());
     BOOST_TEST(s.channel_mean()[0] == 2.5);
     BOOST_TEST(s.channel_mean()[1] == 5.0);
     // unbiased std of {1, 2, 3, 4}: sqrt(5 / 3); a constant group is clamped at 1e-4
@@ -548,11 +583,12 @@ BOOST_AUTO_TEST_CASE(denoiser_statistic_bodies_closed_forms) {
     BOOST_TEST(normalised[5] == 0.0F);
     // u = normalised: the normalised call gives y back, the residual call y - (y - m) = m
     std::vector<float> out(8);
-    nn::denoiser_output(ex, false, y.data(), normalised.data(), 1, 4, s, out.data());
+    xrestore::detail::unet_call_output(ex, false, y.data(), normalised.data(), shape, s,
+                                       out.data());
     for (std::size_t i = 0; i < 8; ++i) {
         BOOST_TEST(out[i] == y[i], boost::test_tools::tolerance(1e-6F));
     }
-    nn::denoiser_output(ex, true, y.data(), normalised.data(), 1, 4, s, out.data());
+    xrestore::detail::unet_call_output(ex, true, y.data(), normalised.data(), shape, s, out.data());
     for (std::size_t i = 0; i < 8; ++i) {
         BOOST_TEST(out[i] == (i < 4 ? 2.5F : 5.0F), boost::test_tools::tolerance(1e-6F));
     }

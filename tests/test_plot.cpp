@@ -4,20 +4,30 @@
 #include "test_support.hpp"
 
 #include <xrestore/io/image.hpp>
+#include <xrestore/report/font.hpp>
 #include <xrestore/report/plot.hpp>
 
+#include <stb_truetype.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
 
 using namespace xrestore;
+using namespace xrestore::report;
 
 namespace {
 
 bool same_colour(const canvas& c, long x, long y, rgb colour) {
     return c.pixel(static_cast<std::size_t>(x), static_cast<std::size_t>(y)) == colour;
+}
+
+bool white(const canvas& c, long x, long y) {
+    return same_colour(c, x, y, {1, 1, 1});
 }
 
 /// The message of the exception of type E that f throws (fails the test otherwise).
@@ -36,10 +46,79 @@ bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
 
+/// The default font file read straight through stb_truetype, apart from report::font, to
+/// compute what the text should look like.
+struct reference_font {
+    std::string bytes = test::slurp(load_font().path());
+    stbtt_fontinfo info{};
+    reference_font() {
+        BOOST_TEST_REQUIRE(
+            stbtt_InitFont(&info, reinterpret_cast<const unsigned char*>(bytes.data()), 0) != 0);
+    }
+    double scale(double size) const {
+        return static_cast<double>(
+            stbtt_ScaleForMappingEmToPixels(&info, static_cast<float>(size)));
+    }
+    /// Sum of the advance widths and pair kernings of ASCII `text`, in pixels.
+    double advance(const std::string& text, double size) const {
+        int units = 0;
+        for (std::size_t i = 0; i < text.size(); ++i) {
+            int advance = 0;
+            int bearing = 0;
+            stbtt_GetCodepointHMetrics(&info, text[i], &advance, &bearing);
+            units += advance;
+            if (i + 1 < text.size()) {
+                units += stbtt_GetCodepointKernAdvance(&info, text[i], text[i + 1]);
+            }
+        }
+        return units * scale(size);
+    }
+    /// The pen position of character i of ASCII `text`: the advances of the characters before
+    /// it and the kerning of each with its successor.
+    double pen(const std::string& text, std::size_t i, double size) const {
+        return advance(text.substr(0, i + 1), size) - advance(text.substr(i, 1), size);
+    }
+    /// The outline box of ASCII `text` with its pen at (x, baseline): [x0, x1] x [y0, y1].
+    std::array<double, 4> outline_box(const std::string& text, double size, double x,
+                                      double baseline) const {
+        std::array<double, 4> box = {1e300, 1e300, -1e300, -1e300};
+        for (std::size_t i = 0; i < text.size(); ++i) {
+            const double pen = x + this->pen(text, i, size);
+            int x0 = 0;
+            int y0 = 0;
+            int x1 = 0;
+            int y1 = 0;
+            if (stbtt_GetCodepointBox(&info, text[i], &x0, &y0, &x1, &y1) == 0) {
+                continue;
+            }
+            box[0] = std::min(box[0], pen + x0 * scale(size));
+            box[2] = std::max(box[2], pen + x1 * scale(size));
+            box[1] = std::min(box[1], baseline - y1 * scale(size)); // font y points up
+            box[3] = std::max(box[3], baseline - y0 * scale(size));
+        }
+        return box;
+    }
+};
+
+/// The smallest rectangle [x0, x1) x [y0, y1) holding every pixel that is not white.
+std::array<long, 4> ink_bounds(const canvas& c) {
+    std::array<long, 4> box = {std::numeric_limits<long>::max(), std::numeric_limits<long>::max(),
+                               -1, -1};
+    for (long y = 0; y < static_cast<long>(c.height()); ++y) {
+        for (long x = 0; x < static_cast<long>(c.width()); ++x) {
+            if (!white(c, x, y)) {
+                box = {std::min(box[0], x), std::min(box[1], y), std::max(box[2], x + 1),
+                       std::max(box[3], y + 1)};
+            }
+        }
+    }
+    return box;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(nice_ticks_cover_the_range_with_round_steps) {
-    using detail::nice_ticks;
+    using report::detail::nice_ticks;
     BOOST_TEST(nice_ticks(0.0, 1.0, 6) == (std::vector<double>{0.0, 0.2, 0.4, 0.6, 0.8, 1.0}),
                boost::test_tools::per_element());
     // step 0.01 would need 9 ticks (0.01..0.09): 0.02 covers [0.013, 0.087] with 6
@@ -69,7 +148,7 @@ BOOST_AUTO_TEST_CASE(nice_ticks_cover_the_range_with_round_steps) {
 }
 
 BOOST_AUTO_TEST_CASE(tick_labels_are_compact) {
-    using detail::tick_label;
+    using report::detail::tick_label;
     BOOST_TEST(tick_label(0.5, 0.1) == "0.5");
     BOOST_TEST(tick_label(1.0, 0.2) == "1");
     BOOST_TEST(tick_label(0.6, 0.2) == "0.6");
@@ -92,71 +171,190 @@ BOOST_AUTO_TEST_CASE(tick_labels_are_compact) {
     BOOST_CHECK_THROW(tick_label(1.0, 0.0), value_error);
 }
 
-BOOST_AUTO_TEST_CASE(text_inks_exactly_the_glyph_cells) {
+BOOST_AUTO_TEST_CASE(text_inks_inside_the_box_of_its_glyph_outlines) {
+    const reference_font reference;
+    const font& face = load_font();
     const rgb ink{0.1f, 0.2f, 0.3f};
-    const rgb white{1, 1, 1};
-    BOOST_TEST(canvas::text_width("1") == 5);
-    BOOST_TEST(canvas::text_width("10", 2) == 22); // (2 * 6 - 1) * 2
-    BOOST_TEST(canvas::text_width("") == 0);
-    BOOST_TEST(canvas::text_height(3) == 21);
-    for (int scale : {1, 2}) {
-        canvas c(20, 20);
-        c.draw_text(3, 4, "1", ink, scale);
-        const auto& glyph = detail::font_glyph_of('1');
-        for (long y = 0; y < 20; ++y) {
-            for (long x = 0; x < 20; ++x) {
-                const long column = (x - 3) >= 0 ? (x - 3) / scale : -1;
-                const long row = (y - 4) >= 0 ? (y - 4) / scale : -1;
-                const bool in_glyph = column >= 0 && column < 5 && row >= 0 && row < 7;
-                const bool inked = in_glyph && detail::glyph_ink(glyph, static_cast<int>(column),
-                                                                 static_cast<int>(row));
-                BOOST_TEST(same_colour(c, x, y, inked ? ink : white),
-                           "scale " << scale << " pixel (" << x << ", " << y << ")");
-            }
+    for (const std::string text : {"H", "Typography (dB) 0.25", "AVATAR gjpqy"}) {
+        for (const double size : {11.0, 17.0, 31.5}) {
+            const double x = 7.25;
+            const double baseline = 2.0 * size + 0.5;
+            canvas c(static_cast<std::size_t>(face.text_width(text, size) + 3 * size),
+                     static_cast<std::size_t>(3 * size));
+            c.draw_text(x, baseline, text, ink, face, size);
+            const auto box = reference.outline_box(text, size, x, baseline);
+            const auto inked = ink_bounds(c);
+            // each inked pixel touches the outline box; the outermost ones reach its edges
+            BOOST_TEST(static_cast<double>(inked[0]) >= std::floor(box[0]) - 1e-9);
+            BOOST_TEST(static_cast<double>(inked[1]) >= std::floor(box[1]) - 1e-9);
+            BOOST_TEST(static_cast<double>(inked[2]) <= std::ceil(box[2]) + 1e-9);
+            BOOST_TEST(static_cast<double>(inked[3]) <= std::ceil(box[3]) + 1e-9);
+            BOOST_TEST(static_cast<double>(inked[0]) <= box[0] + 1.0, text << " at " << size);
+            BOOST_TEST(static_cast<double>(inked[1]) <= box[1] + 1.0, text << " at " << size);
+            BOOST_TEST(static_cast<double>(inked[2]) >= box[2] - 1.0, text << " at " << size);
+            BOOST_TEST(static_cast<double>(inked[3]) >= box[3] - 1.0, text << " at " << size);
+            // font::ink_box holds every inked pixel
+            const pixel_box predicted = face.ink_box(text, size, x, baseline);
+            BOOST_TEST(predicted.left <= inked[0]);
+            BOOST_TEST(predicted.top <= inked[1]);
+            BOOST_TEST(predicted.right >= inked[2]);
+            BOOST_TEST(predicted.bottom >= inked[3]);
         }
     }
-    // the font table itself: '1' is a vertical stroke with a flag and a foot
-    BOOST_TEST(detail::font_glyph_of('1').cells == "..#.."
-                                                   ".##.."
-                                                   "..#.."
-                                                   "..#.."
-                                                   "..#.."
-                                                   "..#.."
-                                                   ".###.");
+    // the capital H: two full-height stems, antialiased edges in between ink and paper
+    canvas h(40, 40);
+    h.draw_text(10.0, 30.0, "H", {0, 0, 0}, face, 17.0);
+    const long cap = std::lround(face.cap_height(17.0));
+    BOOST_TEST(cap >= 12); // readable: 12-pixel capitals at the plots' default size
+    long partial = 0;
+    long full = 0;
+    for (long y = 30 - cap; y < 30; ++y) {
+        for (long x = 0; x < 40; ++x) {
+            const float v = h.pixel(static_cast<std::size_t>(x), static_cast<std::size_t>(y)).r;
+            full += v == 0.0f ? 1 : 0;
+            partial += v > 0.0f && v < 1.0f ? 1 : 0;
+        }
+    }
+    BOOST_TEST(full >= 2 * (cap - 2));
+    BOOST_TEST(partial > 0);
+}
+
+BOOST_AUTO_TEST_CASE(text_width_is_the_sum_of_advances_and_kerning) {
+    const reference_font reference;
+    const font& face = load_font();
+    double previous = -1.0;
+    for (const std::string text : {"", "A", "AV", "AVA", "AVAT", "AVATA", "AVATAR", "AVATAR 2"}) {
+        const double width = face.text_width(text, 17.0);
+        BOOST_TEST(width == reference.advance(text, 17.0), boost::test_tools::tolerance(1e-9));
+        BOOST_TEST(width > previous, "\"" << text << "\" is wider than its prefix");
+        previous = width;
+    }
+    // the font kerns A and V closer than their advances
+    BOOST_TEST(face.text_width("AV", 17.0) <
+               face.text_width("A", 17.0) + face.text_width("V", 17.0) - 0.5);
+    // proportional to the size
+    BOOST_TEST(face.text_width("PSNR (dB)", 34.0) == 2.0 * face.text_width("PSNR (dB)", 17.0),
+               boost::test_tools::tolerance(1e-6));
+    // the pen positions of the layout are the advance sums of the prefixes
+    const text_run run = face.layout("AVATAR", 17.0);
+    BOOST_TEST_REQUIRE(run.glyphs.size() == 6u);
+    for (std::size_t i = 0; i < 6; ++i) {
+        BOOST_TEST(run.glyphs[i].x == reference.pen("AVATAR", i, 17.0),
+                   boost::test_tools::tolerance(1e-9));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(vertical_text_is_rotated_counter_clockwise) {
+    const font& face = load_font();
     const rgb ink{0, 0, 0};
-    canvas flat(40, 40);
-    canvas upright(40, 40);
-    flat.draw_text(0, 0, "Fy", ink, 2);
-    upright.draw_text_vertical(0, 0, "Fy", ink, 2);
-    const long w = canvas::text_width("Fy", 2);
-    const long h = canvas::text_height(2);
+    const std::string text = "Fy (dB)";
+    const double size = 17.0;
+    const auto w = static_cast<long>(std::ceil(face.text_width(text, size))) + 4;
+    canvas flat(static_cast<std::size_t>(w), 40);
+    canvas upright(40, static_cast<std::size_t>(w));
+    const long baseline = 25;
+    flat.draw_text(0.0, static_cast<double>(baseline), text, ink, face, size);
+    upright.draw_text_vertical(static_cast<double>(baseline), static_cast<double>(w), text, ink,
+                               face, size);
+    long inked = 0;
     for (long u = 0; u < w; ++u) {
-        for (long v = 0; v < h; ++v) {
-            // horizontal (u, v) -> vertical (v, w - 1 - u)
-            BOOST_TEST(
-                flat.pixel(static_cast<std::size_t>(u), static_cast<std::size_t>(v)) ==
-                upright.pixel(static_cast<std::size_t>(v), static_cast<std::size_t>(w - 1 - u)));
+        for (long v = 0; v < 40; ++v) {
+            // level pixel (u, v) -> turned (v, w - 1 - u)
+            const rgb level = flat.pixel(static_cast<std::size_t>(u), static_cast<std::size_t>(v));
+            BOOST_TEST(level == upright.pixel(static_cast<std::size_t>(v),
+                                              static_cast<std::size_t>(w - 1 - u)));
+            inked += level.r < 1.0f ? 1 : 0;
         }
     }
+    BOOST_TEST(inked > 100);
 }
 
-BOOST_AUTO_TEST_CASE(unknown_characters) {
-    // each non-ASCII character (UTF-8 sequence) is one '?', a control character a box
-    BOOST_TEST(detail::displayed_characters("a\xCF\x83 b") == "a? b");
-    BOOST_TEST(canvas::text_width("\xCF\x83") == canvas::text_width("?"));
-    canvas a(10, 10);
-    canvas b(10, 10);
-    a.draw_text(1, 1, "\xC3\xA9", {0, 0, 0});
-    b.draw_text(1, 1, "?", {0, 0, 0});
-    BOOST_TEST(test::max_abs_difference(a.pixels(), b.pixels()) == 0.0);
-    canvas box(10, 10);
-    box.draw_text(0, 0, "\t", {0, 0, 0});
-    BOOST_TEST(same_colour(box, 0, 0, {0, 0, 0}));
-    BOOST_TEST(same_colour(box, 4, 6, {0, 0, 0}));
-    BOOST_TEST(same_colour(box, 2, 3, {1, 1, 1}));
+BOOST_AUTO_TEST_CASE(utf8_text_and_missing_glyphs) {
+    BOOST_TEST((decode_utf8("a\xCF\x83 b") == std::u32string{U'a', 0x3C3, U' ', U'b'}));
+    // malformed: a stray continuation byte, an overlong '/', a truncated sequence, a surrogate
+    BOOST_TEST((decode_utf8("\x80") == std::u32string{0xFFFD}));
+    BOOST_TEST((decode_utf8("\xC0\xAF") == std::u32string{0xFFFD, 0xFFFD}));
+    BOOST_TEST((decode_utf8("x\xE2\x82") == std::u32string{U'x', 0xFFFD, 0xFFFD}));
+    BOOST_TEST((decode_utf8("\xED\xA0\x80") == std::u32string{0xFFFD, 0xFFFD, 0xFFFD}));
+    BOOST_TEST((decode_utf8("\xE2\x82\xAC\xF0\x9F\x98\x80") == std::u32string{0x20AC, 0x1F600}));
+    const font& face = load_font();
+    // a character the font has draws its own glyph (sigma), as wide as its advance
+    const text_run sigma = face.layout("\xCF\x83", 17.0);
+    BOOST_TEST_REQUIRE(sigma.glyphs.size() == 1u);
+    BOOST_TEST(sigma.glyphs[0].glyph == face.glyph_of(0x3C3));
+    BOOST_TEST(sigma.glyphs[0].glyph != 0);
+    BOOST_TEST(sigma.width > 0.0);
+    // control characters and characters the font lacks draw the missing-glyph box
+    BOOST_TEST(face.glyph_of(U'\t') == 0);
+    BOOST_TEST(face.glyph_of(0x10FFFD) == 0);
+    canvas tab(30, 30);
+    canvas lacking(30, 30);
+    tab.draw_text(2.0, 22.0, "\t", {0, 0, 0}, face, 17.0);
+    lacking.draw_text(2.0, 22.0, "\xF4\x8F\xBF\xBD", {0, 0, 0}, face, 17.0); // U+10FFFD
+    BOOST_TEST(test::max_abs_difference(tab.pixels(), lacking.pixels()) == 0.0);
+    BOOST_TEST(ink_bounds(tab)[2] > 0); // the box shows
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_or_bad_font_file_is_a_clear_error) {
+    test::scratch_dir dir("xrestore_test_plot_font_");
+    const std::vector<plot_series> fine = {{.label = "a", .x = {0, 1}, .y = {1, 2}}};
+    const std::string missing = (dir / "no_such_font.ttf").string();
+    const std::string message =
+        test::io_error_message([&] { render_line_plot(fine, {.font = missing}); });
+    BOOST_TEST(contains(message, "font: the font file '" + missing + "' (options.font)"));
+    BOOST_TEST(contains(message, "must be an existing font file, got no file"));
+    // a directory, an empty file, an image: not fonts
+    BOOST_TEST(contains(test::io_error_message([&] { font f(dir.path); }),
+                        "got something that is not a file"));
+    test::spill(dir / "empty.ttf", "");
+    const std::string empty = test::io_error_message([&] {
+        render_bar_chart({{"a", {1.0}}}, {.font = dir / "empty.ttf"});
+    });
+    BOOST_TEST(contains(empty, "empty.ttf' (options.font) must be a TrueType or OpenType font"));
+    BOOST_TEST(contains(empty, "got 0 bytes that are not one"));
+    const std::string png = std::string(XRESTORE_DATA_DIR) + "/images/butterfly_set5.png";
+    BOOST_TEST(contains(test::io_error_message([&] {
+                            render_panel({{"x", xt::zeros<float>({1, 4, 4})}}, {.font = png});
+                        }),
+                        "butterfly_set5.png' (options.font) must be a TrueType or OpenType font"));
+    // the environment variable overrides the build's default, and is named in the message
+    ::setenv(font_environment_variable, missing.c_str(), 1);
+    const std::string from_environment = test::io_error_message([&] { render_line_plot(fine); });
+    ::unsetenv(font_environment_variable);
+    BOOST_TEST(contains(from_environment, missing));
+    BOOST_TEST(contains(from_environment, "the environment variable XRESTORE_REPORT_FONT"));
+    BOOST_CHECK_NO_THROW(render_line_plot(fine)); // back to the build's default
+    BOOST_TEST(font_path().first == std::filesystem::path(XRESTORE_REPORT_FONT));
+    BOOST_TEST(font_path(png).second == "options.font");
+}
+
+BOOST_AUTO_TEST_CASE(the_same_plot_gives_the_same_png_bytes) {
+    test::scratch_dir dir("xrestore_test_plot_bytes_");
+    const std::vector<plot_series> series = {
+        {.label = "PnP-ADMM", .x = {1, 2, 3, 4}, .y = {0.1, 0.02, 0.015, 0.017}},
+        {.label = "RED (\xCE\xBB 0.1)",
+         .x = {1, 2, 3, 4},
+         .y = {0.2, 0.05, 0.03, 0.025},
+         .dashed = true}};
+    const plot_options options{.title = "MSE against iteration",
+                               .x_label = "iteration",
+                               .y_label = "MSE (log scale)",
+                               .log_y = true,
+                               .x_markers = {2.5}};
+    write_line_plot(dir / "a.png", series, options);
+    write_line_plot(dir / "b.png", series, options);
+    const std::string a = test::slurp(dir / "a.png");
+    BOOST_TEST(a.size() > 1000u);
+    BOOST_TEST((a == test::slurp(dir / "b.png")));
+    const std::vector<bar_group> groups = {{"p=7", {28.1, 38.0}}, {"40% missing", {28.3, 35.8}}};
+    write_bar_chart(dir / "c.png", groups, {.title = "PSNR", .series_labels = {"TV", "PnP"}});
+    write_bar_chart(dir / "d.png", groups, {.title = "PSNR", .series_labels = {"TV", "PnP"}});
+    BOOST_TEST((test::slurp(dir / "c.png") == test::slurp(dir / "d.png")));
+    // and another size is another picture
+    plot_options larger = options;
+    larger.font_size = 20.0;
+    write_line_plot(dir / "e.png", series, larger);
+    BOOST_TEST((a != test::slurp(dir / "e.png")));
 }
 
 BOOST_AUTO_TEST_CASE(canvas_drawing_basics) {
@@ -183,7 +381,8 @@ BOOST_AUTO_TEST_CASE(canvas_drawing_basics) {
     BOOST_CHECK_THROW(c.set_pixel(0, 0, {std::nanf(""), 0, 0}), value_error);
     BOOST_CHECK_THROW(c.pixel(10, 0), value_error);
     BOOST_CHECK_THROW(canvas(0, 5), value_error);
-    BOOST_CHECK_THROW(c.draw_text(0, 0, "x", {0, 0, 0}, 0), value_error);
+    BOOST_CHECK_THROW(c.draw_text(0, 0, "x", {0, 0, 0}, load_font(), 0.0), value_error);
+    BOOST_CHECK_THROW(c.draw_text(std::nan(""), 0, "x", {0, 0, 0}, load_font(), 10.0), value_error);
     BOOST_CHECK_THROW(c.draw_line(0, 0, 5, 5, {0, 0, 0}, 0.0), value_error);
 }
 
@@ -228,9 +427,10 @@ BOOST_AUTO_TEST_CASE(a_flat_series_inks_the_middle_row_of_the_plot_only) {
     const canvas c = render_line_plot(series, options);
     BOOST_TEST(c.width() == 900u);
     BOOST_TEST(c.height() == 540u);
-    const auto layout = detail::layout_line_plot(series, options);
+    const auto layout = report::detail::layout_line_plot(series, options);
     const auto& area = layout.area;
-    BOOST_TEST(layout.text_scale == 2);
+    BOOST_TEST(layout.text.size == 17.0); // 12-pixel capitals on the default canvas
+    BOOST_TEST(layout.text.cap >= 12);
     BOOST_TEST(area.left > 0);
     BOOST_TEST(area.right < 900);
     BOOST_TEST(area.top > 0);
@@ -283,7 +483,7 @@ BOOST_AUTO_TEST_CASE(non_finite_points_break_the_line) {
         {.label = "", .x = {0, 1, 2, 3, 4}, .y = {1, 1, nan, 1, 1}, .color = red}};
     const plot_options options{.y_min = 0.0, .y_max = 2.0, .x_min = 0.0, .x_max = 4.0};
     const canvas c = render_line_plot(series, options);
-    const auto layout = detail::layout_line_plot(series, options);
+    const auto layout = report::detail::layout_line_plot(series, options);
     const long row = std::lround(std::floor(layout.y_pixel(1.0)));
     // ink from x = 0 to 1 and from 3 to 4, none in between (past the round ends)
     BOOST_TEST(same_colour(c, std::lround(layout.x_pixel(0.5)), row, red));
@@ -296,14 +496,14 @@ BOOST_AUTO_TEST_CASE(non_finite_points_break_the_line) {
 
 BOOST_AUTO_TEST_CASE(log_axis_ticks_at_powers_of_ten) {
     const std::vector<plot_series> wide = {{.label = "mse", .x = {0, 1, 2}, .y = {1e-3, 1e-2, 1}}};
-    const auto layout = detail::layout_line_plot(wide, {.log_y = true});
+    const auto layout = report::detail::layout_line_plot(wide, {.log_y = true});
     BOOST_TEST(layout.y_ticks.labels == (std::vector<std::string>{"1e-3", "0.01", "0.1", "1"}),
                boost::test_tools::per_element());
     BOOST_TEST(layout.y_ticks.minor.size() > 10u); // 2..9 x 10^k grid lines
     BOOST_TEST(layout.y_pixel(1e-2) < layout.y_pixel(1e-3));
     // under two decades: 2 and 5 x 10^k labelled too
     const std::vector<plot_series> narrow = {{.label = "mse", .x = {0, 1}, .y = {0.015, 0.6}}};
-    const auto small = detail::layout_line_plot(narrow, {.log_y = true});
+    const auto small = report::detail::layout_line_plot(narrow, {.log_y = true});
     BOOST_TEST(small.y_ticks.labels ==
                    (std::vector<std::string>{"0.02", "0.05", "0.1", "0.2", "0.5"}),
                boost::test_tools::per_element());
@@ -347,27 +547,59 @@ BOOST_AUTO_TEST_CASE(panel_layout_and_png_round_trip) {
     a(0, 5, 7) = 1.0f;
     image b = xt::full_like(xt::zeros<float>({1, 12, 16}), 0.25f);
     const std::size_t gap = 6;
-    const canvas panel = render_panel({{"a", a}, {"b", b}}, gap, 1);
+    const font& face = load_font();
+    const double size = 11.0;
+    const canvas panel = render_panel({{"a", a}, {"b", b}}, {.gap = gap, .font_size = size});
     // columns as wide as the images (the captions are narrower), gap apart and from the border
+    BOOST_TEST(face.text_width("b", size) < 16.0);
     BOOST_TEST(panel.width() == 30u + 16u + 3u * gap);
-    // gap, tallest image, 3 px + one 7-pixel caption line, gap
-    BOOST_TEST(panel.height() == gap + 20u + 3u + 7u + gap);
+    // gap, tallest image, 0.4 em, one caption line (capitals and descenders), gap
+    const auto caption_gap = static_cast<std::size_t>(std::lround(0.4 * size));
+    const auto cap = static_cast<std::size_t>(std::lround(face.cap_height(size)));
+    const auto depth = static_cast<std::size_t>(std::ceil(face.descent(size)));
+    const auto pitch = static_cast<std::size_t>(std::lround(face.line_height(size)));
+    BOOST_TEST(panel.height() == gap + 20u + caption_gap + cap + depth + gap);
     BOOST_TEST(same_colour(panel, 6 + 7, 6 + 5, {1, 0, 0}));
     BOOST_TEST(same_colour(panel, 6, 6, {0, 0, 0}));
     BOOST_TEST(same_colour(panel, 6 + 30 + 6, 6, {0.25f, 0.25f, 0.25f})); // gray -> RGB
     BOOST_TEST(same_colour(panel, 6 + 30 + 6, 6 + 12, {1, 1, 1}));        // top-aligned
     BOOST_TEST(same_colour(panel, 0, 0, {1, 1, 1}));
-    // a caption wider than its image widens the column, the image centred in it
-    const canvas wide = render_panel({{"a long caption", b}}, gap, 1);
+    // the captions are inked under the images
+    long caption_ink = 0;
+    for (long y = 6 + 20; y < static_cast<long>(panel.height()); ++y) {
+        for (long x = 0; x < static_cast<long>(panel.width()); ++x) {
+            caption_ink += white(panel, x, y) ? 0 : 1;
+        }
+    }
+    BOOST_TEST(caption_ink > 10);
+    // a caption wider than its image widens the column to its width plus 1 em, the image
+    // centred in it; it is wrapped at spaces to 8 em first
+    const canvas wide = render_panel({{"a long caption", b}}, {.gap = gap, .font_size = size});
+    BOOST_TEST(face.text_width("a long caption", size) < 8 * size);
     BOOST_TEST(wide.width() ==
-               static_cast<std::size_t>(canvas::text_width("a long caption")) + 2 * gap);
-    const canvas two_lines = render_panel({{"one\ntwo", b}}, gap, 2);
-    BOOST_TEST(two_lines.height() == gap + 12u + 6u + 14u + 4u + 14u + gap);
+               static_cast<std::size_t>(std::ceil(face.text_width("a long caption", size))) + 11u +
+                   2 * gap);
+    const std::string sentence = "a caption that is much longer than eight em";
+    const canvas wrapped = render_panel({{sentence, b}}, {.gap = gap, .font_size = size});
+    const auto lines = report::detail::wrap_words(face, size, sentence, 8 * 11.0);
+    BOOST_TEST(lines.size() > 1u);
+    double widest = 0.0;
+    for (const std::string& line : lines) {
+        BOOST_TEST(face.text_width(line, size) <= 88.0);
+        widest = std::max(widest, face.text_width(line, size));
+    }
+    BOOST_TEST(wrapped.width() == static_cast<std::size_t>(std::ceil(widest)) + 11u + 2 * gap);
+    BOOST_TEST(wrapped.height() ==
+               gap + 12u + caption_gap + cap + depth + (lines.size() - 1) * pitch + gap);
+    // '\n' breaks a caption
+    const canvas two_lines = render_panel({{"one\ntwo", b}}, {.gap = gap, .font_size = size});
+    BOOST_TEST(two_lines.height() == gap + 12u + caption_gap + cap + depth + pitch + gap);
     BOOST_CHECK_THROW(render_panel({}), value_error);
     BOOST_CHECK_THROW(render_panel({{"rgba", xt::zeros<float>({4, 5, 5})}}), shape_error);
+    BOOST_CHECK_THROW(render_panel({{"a", a}}, {.font_size = 2.0}), value_error);
 
     test::scratch_dir dir("xrestore_test_plot_");
-    write_panel(dir / "panel.png", {{"a", a}, {"b", b}}, gap, 1);
+    write_panel(dir / "panel.png", {{"a", a}, {"b", b}}, {.gap = gap, .font_size = size});
     const image back = read_image(dir / "panel.png");
     BOOST_TEST(back.shape()[0] == 3u);
     BOOST_TEST(test::max_abs_difference(back, panel.pixels()) <= 0.5 / 255 + 1e-6);
@@ -412,4 +644,69 @@ BOOST_AUTO_TEST_CASE(bar_heights_are_proportional_to_the_values) {
     BOOST_CHECK_THROW(render_bar_chart({}, {}), value_error);
     BOOST_CHECK_NO_THROW(
         render_bar_chart({{"a", {1.0, -2.0}}, {"b", {3.0, 0.5}}}, {.series_labels = {"x", "y"}}));
+}
+
+BOOST_AUTO_TEST_CASE(bar_labels_keep_their_size_wrapped_or_upright) {
+    const font& face = load_font();
+    // the study's seven cases fit their slots on one line at the full size
+    std::vector<bar_group> study;
+    for (const char* label :
+         {"p=7", "p=13", "p=17", "p=13+noise", "40% missing", "60% missing", "80% missing"}) {
+        study.push_back({label, {20.0, 30.0}});
+    }
+    const auto one_line = report::detail::layout_bar_chart(study, {});
+    BOOST_TEST(one_line.text.size == 17.0);
+    BOOST_TEST(!one_line.upright);
+    for (std::size_t g = 0; g < study.size(); ++g) {
+        BOOST_TEST(one_line.labels[g] == std::vector<std::string>{study[g].label},
+                   boost::test_tools::per_element());
+        BOOST_TEST(face.text_width(study[g].label, 17.0) < one_line.slot);
+    }
+    // on a narrower canvas labels with spaces wrap there instead of shrinking
+    std::vector<bar_group> spaced = study;
+    spaced[3].label = "p=13 + noise";
+    const auto narrow = report::detail::layout_bar_chart(spaced, {.width = 600, .font_size = 17.0});
+    BOOST_TEST(!narrow.upright);
+    BOOST_TEST(narrow.labels[4] == (std::vector<std::string>{"40%", "missing"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(narrow.area.bottom < one_line.area.bottom); // room for the second line
+    for (const auto& lines : narrow.labels) {
+        for (const std::string& line : lines) {
+            BOOST_TEST(face.text_width(line, 17.0) <= narrow.slot);
+        }
+    }
+    // a word wider than its slot (as "p=13+noise" here): every label turns to read upwards, at
+    // the full size
+    std::vector<bar_group> long_words = study;
+    long_words[3].label = "deconvolution+noise";
+    const auto upright = report::detail::layout_bar_chart(long_words, {.width = 600});
+    BOOST_TEST(upright.upright);
+    const canvas c = render_bar_chart(long_words, {.width = 600});
+    // the turned label of group 3 runs down from the axis as far as its width
+    const long column = upright.area.left + std::lround((3 + 0.5) * upright.slot);
+    long lowest = 0;
+    for (long y = upright.area.bottom + 1; y < static_cast<long>(c.height()); ++y) {
+        for (long x = column - 12; x <= column + 12; ++x) {
+            lowest = white(c, x, y) ? lowest : y;
+        }
+    }
+    const double label_width = face.text_width("deconvolution+noise", upright.text.size);
+    BOOST_TEST(static_cast<double>(lowest - upright.area.bottom) >= label_width);
+    BOOST_TEST(static_cast<double>(lowest - upright.area.bottom) <=
+               label_width + 3 * upright.text.size);
+    // the legend goes above the bars by default, in one row here: its swatches sit between the
+    // title and the plot area, none of the series colours inside the plot area's top rows
+    const bar_options with_legend{.title = "PSNR", .series_labels = {"TV", "PnP-ADMM"}};
+    const auto above = report::detail::layout_bar_chart(study, with_legend);
+    BOOST_TEST(above.area.top > one_line.area.top + above.text.cap);
+    const canvas chart = render_bar_chart(study, with_legend);
+    for (std::size_t k = 0; k < 2; ++k) {
+        long swatch = 0;
+        for (long y = 0; y < above.area.top; ++y) {
+            for (long x = 0; x < static_cast<long>(chart.width()); ++x) {
+                swatch += same_colour(chart, x, y, palette_color(k)) ? 1 : 0;
+            }
+        }
+        BOOST_TEST(swatch >= above.text.swatch * (above.text.cap - 1));
+    }
 }

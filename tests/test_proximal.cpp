@@ -1,7 +1,11 @@
 #define BOOST_TEST_MODULE proximal
 #include <boost/test/unit_test.hpp>
 
-#include <xrestore/solvers/proximal.hpp>
+#include <xrestore/prox/haar_l1.hpp>
+#include <xrestore/prox/projection.hpp>
+#include <xrestore/prox/soft_threshold.hpp>
+#include <xrestore/prox/tv.hpp>
+#include <xrestore/prox/wavelet_bands.hpp>
 
 #include <xrestore/core/noise.hpp>
 #include <xrestore/core/vector_space.hpp>

@@ -12,8 +12,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/core/error.hpp>
+#include <xrestore/core/linear_operator.hpp>
 #include <xrestore/core/noise.hpp>
 #include <xrestore/core/tensor.hpp>
+#include <xrestore/core/vector_space.hpp>
 #include <xrestore/io/image.hpp>
 #include <xrestore/operators/convolution.hpp>
 #include <xrestore/operators/kernels.hpp>
@@ -25,6 +27,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -80,6 +83,32 @@ struct small_deblur {
     convolution a{box_kernel(13), shape_of<3>(truth), {.boundary = boundary::zero}};
     image y = add_gaussian_noise(a.apply(truth), 0.01, 3);
 };
+
+/// A user-defined operator: forwards apply and adjoint to `op` (a copy), nothing else, so a solver
+/// cannot recognise it as one of the library's operators and takes its general path.
+template <linear_operator Op>
+struct opaque_operator {
+    using domain_type = domain_t<Op>;
+    using range_type = range_t<Op>;
+    Op op;
+    range_type apply(const domain_type& x) const { return op.apply(x); }
+    domain_type adjoint(const range_type& y) const { return op.adjoint(y); }
+    shape_t<domain_type> domain_shape() const { return op.domain_shape(); }
+    shape_t<range_type> range_shape() const { return op.range_shape(); }
+};
+
+/// True when two arrays have the same shape and the same bits.
+template <std::size_t N>
+bool same_bits(const tensor<N>& a, const tensor<N>& b) {
+    return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+/// True when two solver results hold the same iterate, history and stop, bit for bit.
+template <std::size_t N>
+bool same_result(const solver_result<tensor<N>>& a, const solver_result<tensor<N>>& b) {
+    return same_bits(a.x, b.x) && a.objective == b.objective && a.change == b.change &&
+           a.iterations == b.iterations && a.stop == b.stop;
+}
 
 /// prefix + k + suffix (built step by step: GCC 12 warns falsely on "literal" + std::string).
 inline std::string numbered(std::string prefix, std::size_t k, std::string_view suffix) {

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/solvers/tikhonov.hpp>
+#include <xrestore/solvers/tikhonov_fft.hpp>
 
 #include "test_support.hpp"
 

@@ -11,11 +11,15 @@
 #include <xrestore/metrics/total_variation.hpp>
 #include <xrestore/operators/combinators.hpp>
 #include <xrestore/operators/convolution.hpp>
+#include <xrestore/operators/gradient.hpp>
+#include <xrestore/operators/haar.hpp>
 #include <xrestore/operators/inpainting.hpp>
 #include <xrestore/operators/kernels.hpp>
+#include <xrestore/prox/soft_threshold.hpp>
 
 #include <xtensor/xview.hpp>
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <ostream>
@@ -35,6 +39,25 @@ double data_term(const convolution& a, const image& x, const image& y) {
     xrestore::axpy(-1.0f, y, r);
     return 0.5 * xrestore::dot(r, r);
 }
+
+/// A user's gradient operator: D x = (c x, 0) in the 2 x C x H x W layout, so that
+/// ||D x||_{2,1} = c ||x||_1 (a scaled identity into the first half of the field).
+struct scaled_identity_field {
+    using domain_type = image;
+    using range_type = tensor<4>;
+    shape3 shape;
+    float c;
+    tensor<4> apply(const image& x) const {
+        tensor<4> g = xt::zeros<float>(range_shape());
+        xt::view(g, 0, xt::all(), xt::all(), xt::all()) = c * x;
+        return g;
+    }
+    image adjoint(const tensor<4>& g) const {
+        return xt::eval(c * xt::view(g, 0, xt::all(), xt::all(), xt::all()));
+    }
+    shape3 domain_shape() const { return shape; }
+    std::array<std::size_t, 4> range_shape() const { return {2, shape[0], shape[1], shape[2]}; }
+};
 
 } // namespace
 
@@ -153,6 +176,67 @@ BOOST_AUTO_TEST_CASE(monitor_tolerance_and_start) {
     const double direct = data_term(p.a, d.x, p.y) + 1e-3 * total_variation(d.x) +
                           1e-3 * coefficient_l1_norm(w.apply(d.x), w, wavelet_bands::details);
     BOOST_TEST(std::abs(direct - d.objective.back()) < 1e-5 * direct);
+}
+
+BOOST_AUTO_TEST_CASE(user_gradient_operators_plug_in) {
+    const small_deblur p;
+    const shape3 shape = shape_of<3>(p.y);
+    const gradient d(shape);
+    const haar_wavelet w(shape, 3);
+    // passed explicitly, the defaults give the default run bit for bit
+    const tv_options o{.lambda = 2e-3, .max_iter = 40};
+    BOOST_TEST(same_result(tv_primal_dual(p.a, p.y, d, o), tv_primal_dual(p.a, p.y, o)));
+    const tv_haar_options oh{
+        .lambda_wavelet = 5e-4, .bands = wavelet_bands::details, .max_iter = 30};
+    BOOST_TEST(
+        same_result(tv_haar_primal_dual(p.a, p.y, d, w, oh), tv_haar_primal_dual(p.a, p.y, oh)));
+    // as a user's operators (their norms are estimated, so the steps are given): the same run
+    const tv_options steps{.lambda = 2e-3, .max_iter = 40, .tau = 1.0, .sigma = 0.09};
+    const auto by_default = tv_primal_dual(p.a, p.y, steps);
+    BOOST_TEST(by_default.iterations == 40);
+    BOOST_TEST(
+        same_result(tv_primal_dual(p.a, p.y, opaque_operator<gradient>{d}, steps), by_default));
+    BOOST_TEST(same_result(tv_primal_dual(p.a, p.y, opaque_operator<gradient>{d}, p.truth, steps),
+                           tv_primal_dual(p.a, p.y, p.truth, steps)));
+    const tv_haar_options haar_steps{
+        .lambda_wavelet = 5e-4, .max_iter = 30, .tau = 1.0, .sigma = 0.09};
+    BOOST_TEST(same_result(tv_haar_primal_dual(p.a, p.y, opaque_operator<gradient>{d},
+                                               opaque_operator<haar_wavelet>{w}, haar_steps),
+                           tv_haar_primal_dual(p.a, p.y, haar_steps)));
+    // with the default steps a user's D runs on its norm estimate and converges as well
+    const auto reference = tv_primal_dual(p.a, p.y, {.lambda = 2e-3, .max_iter = 1000});
+    const auto user =
+        tv_primal_dual(p.a, p.y, opaque_operator<gradient>{d}, {.lambda = 2e-3, .max_iter = 1000});
+    BOOST_TEST(std::abs(relative_gap(user.objective.back(), reference.objective.back())) < 1e-4);
+}
+
+BOOST_AUTO_TEST_CASE(a_scaled_identity_gradient_gives_soft_thresholding) {
+    // A = I, D x = (c x, 0): min 1/2 ||x - y||^2 + lambda c ||x||_1, solved by soft(y, lambda c)
+    const image y = butterfly_crop(16) - 0.5f;
+    const shape3 shape = shape_of<3>(y);
+    const scaled_identity_field d{shape, 2.0f};
+    const double lambda = 0.02;
+    const auto r = tv_primal_dual(identity(shape), y, d, {.lambda = lambda, .max_iter = 1000});
+    const image expected = soft_threshold(y, lambda * 2.0);
+    BOOST_TEST_MESSAGE("max |x - soft(y, lambda c)| = " << max_abs_difference(r.x, expected));
+    BOOST_TEST(max_abs_difference(r.x, expected) < 1e-6);
+    // the recorded objective is 1/2 ||x - y||^2 + lambda ||D x||_{2,1}
+    image e = r.x - y;
+    const double objective = 0.5 * xrestore::dot(e, e) + lambda * 2.0 * l1_norm(r.x);
+    BOOST_TEST(std::abs(r.objective.back() - objective) < 1e-5 * objective);
+}
+
+BOOST_AUTO_TEST_CASE(bad_user_operators_throw) {
+    const small_deblur p;
+    BOOST_CHECK_THROW(tv_primal_dual(p.a, p.y, gradient({1, 48, 40})), shape_error);
+    BOOST_CHECK_THROW(
+        tv_haar_primal_dual(p.a, p.y, gradient({1, 48, 48}), haar_wavelet({1, 32, 32}, 2)),
+        shape_error);
+    // bands are the Haar transform's
+    BOOST_CHECK_THROW(tv_haar_primal_dual(p.a, p.y, gradient({1, 48, 48}),
+                                          identity(shape3{1, 48, 48}),
+                                          {.bands = wavelet_bands::details}),
+                      value_error);
 }
 
 BOOST_AUTO_TEST_CASE(bad_arguments_throw) {

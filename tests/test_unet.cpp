@@ -158,6 +158,78 @@ BOOST_AUTO_TEST_CASE(single_image_forward_equals_batch_of_one) {
     BOOST_TEST(max_abs_diff(y, expected) == 0.0);
 }
 
+BOOST_AUTO_TEST_CASE(workspace_keeping_every_activation) {
+    // The same pass with every activation in its own slice: the output is the same to the bit,
+    // and after the pass each activation still holds what its step wrote.
+    const nn::unet net = load_net(unet_dir / "c8_p4.pth");
+    const tensor<4> x4 = read_npy<4>(unet_dir / "c8_p4_in_1x3x37x45.npy");
+    const image x = xt::view(x4, 0, xt::all(), xt::all(), xt::all());
+    nn::unet_workspace saved(true);
+    const image y = net.forward(x, saved);
+    BOOST_TEST(max_abs_diff(y, net.forward(x)) == 0.0);
+    nn::unet_workspace shared;
+    BOOST_TEST(max_abs_diff(net.forward(x, shared), y) == 0.0);
+    BOOST_TEST(saved.keeps_activations());
+    BOOST_TEST(saved.size() > shared.size());
+
+    const nn::unet_activations<nn::feature_map>& a = saved.maps();
+    const nn::unet_architecture& arch = net.architecture();
+    // the input map is the image, channels-last
+    BOOST_TEST(a.input.at(20, 30, 2) == x(2, 20, 30));
+    // pooled[l] is the pooling of the skip down[l].out
+    for (std::size_t l = 0; l < arch.pools(); ++l) {
+        const nn::feature_map& pooled = a.pooled[l];
+        std::vector<float> buffer(nn::padded_size(pooled.height, pooled.width, pooled.channels));
+        const nn::feature_map again =
+            nn::scratch_map(buffer, pooled.height, pooled.width, pooled.channels);
+        nn::avg_pool2(a.down[l].out, again);
+        std::size_t same = 0;
+        for (std::size_t r = 0; r < pooled.height; ++r) {
+            for (std::size_t c = 0; c < pooled.width; ++c) {
+                for (std::size_t k = 0; k < pooled.channels; ++k) {
+                    same += pooled.at(r, c, k) == again.at(r, c, k) ? 1 : 0;
+                }
+            }
+        }
+        BOOST_TEST(same == pooled.height * pooled.width * pooled.channels, "level " << l);
+    }
+    // every block's two maps are normalised with their layer's kept statistics: undoing the
+    // LeakyReLU gives per channel mean 0 and variance v / (v + eps), v the conv's variance
+    auto normalised_by = [&](const nn::feature_map& m, std::size_t layer) {
+        const nn::channel_moments& moments = saved.moments().at(layer);
+        BOOST_REQUIRE(moments.count == m.height * m.width);
+        double worst = 0.0;
+        for (std::size_t k = 0; k < m.channels; ++k) {
+            double sum = 0.0;
+            double squares = 0.0;
+            for (std::size_t r = 0; r < m.height; ++r) {
+                for (std::size_t c = 0; c < m.width; ++c) {
+                    const double v = m.at(r, c, k);
+                    const double u = v < 0.0 ? v / 0.2 : v;
+                    sum += u;
+                    squares += u * u;
+                }
+            }
+            const double n = double(moments.count);
+            const double mean = sum / n;
+            const double conv_mean = moments.sum[k] / n;
+            const double conv_variance = moments.sum_sq[k] / n - conv_mean * conv_mean;
+            worst = std::max(worst, std::abs(mean));
+            worst = std::max(worst, std::abs(squares / n - mean * mean -
+                                             conv_variance / (conv_variance + 1e-5)));
+        }
+        return worst;
+    };
+    for (std::size_t l = 0; l < arch.pools(); ++l) {
+        BOOST_TEST(normalised_by(a.down[l].mid, arch.down(l)) <= 1e-3, "down " << l);
+        BOOST_TEST(normalised_by(a.down[l].out, arch.down(l) + 1) <= 1e-3, "down " << l);
+        BOOST_TEST(normalised_by(a.up[l].mid, arch.up(l)) <= 1e-3, "up " << l);
+        BOOST_TEST(normalised_by(a.up[l].out, arch.up(l) + 1) <= 1e-3, "up " << l);
+    }
+    BOOST_TEST(normalised_by(a.bottleneck.mid, arch.bottleneck()) <= 1e-3);
+    BOOST_TEST(normalised_by(a.bottleneck.out, arch.bottleneck() + 1) <= 1e-3);
+}
+
 BOOST_AUTO_TEST_CASE(call_conventions_match_pytorch) {
     const auto calls = manifest()["calls"];
     const state_dict sd = load_weights(unet_dir / calls["weights"].get<std::string>());

@@ -22,11 +22,12 @@ if [[ "${1:-}" == "--sanitize" ]]; then
     cmake --build "$build" -j "$jobs"
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-    ctest --test-dir "$build" --output-on-failure -j "$jobs" -LE packaging
+    # --timeout: a sanitizer failure with OpenBLAS threads alive can hang at exit; fail instead
+    ctest --test-dir "$build" --output-on-failure -j "$jobs" -LE packaging --timeout 900
 else
     build="$root/build"
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
         -DXRESTORE_WARNINGS_AS_ERRORS=ON >/dev/null
     cmake --build "$build" -j "$jobs"
-    ctest --test-dir "$build" --output-on-failure -j "$jobs"
+    ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 600
 fi

@@ -3,9 +3,9 @@
 /// The CUDA backend in one include (for .cu files compiled by nvcc; link xrestore::cuda): the
 /// whole CPU library (xrestore.hpp), whose operator, metric and solver templates run on device
 /// arrays unchanged, the backend's primitives (device arrays and buffers, launches, reductions,
-/// tiles), the cuDNN U-Net, and the device spellings: `cuda::convolution` is
-/// `basic_convolution<device_array<3>>`, and so on for every operator; `cuda::mse`, `cuda::psnr`,
-/// `cuda::ssim`, `cuda::divergence` are the generic functions.
+/// tiles, cuDNN), the device U-Net and its denoiser, and the device spellings: `cuda::convolution`
+/// is `basic_convolution<device_array<3>>`, and so on for every operator; `cuda::mse`,
+/// `cuda::psnr`, `cuda::ssim`, `cuda::divergence` are the generic functions.
 ///
 /// @code
 /// #include <xrestore/cuda.cuh>
@@ -15,12 +15,15 @@
 
 #include "xrestore/xrestore.hpp"
 
+#include "xrestore/backend/cuda/cudnn.cuh"
 #include "xrestore/backend/cuda/device_array.cuh"
 #include "xrestore/backend/cuda/device_buffer.cuh"
 #include "xrestore/backend/cuda/launch.cuh"
 #include "xrestore/backend/cuda/runtime.cuh"
+#include "xrestore/backend/cuda/scratch_block.cuh"
 #include "xrestore/backend/cuda/tiled.cuh"
-#include "xrestore/backend/cuda/unet.cuh"
+#include "xrestore/denoisers/unet_denoiser.cuh"
+#include "xrestore/nn/device_unet.cuh"
 
 namespace xrestore::cuda {
 

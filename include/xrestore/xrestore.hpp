@@ -7,6 +7,7 @@
 /// xrestore::convolution blur(xrestore::box_kernel(13), {3, 256, 256});
 /// @endcode
 
+#include "xrestore/core/denoiser.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/noise.hpp"
@@ -34,6 +35,12 @@
 #include "xrestore/operators/kernels.hpp"
 #include "xrestore/operators/operator_norm.hpp"
 
+#include "xrestore/prox/haar_l1.hpp"
+#include "xrestore/prox/projection.hpp"
+#include "xrestore/prox/soft_threshold.hpp"
+#include "xrestore/prox/tv.hpp"
+#include "xrestore/prox/wavelet_bands.hpp"
+
 #include "xrestore/solvers/admm.hpp"
 #include "xrestore/solvers/cg.hpp"
 #include "xrestore/solvers/fft.hpp"
@@ -41,13 +48,12 @@
 #include "xrestore/solvers/gradient_descent.hpp"
 #include "xrestore/solvers/monitor.hpp"
 #include "xrestore/solvers/pnp.hpp"
-#include "xrestore/solvers/proximal.hpp"
 #include "xrestore/solvers/red.hpp"
 #include "xrestore/solvers/richardson_lucy.hpp"
 #include "xrestore/solvers/tikhonov.hpp"
+#include "xrestore/solvers/tikhonov_fft.hpp"
 #include "xrestore/solvers/tv.hpp"
 
-#include "xrestore/denoisers/denoiser.hpp"
 #include "xrestore/denoisers/gaussian_denoiser.hpp"
 #include "xrestore/denoisers/haar_denoiser.hpp"
 #include "xrestore/denoisers/tv_denoiser.hpp"

@@ -1,12 +1,13 @@
 #define BOOST_TEST_MODULE cuda_unet
 #include "cuda/cuda_test_support.cuh"
+#include "unet_test_support.hpp"
 
-#include <xrestore/backend/cuda/unet.cuh>
-#include <xrestore/denoisers/denoiser.hpp>
+#include <xrestore/core/denoiser.hpp>
+#include <xrestore/denoisers/unet_denoiser.cuh>
 #include <xrestore/denoisers/unet_denoiser.hpp>
 #include <xrestore/io/npy.hpp>
 #include <xrestore/io/weights.hpp>
-#include <xrestore/nn/layer_bodies.hpp>
+#include <xrestore/nn/device_unet.cuh>
 #include <xrestore/nn/unet.hpp>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +27,7 @@ using xrestore::state_dict;
 using xrestore::tensor;
 using xrestore::unet_call;
 using xrestore::test::normalised_error;
+using xrestore::test::random_unet;
 using xrestore::test::uniform_tensor;
 namespace fs = std::filesystem;
 namespace nn = xrestore::nn;
@@ -44,45 +46,6 @@ std::string message_of(F&& f) {
     }
     BOOST_FAIL("expected an xrestore::error");
     return {};
-}
-
-/// A randomly initialised fastMRI U-Net state_dict (PyTorch's default bound 1/sqrt(fan_in)).
-state_dict random_unet(const nn::unet_config& config, std::uint64_t seed) {
-    state_dict sd;
-    std::mt19937_64 rng(seed);
-    auto tensor_of = [&](std::vector<std::size_t> shape, float bound) {
-        xrestore::weight_tensor t;
-        t.shape = std::move(shape);
-        t.values.resize(t.numel());
-        std::uniform_real_distribution<float> uniform(-bound, bound);
-        for (float& v : t.values) {
-            v = uniform(rng);
-        }
-        return t;
-    };
-    for (const nn::layer_spec& s : nn::unet_layer_specs(config)) {
-        std::vector<std::size_t> shape;
-        std::size_t fan_in = s.in;
-        switch (s.kind) {
-        case nn::layer_kind::conv3x3:
-            shape = {s.out, s.in, 3, 3};
-            fan_in *= 9;
-            break;
-        case nn::layer_kind::conv_transpose2x2:
-            shape = {s.in, s.out, 2, 2};
-            fan_in = s.out * 4;
-            break;
-        case nn::layer_kind::conv1x1:
-            shape = {s.out, s.in, 1, 1};
-            break;
-        }
-        const float bound = 1.0F / std::sqrt(static_cast<float>(fan_in));
-        sd.insert(s.weight, tensor_of(shape, bound));
-        if (!s.bias.empty()) {
-            sd.insert(s.bias, tensor_of({s.out}, bound));
-        }
-    }
-    return sd;
 }
 
 /// The network on the device and on the CPU for the same batch; their normalised error.

@@ -59,7 +59,7 @@ using cli_operator = std::variant<convolution, inpainting, downsampling, gradien
 
 inline cli_operator make_operator(const operator_flags& f, const shape3& shape) {
     if (f.op == "blur") {
-        return convolution(parse_kernel_spec(f.kernel), shape,
+        return convolution(parse_kernel_spec(f.kernel, read_kernel_file), shape,
                            {.boundary = parse_boundary(f.boundary), .flip_kernel = f.flip_kernel});
     }
     if (f.op == "inpaint") {

@@ -205,12 +205,12 @@ solver_result<image> run_solver(const restore_args& a, const Op& A, const image&
     if (s == "landweber") {
         return gradient_descent(A, y, {.max_iter = a.iters, .step = a.step.value_or(0.0)}, monitor);
     }
-    if (s == "fista-haar" || s == "fista-l1") {
-        return fista(A, y,
-                     {.lambda = lambda_or(1e-3),
-                      .basis = s == "fista-haar" ? l1_basis::haar : l1_basis::pixel,
-                      .max_iter = a.iters},
-                     monitor);
+    if (s == "fista-haar") {
+        return fista(A, y, {.lambda = lambda_or(1e-3), .max_iter = a.iters}, monitor);
+    }
+    if (s == "fista-l1") {
+        return fista(A, y, identity(A.domain_shape()),
+                     {.lambda = lambda_or(1e-3), .max_iter = a.iters}, monitor);
     }
     if (s == "tv") {
         return tv_primal_dual(A, y, {.lambda = lambda_or(2e-3), .max_iter = a.iters}, monitor);

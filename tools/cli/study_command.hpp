@@ -532,10 +532,7 @@ private:
         });
         baseline(c, "fista_haar", "FISTA-Haar", w.fista, [&](const auto& A) {
             return fista(A, c.y,
-                         {.lambda = w.fista,
-                          .basis = l1_basis::haar,
-                          .bands = wavelet_bands::details,
-                          .max_iter = n});
+                         {.lambda = w.fista, .bands = wavelet_bands::details, .max_iter = n});
         });
         baseline(c, "tv", "TV", w.tv, [&](const auto& A) {
             return tv_primal_dual(A, c.y, {.lambda = w.tv, .max_iter = n});

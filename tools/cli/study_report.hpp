@@ -23,6 +23,15 @@ namespace xrestore::cli {
 
 namespace detail {
 
+using report::bar_group;
+using report::bar_options;
+using report::panel_item;
+using report::plot_options;
+using report::rgb;
+using report::write_bar_chart;
+using report::write_line_plot;
+using report::write_panel;
+
 /// printf into a std::string.
 template <class... Args>
 std::string fmt(const char* format, Args... args) {
@@ -33,7 +42,7 @@ std::string fmt(const char* format, Args... args) {
     return text;
 }
 
-/// Short labels of the methods for images, plots and tables (the 5x7 font is ASCII).
+/// Short labels of the methods for images, plots and tables.
 inline std::string method_label(const std::string& method) {
     static const std::pair<const char*, const char*> labels[] = {
         {"pnp_admm", "PnP-ADMM"},

@@ -13,7 +13,8 @@
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/operators/haar.hpp"
-#include "xrestore/solvers/proximal.hpp"
+#include "xrestore/prox/haar_l1.hpp"
+#include "xrestore/prox/wavelet_bands.hpp"
 
 #include <cmath>
 #include <cstddef>

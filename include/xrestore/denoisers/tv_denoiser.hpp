@@ -2,7 +2,7 @@
 /// @file tv_denoiser.hpp
 /// Total-variation (ROF) denoising: the prox of weight TV, argmin_z 1/2 ||z - x||^2 + weight TV(z)
 /// with TV the isotropic total variation of each channel, solved by Chambolle's projection
-/// algorithm (tv_prox in solvers/proximal.hpp).
+/// algorithm (tv_prox in prox/tv.hpp).
 ///
 /// @code
 /// xrestore::tv_denoiser tv{.weight = 0.08};
@@ -12,7 +12,7 @@
 
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
-#include "xrestore/solvers/proximal.hpp"
+#include "xrestore/prox/tv.hpp"
 
 #include <cmath>
 

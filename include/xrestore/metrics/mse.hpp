@@ -11,6 +11,7 @@
 /// @endcode
 
 #include "xrestore/core/kernel_bodies.hpp"
+#include "xrestore/core/squared_error.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
 
@@ -24,24 +25,6 @@
 namespace xrestore {
 
 namespace detail {
-
-/// sum (a[i] - b[i])^2 over n floats, in double with eight interleaved accumulators (memory
-/// bound: one thread reads as fast as several).
-inline double squared_error_sum(const float* a, const float* b, std::size_t n) {
-    double acc[8] = {};
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        for (std::size_t k = 0; k < 8; ++k) {
-            const double d = static_cast<double>(a[i + k]) - static_cast<double>(b[i + k]);
-            acc[k] += d * d;
-        }
-    }
-    for (; i < n; ++i) {
-        const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
-        acc[0] += d * d;
-    }
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
 
 /// Row-major float32 containers (xtensor, xarray) expose contiguous data().
 template <class E>

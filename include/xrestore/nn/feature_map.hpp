@@ -53,9 +53,9 @@ inline std::size_t padded_size(std::size_t height, std::size_t width, std::size_
 inline feature_map scratch_map(std::vector<float>& values, std::size_t height, std::size_t width,
                                std::size_t channels) {
     if (padded_size(height, width, channels) > values.size()) {
-        throw value_error(detail::concat("scratch_map: ", height, " x ", width, " x ", channels,
-                                         " map does not fit a scratch of ", values.size(),
-                                         " floats"));
+        throw value_error(xrestore::detail::concat("scratch_map: ", height, " x ", width, " x ",
+                                                   channels, " map does not fit a scratch of ",
+                                                   values.size(), " floats"));
     }
     return feature_map{values.data(), height, width, channels, channels, 0};
 }
@@ -71,8 +71,9 @@ public:
     /// A map of `channels` channels starting at channel `offset`.
     [[nodiscard]] feature_map map(std::size_t offset, std::size_t channels) {
         if (offset + channels > stride_) {
-            throw value_error(detail::concat("padded_buffer::map: channels ", offset, "..",
-                                             offset + channels, " exceed the buffer's ", stride_));
+            throw value_error(xrestore::detail::concat("padded_buffer::map: channels ", offset,
+                                                       "..", offset + channels,
+                                                       " exceed the buffer's ", stride_));
         }
         return feature_map{values_.data(), height_, width_, channels, stride_, offset};
     }

@@ -18,6 +18,7 @@
 #include "xrestore/io/state_dict.hpp"
 #include "xrestore/nn/feature_map.hpp"
 #include "xrestore/nn/gemm.hpp"
+#include "xrestore/nn/weight_checks.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -65,21 +66,6 @@ inline std::size_t max_threads() {
 
 /// Work below this many floats runs on one thread.
 inline constexpr std::size_t layer_parallel_threshold = std::size_t{1} << 15;
-
-inline void require_shape(const weight_tensor& t, std::string_view name,
-                          const std::vector<std::size_t>& expected) {
-    if (t.shape != expected) {
-        throw shape_error(xrestore::detail::concat("tensor '", name, "' must have shape ",
-                                                   shape_string(expected), ", got ",
-                                                   shape_string(t.shape)));
-    }
-    for (float v : t.values) {
-        if (!std::isfinite(v)) {
-            throw value_error(
-                xrestore::detail::concat("tensor '", name, "' contains non-finite values"));
-        }
-    }
-}
 
 inline void require_same_size(const feature_map& a, const feature_map& b, std::string_view where) {
     if (a.height != b.height || a.width != b.width) {

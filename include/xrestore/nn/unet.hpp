@@ -1,8 +1,10 @@
 #pragma once
 /// @file unet.hpp
-/// The fastMRI U-Net forward pass, loaded from a PyTorch state_dict. The architecture (input and
-/// output channels, base channels, pool layers) is read from the weight shapes; every tensor's
-/// name and shape is checked, and the error names the tensor, the expected and the found shape.
+/// The fastMRI U-Net forward pass on the CPU, loaded from a PyTorch state_dict. The architecture
+/// (layers, channels, names, level sizes) is the table of nn/unet_architecture.hpp; the loader
+/// (nn/unet_state_dict.hpp) infers the configuration from the weight shapes and checks every
+/// tensor's name and shape. The pass reads like the PyTorch module's `forward` and keeps each
+/// activation in a named map of a workspace (unet_workspace).
 ///
 /// @code
 /// auto net = xrestore::nn::unet::from_state_dict(xrestore::load_weights("denoiser.pth"));
@@ -15,27 +17,20 @@
 #include "xrestore/io/state_dict.hpp"
 #include "xrestore/nn/feature_map.hpp"
 #include "xrestore/nn/layers.hpp"
+#include "xrestore/nn/unet_architecture.hpp"
+#include "xrestore/nn/unet_state_dict.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace xrestore::nn {
-
-/// The hyper-parameters of a fastMRI U-Net (`Unet(in_chans, out_chans, chans, num_pool_layers)`).
-struct unet_config {
-    std::size_t in_chans = 0;
-    std::size_t out_chans = 0;
-    std::size_t chans = 0;
-    std::size_t num_pool_layers = 0;
-
-    friend bool operator==(const unet_config&, const unet_config&) = default;
-};
 
 /// Two 3x3 convolutions, each followed by instance norm and LeakyReLU 0.2 (fastMRI ConvBlock).
 struct conv_block {
@@ -43,299 +38,306 @@ struct conv_block {
     conv3x3_weights second;
 };
 
-namespace detail {
+/// The activations of a forward pass on one image as feature maps laid over one buffer, named
+/// after the steps of the PyTorch forward (unet_activations), with the instance-norm statistics
+/// of every normalised layer. With `keep_activations` every map has its own slice, so each
+/// activation can still be read after the pass (what a backward pass needs). Without it (the
+/// inference layout) maps whose values are dead share memory: block intermediates one scratch,
+/// the input, pooled maps and block outputs another; the skips and the upsampled maps always
+/// live side by side in one [upsampled | skip] buffer per level, so the concatenation is free.
+///
+/// @code
+/// xrestore::nn::unet_workspace saved(true);
+/// xrestore::image y = net.forward(x, saved);
+/// const xrestore::nn::feature_map& skip = saved.maps().down[0].out;
+/// @endcode
+class unet_workspace {
+public:
+    explicit unet_workspace(bool keep_activations = false) : keep_(keep_activations) {}
 
-/// Key prefixes that wrappers add (Lightning modules, DataParallel) and that are stripped when
-/// every key carries the same one.
-inline constexpr std::array<std::string_view, 3> wrapper_prefixes = {"unet.", "module.", "model."};
-
-inline std::string strip_prefix(const state_dict& sd, std::string_view& prefix_out) {
-    for (std::string_view prefix : wrapper_prefixes) {
-        const bool all =
-            !sd.empty() && std::all_of(sd.entries().begin(), sd.entries().end(),
-                                       [&](const auto& e) { return e.first.starts_with(prefix); });
-        if (all) {
-            prefix_out = prefix;
-            return std::string(prefix);
+    /// Lay the maps out for `arch` on H x W images; nothing happens when they already are.
+    void prepare(const unet_architecture& arch, std::size_t height, std::size_t width) {
+        if (height == height_ && width == width_ && arch.config() == config_) {
+            return;
         }
+        lay_out(arch, height, width);
     }
-    prefix_out = {};
-    return {};
-}
 
-} // namespace detail
+    [[nodiscard]] bool keeps_activations() const { return keep_; }
+    [[nodiscard]] const unet_activations<feature_map>& maps() const { return maps_; }
+    /// The instance-norm statistics per layer index of the table (unused for the head).
+    [[nodiscard]] const std::vector<channel_moments>& moments() const { return moments_; }
+    /// Floats of the activation buffer.
+    [[nodiscard]] std::size_t size() const { return values_.size(); }
 
-/// Throw shape_error unless an H x W input suits the pool depth of `config`: every level must
-/// keep at least one pixel and the deepest level more than one (instance norm needs two values).
-/// Shared by the CPU and the device networks.
-inline void check_unet_input_size(const unet_config& config, std::size_t height,
-                                  std::size_t width) {
-    const std::size_t p = config.num_pool_layers;
-    const std::size_t h = height >> p;
-    const std::size_t w = width >> p;
-    if (h == 0 || w == 0 || h * w < 2) {
-        throw shape_error(xrestore::detail::concat(
-            "unet: input ", height, " x ", width, " is too small for ", p,
-            " pool layers: height and width must be at least ", std::size_t{1} << p, " and the ", p,
-            "-times halved size must have more than one pixel"));
+private:
+    friend class unet;
+
+    void lay_out(const unet_architecture& arch, std::size_t height, std::size_t width) {
+        const unet_level_sizes s = arch.sizes(height, width);
+        const std::size_t pools = arch.pools();
+        unet_activations<feature_map>& m = maps_;
+        m.down.assign(pools, {});
+        m.pooled.assign(pools, {});
+        m.upsampled.assign(pools, {});
+        m.concat.assign(pools, {});
+        m.up.assign(pools, {});
+
+        // Maps get their offsets first and their pointers once the buffer exists.
+        std::vector<std::pair<feature_map*, std::size_t>> placed;
+        std::size_t total = 0;
+        auto own = [&](feature_map& map, std::size_t level, std::size_t channels) {
+            map = feature_map{nullptr, s.heights[level], s.widths[level], channels, channels, 0};
+            placed.emplace_back(&map, total);
+            total += padded_size(map.height, map.width, channels);
+        };
+        // Per decoder step at level l: [upsampled | skip] as one 2 C_l map.
+        for (std::size_t i = 0; i < pools; ++i) {
+            const std::size_t l = arch.decoder_level(i);
+            const std::size_t c = arch.channels(l);
+            const std::size_t at = total;
+            own(m.concat[i], l, 2 * c);
+            m.upsampled[i] = feature_map{nullptr, s.heights[l], s.widths[l], c, 2 * c, 0};
+            m.down[l].out = feature_map{nullptr, s.heights[l], s.widths[l], c, 2 * c, c};
+            placed.emplace_back(&m.upsampled[i], at);
+            placed.emplace_back(&m.down[l].out, at);
+        }
+        // The rest: own slices, or one of two scratch areas sized by their largest map.
+        std::array<std::vector<feature_map*>, 2> shared;
+        std::array<std::size_t, 2> shared_size{};
+        auto scratch = [&](std::size_t area, feature_map& map, std::size_t level,
+                           std::size_t channels) {
+            if (keep_) {
+                own(map, level, channels);
+                return;
+            }
+            map = feature_map{nullptr, s.heights[level], s.widths[level], channels, channels, 0};
+            shared[area].push_back(&map);
+            shared_size[area] =
+                std::max(shared_size[area], padded_size(map.height, map.width, channels));
+        };
+        constexpr std::size_t mids = 0;
+        constexpr std::size_t outputs = 1;
+        scratch(outputs, m.input, 0, arch.config().in_chans);
+        for (std::size_t l = 0; l < pools; ++l) {
+            scratch(mids, m.down[l].mid, l, arch.channels(l));
+            scratch(outputs, m.pooled[l], l + 1, arch.channels(l));
+        }
+        scratch(mids, m.bottleneck.mid, pools, arch.channels(pools));
+        scratch(outputs, m.bottleneck.out, pools, arch.channels(pools));
+        for (std::size_t i = 0; i < pools; ++i) {
+            const std::size_t l = arch.decoder_level(i);
+            scratch(mids, m.up[i].mid, l, arch.channels(l));
+            scratch(outputs, m.up[i].out, l, arch.channels(l));
+        }
+        for (std::size_t area = 0; area < 2; ++area) {
+            for (feature_map* map : shared[area]) {
+                placed.emplace_back(map, total);
+            }
+            total += shared_size[area];
+        }
+
+        values_.assign(total, 0.0F);
+        for (const auto& [map, offset] : placed) {
+            map->data = values_.data() + offset;
+        }
+        moments_.assign(arch.layers().size(), channel_moments{});
+        config_ = arch.config();
+        height_ = height;
+        width_ = width;
     }
-}
+
+    bool keep_ = false;
+    unet_config config_;
+    std::size_t height_ = 0;
+    std::size_t width_ = 0;
+    std::vector<float> values_;
+    unet_activations<feature_map> maps_;
+    std::vector<channel_moments> moments_;
+    std::vector<float> products_; ///< matrix products of the transposed convolutions and head
+};
 
 /// A fastMRI U-Net with its weights, ready to run. `forward` reuses an internal workspace (one
 /// allocation per input size); calls on one object are serialised by a mutex, so use one object
-/// per thread for parallel inference.
+/// per thread for parallel inference, or pass a workspace of your own.
 class unet {
 public:
     /// Build from a state_dict; infers the configuration and checks every tensor.
     static unet from_state_dict(const state_dict& sd) {
+        const unet_tensors t = read_unet_tensors(sd);
         unet net;
-        std::string_view prefix;
-        const std::string pre = detail::strip_prefix(sd, prefix);
-        std::set<std::string> used;
-        auto get = [&](const std::string& name) -> const weight_tensor& {
-            used.insert(pre + name);
-            const weight_tensor* t = sd.find(pre + name);
-            if (t == nullptr) {
-                throw io_error(xrestore::detail::concat(
-                    "unet: missing tensor '", pre + name, "' (the file has ", sd.size(),
-                    " tensors; is it a fastMRI U-Net state_dict?)"));
-            }
-            return *t;
+        net.arch_ = unet_architecture(t.config);
+        const std::vector<layer_spec>& layers = net.arch_.layers();
+        auto name = [&](const std::string& n) { return t.prefix + n; };
+        auto conv3x3_at = [&](std::size_t k) {
+            return pack_conv3x3(*t.weights[k], name(layers[k].weight), layers[k].in, layers[k].out);
         };
-        // Configuration from the shapes of the first block and the count of encoder blocks.
-        const weight_tensor& first = get("down_sample_layers.0.layers.0.weight");
-        if (first.shape.size() != 4 || first.shape[2] != 3 || first.shape[3] != 3) {
-            throw shape_error(xrestore::detail::concat(
-                "tensor '", pre, "down_sample_layers.0.layers.0.weight' must have shape chans x ",
-                "in_chans x 3 x 3, got ", shape_string(first.shape)));
+        auto block_at = [&](std::size_t k) { return conv_block{conv3x3_at(k), conv3x3_at(k + 1)}; };
+        const unet_architecture& arch = net.arch_;
+        for (std::size_t l = 0; l < arch.pools(); ++l) {
+            net.down_.push_back(block_at(arch.down(l)));
         }
-        unet_config& cfg = net.config_;
-        cfg.chans = first.shape[0];
-        cfg.in_chans = first.shape[1];
-        while (sd.find(pre + "down_sample_layers." + std::to_string(cfg.num_pool_layers) +
-                       ".layers.0.weight") != nullptr) {
-            ++cfg.num_pool_layers;
+        net.bottleneck_ = block_at(arch.bottleneck());
+        for (std::size_t i = 0; i < arch.pools(); ++i) {
+            const std::size_t k = arch.up_transpose(i);
+            net.up_transpose_.push_back(pack_conv_transpose2x2(
+                *t.weights[k], name(layers[k].weight), layers[k].in, layers[k].out));
+            net.up_.push_back(block_at(arch.up(i)));
         }
-        const std::string last = "up_conv." + std::to_string(cfg.num_pool_layers - 1);
-        const weight_tensor& head = get(last + ".1.weight");
-        if (head.shape.size() != 4 || head.shape[0] == 0) {
-            throw shape_error(xrestore::detail::concat(
-                "tensor '", pre, last, ".1.weight' must have shape out_chans x ", cfg.chans,
-                " x 1 x 1, got ", shape_string(head.shape)));
-        }
-        cfg.out_chans = head.shape[0];
-        if (cfg.chans == 0 || cfg.in_chans == 0 || cfg.num_pool_layers > 16 ||
-            (cfg.chans << cfg.num_pool_layers) > (std::size_t{1} << 20)) {
-            throw shape_error(xrestore::detail::concat("unet: implausible architecture: chans ",
-                                                       cfg.chans, ", in_chans ", cfg.in_chans,
-                                                       ", pool layers ", cfg.num_pool_layers));
-        }
-
-        auto block = [&](const std::string& name, std::size_t in, std::size_t out) {
-            return conv_block{pack_conv3x3(get(name + ".layers.0.weight"),
-                                           pre + name + ".layers.0.weight", in, out),
-                              pack_conv3x3(get(name + ".layers.4.weight"),
-                                           pre + name + ".layers.4.weight", out, out)};
-        };
-        std::size_t ch = cfg.chans;
-        net.down_.push_back(block("down_sample_layers.0", cfg.in_chans, ch));
-        for (std::size_t i = 1; i < cfg.num_pool_layers; ++i) {
-            net.down_.push_back(block("down_sample_layers." + std::to_string(i), ch, 2 * ch));
-            ch *= 2;
-        }
-        net.bottleneck_ = block("conv", ch, 2 * ch);
-        for (std::size_t i = 0; i < cfg.num_pool_layers; ++i) {
-            const std::string t = "up_transpose_conv." + std::to_string(i) + ".layers.0.weight";
-            net.up_transpose_.push_back(pack_conv_transpose2x2(get(t), pre + t, 2 * ch, ch));
-            const bool final = i + 1 == cfg.num_pool_layers;
-            const std::string u = "up_conv." + std::to_string(i);
-            net.up_.push_back(block(final ? u + ".0" : u, 2 * ch, ch));
-            if (!final) {
-                ch /= 2;
-            }
-        }
-        net.head_ = pack_conv1x1(head, pre + last + ".1.weight", get(last + ".1.bias"),
-                                 pre + last + ".1.bias", cfg.chans, cfg.out_chans);
-        for (const auto& [name, tensor] : sd.entries()) {
-            if (used.count(name) == 0) {
-                throw io_error(xrestore::detail::concat(
-                    "unet: unexpected tensor '", name, "' (shape ", shape_string(tensor.shape),
-                    ") for a U-Net with ", cfg.num_pool_layers, " pool layers, chans ", cfg.chans));
-            }
-        }
+        const std::size_t k = arch.head();
+        net.head_ = pack_conv1x1(*t.weights[k], name(layers[k].weight), *t.biases[k],
+                                 name(layers[k].bias), layers[k].in, layers[k].out);
         return net;
     }
 
-    [[nodiscard]] const unet_config& config() const { return config_; }
+    [[nodiscard]] const unet_config& config() const { return arch_.config(); }
+    /// The layer table the network was built from.
+    [[nodiscard]] const unet_architecture& architecture() const { return arch_; }
 
     /// Throw shape_error unless an H x W input suits the pool depth (check_unet_input_size).
     void check_input_size(std::size_t height, std::size_t width) const {
-        check_unet_input_size(config_, height, width);
+        check_unet_input_size(config(), height, width);
     }
 
     /// The network on a batch: x is N x in_chans x H x W, the result N x out_chans x H x W.
     [[nodiscard]] tensor<4> forward(const tensor<4>& x) const {
         const auto s = shape_of<4>(x);
-        if (s[0] == 0 || s[1] != config_.in_chans) {
-            throw shape_error(
-                xrestore::detail::concat("unet: input must have shape N x ", config_.in_chans,
-                                         " x H x W with N >= 1, got ", shape_string(s)));
-        }
-        check_input_size(s[2], s[3]);
+        check_batch(s);
         check_finite(x, "unet", "input");
-        tensor<4> y = xt::empty<float>({s[0], config_.out_chans, s[2], s[3]});
-        const std::size_t in_plane = s[1] * s[2] * s[3];
-        const std::size_t out_plane = config_.out_chans * s[2] * s[3];
-        std::lock_guard<std::mutex> lock(*mutex_);
-        for (std::size_t n = 0; n < s[0]; ++n) {
-            run(x.data() + n * in_plane, s[2], s[3], y.data() + n * out_plane);
-        }
+        tensor<4> y = xt::empty<float>({s[0], config().out_chans, s[2], s[3]});
+        run_batch(x.data(), s[0], s[2], s[3], y.data());
         return y;
     }
 
     /// The network on one image (in_chans x H x W).
     [[nodiscard]] image forward(const image& x) const {
         const auto s = shape_of<3>(x);
-        tensor<4> batch = xt::empty<float>({std::size_t{1}, s[0], s[1], s[2]});
-        std::copy(x.begin(), x.end(), batch.begin());
-        tensor<4> y = forward(batch);
-        image out = xt::empty<float>({config_.out_chans, s[1], s[2]});
-        std::copy(y.begin(), y.end(), out.begin());
-        return out;
+        check_batch({1, s[0], s[1], s[2]});
+        check_finite(x, "unet", "input");
+        image y = xt::empty<float>({config().out_chans, s[1], s[2]});
+        run_batch(x.data(), 1, s[1], s[2], y.data());
+        return y;
+    }
+
+    /// The network on one image with the caller's workspace (no lock): one made with
+    /// keep_activations holds every activation of this pass afterwards.
+    [[nodiscard]] image forward(const image& x, unet_workspace& workspace) const {
+        const auto s = shape_of<3>(x);
+        check_batch({1, s[0], s[1], s[2]});
+        check_finite(x, "unet", "input");
+        image y = xt::empty<float>({config().out_chans, s[1], s[2]});
+        workspace.prepare(arch_, s[1], s[2]);
+        run(x.data(), y.data(), workspace);
+        return y;
+    }
+
+    /// y = U(x) on `batch` planar images: x holds batch x in_chans x H x W floats, y receives
+    /// batch x out_chans x H x W. The values of x are not scanned for non-finite entries.
+    void forward(const float* x, std::size_t batch, std::size_t height, std::size_t width,
+                 float* y) const {
+        check_batch({batch, config().in_chans, height, width});
+        run_batch(x, batch, height, width, y);
     }
 
     /// Floating-point operations of one forward pass on an H x W image (multiply-adds count 2).
     [[nodiscard]] double flops(std::size_t height, std::size_t width) const {
-        double total = 0.0;
-        auto conv = [&](std::size_t in, std::size_t out, std::size_t k, std::size_t pixels) {
-            total += 2.0 * static_cast<double>(in * out * k * k * pixels);
-        };
-        std::size_t h = height;
-        std::size_t w = width;
-        std::vector<std::size_t> hs;
-        std::vector<std::size_t> ws;
-        for (const conv_block& b : down_) {
-            conv(b.first.in, b.first.out, 3, h * w);
-            conv(b.second.in, b.second.out, 3, h * w);
-            hs.push_back(h);
-            ws.push_back(w);
-            h /= 2;
-            w /= 2;
-        }
-        conv(bottleneck_.first.in, bottleneck_.first.out, 3, h * w);
-        conv(bottleneck_.second.in, bottleneck_.second.out, 3, h * w);
-        for (std::size_t i = 0; i < up_.size(); ++i) {
-            conv(up_transpose_[i].in, up_transpose_[i].out, 2, h * w);
-            h = hs[hs.size() - 1 - i];
-            w = ws[ws.size() - 1 - i];
-            conv(up_[i].first.in, up_[i].first.out, 3, h * w);
-            conv(up_[i].second.in, up_[i].second.out, 3, h * w);
-        }
-        conv(head_.in, head_.out, 1, h * w);
-        return total;
+        return arch_.flops(height, width);
     }
 
 private:
-    /// Buffers for one input size: per level, [upsampled | skip] side by side; two scratch
-    /// areas for block intermediates, pooled maps and the transposed convolution's products.
-    struct workspace {
-        std::size_t height = 0;
-        std::size_t width = 0;
-        std::vector<padded_buffer> levels;
-        std::vector<float> scratch_a;
-        std::vector<float> scratch_b;
-        std::vector<float> products;
-    };
-
-    void prepare(std::size_t height, std::size_t width) const {
-        workspace& ws = *workspace_;
-        if (ws.height == height && ws.width == width) {
-            return;
-        }
-        ws = workspace{};
-        std::size_t need = 0;
-        std::size_t h = height;
-        std::size_t w = width;
-        std::size_t ch = config_.chans;
-        for (std::size_t l = 0; l < config_.num_pool_layers; ++l) {
-            ws.levels.emplace_back(h, w, 2 * ch);
-            need = std::max(need, padded_size(h, w, std::max(ch, l == 0 ? config_.in_chans : ch)));
-            need = std::max(need, padded_size(h / 2, w / 2, ch));
-            h /= 2;
-            w /= 2;
-            ch *= 2;
-        }
-        need = std::max(need, padded_size(h, w, ch));
-        ws.scratch_a.assign(need, 0.0F);
-        ws.scratch_b.assign(need, 0.0F);
-        ws.height = height;
-        ws.width = width;
-    }
-
-    /// out = block(in) via the intermediate map `mid`.
-    static void run_block(const conv_block& b, const feature_map& in, const feature_map& mid,
-                          const feature_map& out) {
-        channel_moments moments;
-        conv3x3(in, b.first, mid, &moments);
-        normalise_leaky_relu(mid, mid.height, mid.width, moments);
-        conv3x3(mid, b.second, out, &moments);
-        normalise_leaky_relu(out, out.height, out.width, moments);
-    }
-
-    void run(const float* x, std::size_t height, std::size_t width, float* y) const {
-        prepare(height, width);
-        workspace& ws = *workspace_;
-        const std::size_t pools = config_.num_pool_layers;
-
-        // Encoder: block l writes the skip half of level l; its pooled copy feeds level l + 1.
-        feature_map input = scratch_map(ws.scratch_b, height, width, config_.in_chans);
-        load_planar(x, input);
-        std::size_t ch = config_.chans;
-        for (std::size_t l = 0; l < pools; ++l) {
-            feature_map skip = ws.levels[l].map(ch, ch);
-            feature_map mid = scratch_map(ws.scratch_a, skip.height, skip.width, ch);
-            run_block(down_[l], input, mid, skip);
-            input = scratch_map(ws.scratch_b, skip.height / 2, skip.width / 2, ch);
-            avg_pool2(skip, input);
-            if (l + 1 < pools) {
-                ch *= 2;
-            }
-        }
-        // Bottleneck: ch -> 2 ch at the deepest size.
-        feature_map mid = scratch_map(ws.scratch_a, input.height, input.width, 2 * ch);
-        feature_map deep = scratch_map(ws.scratch_b, input.height, input.width, 2 * ch);
-        // `deep` overlaps `input` (both in scratch_b); the block reads `input` only in its
-        // first convolution, which writes `mid`, so the second may overwrite it.
-        run_block(bottleneck_, input, mid, deep);
-        // Decoder: upsample into the first half of level l, pad to the skip's size, then the
-        // block reads [upsampled | skip] as one 2 ch map.
-        for (std::size_t i = 0; i < pools; ++i) {
-            const std::size_t l = pools - 1 - i;
-            feature_map up = ws.levels[l].map(0, ch);
-            conv_transpose2x2(deep, up_transpose_[i], up, ws.products);
-            instance_norm_leaky_relu(up, 2 * deep.height, 2 * deep.width);
-            reflect_pad_to(up, 2 * deep.height, 2 * deep.width);
-            zero_border(up);
-            feature_map both = ws.levels[l].map();
-            mid = scratch_map(ws.scratch_a, both.height, both.width, ch);
-            deep = scratch_map(ws.scratch_b, both.height, both.width, ch);
-            run_block(up_[i], both, mid, deep);
-            if (l > 0) {
-                ch /= 2;
-            }
-        }
-        conv1x1(deep, head_, y, ws.products);
-    }
-
     unet() = default;
 
-    unet_config config_;
+    void check_batch(const std::array<std::size_t, 4>& s) const {
+        nn::check_unet_batch(config(), s);
+    }
+
+    void run_batch(const float* x, std::size_t batch, std::size_t height, std::size_t width,
+                   float* y) const {
+        const std::size_t in_plane = config().in_chans * height * width;
+        const std::size_t out_plane = config().out_chans * height * width;
+        std::lock_guard<std::mutex> lock(*mutex_);
+        workspace_->prepare(arch_, height, width);
+        for (std::size_t n = 0; n < batch; ++n) {
+            run(x + n * in_plane, y + n * out_plane, *workspace_);
+        }
+    }
+
+    /// Throw shape_error unless `m` is a `channels` x H x W map at `level` (a check that each
+    /// block's result has the shape the table gives).
+    static void expect_map(const feature_map& m, std::size_t channels,
+                           const unet_level_sizes& sizes, std::size_t level,
+                           std::string_view what) {
+        if (m.channels != channels || m.height != sizes.heights[level] ||
+            m.width != sizes.widths[level]) {
+            throw shape_error(xrestore::detail::concat(
+                "unet: ", what, " is ", m.channels, " x ", m.height, " x ", m.width, ", expected ",
+                channels, " x ", sizes.heights[level], " x ", sizes.widths[level]));
+        }
+    }
+
+    /// ConvBlock: out = LeakyReLU(IN(conv(LeakyReLU(IN(conv(in)))))) through `maps.mid`; the
+    /// statistics of its two instance norms go to moments[0] and moments[1].
+    static void conv_block_forward(const conv_block& b, const feature_map& in,
+                                   const unet_activations<feature_map>::conv_block& maps,
+                                   channel_moments* moments) {
+        conv3x3(in, b.first, maps.mid, &moments[0]);
+        normalise_leaky_relu(maps.mid, maps.mid.height, maps.mid.width, moments[0]);
+        conv3x3(maps.mid, b.second, maps.out, &moments[1]);
+        normalise_leaky_relu(maps.out, maps.out.height, maps.out.width, moments[1]);
+    }
+
+    /// y (out_chans x H x W, planar) = U(x) for one planar image, in the workspace's maps.
+    void run(const float* x, float* y, unet_workspace& ws) const {
+        const unet_architecture& arch = arch_;
+        const unet_level_sizes sizes = arch.sizes(ws.height_, ws.width_);
+        const unet_activations<feature_map>& a = ws.maps_;
+        channel_moments* moments = ws.moments_.data();
+        const std::size_t pools = arch.pools();
+
+        load_planar(x, a.input);
+        // for layer in down_sample_layers: output = layer(output); stack.append(output);
+        //                                   output = avg_pool2d(output, 2)
+        const feature_map* output = &a.input;
+        for (std::size_t l = 0; l < pools; ++l) {
+            conv_block_forward(down_[l], *output, a.down[l], moments + arch.down(l));
+            expect_map(a.down[l].out, arch.channels(l), sizes, l, "down block output");
+            avg_pool2(a.down[l].out, a.pooled[l]);
+            output = &a.pooled[l];
+        }
+        // output = conv(output)
+        conv_block_forward(bottleneck_, *output, a.bottleneck, moments + arch.bottleneck());
+        expect_map(a.bottleneck.out, arch.channels(pools), sizes, pools, "bottleneck output");
+        output = &a.bottleneck.out;
+        // for transpose_conv, conv in zip(up_transpose_conv, up_conv): output =
+        //     transpose_conv(output) (with instance norm, LeakyReLU), reflect-padded to the
+        //     skip's size, cat([output, skip]), conv(...)
+        for (std::size_t i = 0; i < pools; ++i) {
+            const std::size_t l = arch.decoder_level(i);
+            const feature_map& up = a.upsampled[i];
+            const std::size_t h = 2 * output->height;
+            const std::size_t w = 2 * output->width;
+            conv_transpose2x2(*output, up_transpose_[i], up, ws.products_);
+            channel_moments& m = moments[arch.up_transpose(i)];
+            m = compute_moments(up, h, w);
+            normalise_leaky_relu(up, h, w, m);
+            reflect_pad_to(up, h, w);
+            zero_border(up);
+            // up and the skip down[l].out are the two halves of concat[i]
+            conv_block_forward(up_[i], a.concat[i], a.up[i], moments + arch.up(i));
+            expect_map(a.up[i].out, arch.channels(l), sizes, l, "up block output");
+            output = &a.up[i].out;
+        }
+        // the 1x1 head (up_conv.(P-1).1), planar into y
+        conv1x1(*output, head_, y, ws.products_);
+    }
+
+    unet_architecture arch_;
     std::vector<conv_block> down_;
     conv_block bottleneck_;
     std::vector<conv_transpose2x2_weights> up_transpose_;
     std::vector<conv_block> up_;
     conv1x1_weights head_;
-    std::shared_ptr<workspace> workspace_ = std::make_shared<workspace>();
+    std::shared_ptr<unet_workspace> workspace_ = std::make_shared<unet_workspace>();
     std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();
 };
 

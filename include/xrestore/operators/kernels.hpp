@@ -1,28 +1,34 @@
 #pragma once
 /// @file kernels.hpp
 /// Blur kernel factories: box, motion (line), Gaussian, disk (defocus), user arrays, and the
-/// command-line kernel syntax. Every factory returns a kh x kw matrix normalised to sum 1.
+/// command-line kernel syntax. Every factory returns a kh x kw matrix normalised to sum 1. The
+/// syntax's `file:PATH` form reads through a reader the caller passes (io's read_kernel_file), so
+/// that operators need no file input.
 ///
 /// @code
 /// xrestore::matrix k = xrestore::box_kernel(13);                        // 13 x 13, all 1/169
 /// xrestore::matrix m = xrestore::parse_kernel_spec("motion:15,0.785");  // 15 x 15 line at 45 deg
-/// xrestore::convolution blur(k, {3, 256, 256});
+/// xrestore::matrix f = xrestore::parse_kernel_spec("file:psf.npy", xrestore::read_kernel_file);
 /// @endcode
 
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
-#include "xrestore/io/kernel_file.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
 namespace xrestore {
+
+/// Reads the kernel stored in a file for parse_kernel_spec's `file:PATH` form (values as stored:
+/// parse_kernel_spec normalises them): read_kernel_file of io/kernel_file.hpp.
+using kernel_file_reader = std::function<matrix(std::string_view path)>;
 
 /// The largest kernel extent the factories build (a 4096 x 4096 kernel is 64 MiB).
 inline constexpr std::size_t max_kernel_size = 4096;
@@ -206,9 +212,11 @@ inline void require_argument_count(std::string_view spec, const std::vector<std:
 ///   motion:SIZE,ANGLE  motion_kernel(SIZE, ANGLE) (ANGLE in radians)
 ///   gaussian:SIGMA[,SIZE]  gaussian_kernel(SIGMA, SIZE); SIZE defaults to 2 ceil(3 SIGMA) + 1
 ///   disk:DIAMETER      disk_kernel(DIAMETER)
-///   file:PATH          a .npy array or an image file (read_kernel_file), normalised to sum 1
-/// Throws value_error naming the accepted forms on anything malformed.
-inline matrix parse_kernel_spec(std::string_view spec) {
+///   file:PATH          read_file(PATH) (a .npy array or an image file with io's
+///                      read_kernel_file), normalised to sum 1
+/// Throws value_error naming the accepted forms on anything malformed, and for a file:PATH spec
+/// when no reader is given; read_file's errors pass through.
+inline matrix parse_kernel_spec(std::string_view spec, const kernel_file_reader& read_file = {}) {
     const auto colon = spec.find(':');
     const std::string_view kind = colon == std::string_view::npos ? spec : spec.substr(0, colon);
     const std::string_view rest =
@@ -220,7 +228,13 @@ inline matrix parse_kernel_spec(std::string_view spec) {
             spec, "'"));
     }
     if (kind == "file") {
-        return normalized_kernel(read_kernel_file(std::string(rest)));
+        if (!read_file) {
+            throw value_error(
+                detail::concat("parse_kernel_spec: '", spec,
+                               "' names a file: pass a kernel file reader (read_kernel_file of "
+                               "io/kernel_file.hpp) as the second argument"));
+        }
+        return normalized_kernel(read_file(rest));
     }
     const auto args = detail::split_arguments(rest);
     if (kind == "box") {

@@ -1,24 +1,25 @@
 #pragma once
 /// @file plot.hpp
-/// Small self-contained raster graphics for reports: an RGB canvas with antialiased lines, text in
-/// a built-in 5 x 7 font and pasted images; line plots (linear or log10 y axis), grouped bar
-/// charts and side-by-side image panels with captions, all written as PNG through write_png.
+/// Raster graphics for reports (the optional xrestore::report module, not in the umbrella
+/// header): an RGB canvas with antialiased lines, text in a TrueType font (report/font.hpp) and
+/// pasted images; line plots (linear or log10 y axis), grouped bar charts and side-by-side image
+/// panels with captions, all written as PNG through write_png.
 ///
 /// @code
-/// xrestore::plot_series admm{.label = "PnP-ADMM", .x = iterations, .y = psnr_values};
-/// xrestore::write_line_plot("psnr.png", {admm}, {.title = "PSNR", .x_label = "iteration"});
-/// xrestore::write_panel("panel.png", {{"blurred", y}, {"restored", x}});
+/// using namespace xrestore::report;
+/// write_line_plot("psnr.png", {{.label = "PnP-ADMM", .x = its, .y = psnr}}, {.title = "PSNR"});
+/// write_panel("panel.png", {{"blurred", y}, {"restored", x}});
 /// @endcode
 ///
-/// Coordinates are pixels, x to the right and y down, (0, 0) the top-left pixel; the centre of a
-/// pixel has integer coordinates. Text uses the font of detail/bitmap_font.hpp: printable ASCII
-/// only; each non-ASCII character (a UTF-8 sequence) shows as one '?', and control characters
-/// (newlines included) as a box.
+/// Coordinates are pixels, x to the right and y down, (0, 0) the top-left pixel; pixel (x, y)
+/// covers the square [x, x + 1) x [y, y + 1), so its centre is (x + 1/2, y + 1/2) for text and
+/// (x, y) for strokes. Text sizes are in pixels per em; by default a plot's tick labels are 17 px
+/// (capital letters 12 px tall) on the default 900 x 540 canvas, and scale with the canvas.
 
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
-#include "xrestore/report/detail/bitmap_font.hpp"
 #include "xrestore/io/image.hpp"
+#include "xrestore/report/font.hpp"
 
 #include <algorithm>
 #include <array>
@@ -35,7 +36,7 @@
 #include <utility>
 #include <vector>
 
-namespace xrestore {
+namespace xrestore::report {
 
 /// A colour: red, green and blue components in [0, 1].
 struct rgb {
@@ -70,6 +71,10 @@ class canvas;
 
 namespace detail {
 
+using xrestore::detail::concat;
+using xrestore::detail::describe;
+using xrestore::detail::max_image_pixels;
+
 inline bool is_unit_colour(const rgb& c) {
     auto unit = [](float v) { return v >= 0.0f && v <= 1.0f; }; // false for NaN
     return unit(c.r) && unit(c.g) && unit(c.b);
@@ -77,10 +82,6 @@ inline bool is_unit_colour(const rgb& c) {
 
 inline void check_colour(const rgb& c, std::string_view where, std::string_view argument) {
     require(is_unit_colour(c), where, argument, "a colour with components in [0, 1]", c);
-}
-
-inline void check_text_scale(int scale, std::string_view where, std::string_view argument) {
-    require(scale >= 1 && scale <= 64, where, argument, "in [1, 64]", scale);
 }
 
 /// `v` rounded down to a long, clamped to [lo, hi] first (NaN gives lo).
@@ -92,27 +93,6 @@ inline long clamp_to_long(double v, long lo, long hi) {
         return hi;
     }
     return static_cast<long>(std::floor(v));
-}
-
-/// The characters the font shows for `text`: ASCII bytes as they are, each non-ASCII character
-/// (a byte >= 0x80 and the continuation bytes 0x80..0xBF right after it) as one '?'.
-inline std::string displayed_characters(std::string_view text) {
-    std::string shown;
-    shown.reserve(text.size());
-    bool in_sequence = false;
-    for (char ch : text) {
-        const auto byte = static_cast<unsigned char>(ch);
-        if (byte < 0x80) {
-            shown += ch;
-            in_sequence = false;
-        } else if ((byte & 0xC0u) == 0x80u && in_sequence) {
-            continue; // continuation of the character already shown as '?'
-        } else {
-            shown += '?';
-            in_sequence = true;
-        }
-    }
-    return shown;
 }
 
 /// Clip the segment a + t (b - a), t in [0, 1], to the rectangle [x0, x1] x [y0, y1]
@@ -332,6 +312,14 @@ public:
         }
     }
 
+    /// Pixel (x, y) becomes covered at least `coverage` (nothing outside the rectangle).
+    void cover(long x, long y, float coverage) noexcept {
+        if (x >= x0_ && y >= y0_ && x < right() && y < bottom()) {
+            float& c = cover_[index(x, y)];
+            c = std::max(c, coverage);
+        }
+    }
+
     /// Coverage 1 over [x0, x1) x [y0, y1) (clipped to the rectangle).
     void fill(long x0, long y0, long x1, long y1) {
         for (long y = std::max(y0, y0_); y < std::min(y1, bottom()); ++y) {
@@ -497,65 +485,48 @@ public:
         detail::composite(*this, mask, c);
     }
 
-    /// Text in the built-in 5 x 7 font, `scale` pixels per font pixel (in [1, 64]), with (x, y)
-    /// the top-left corner of the first glyph. Glyphs are 5 font pixels wide with one blank
-    /// column between them; see text_width and text_height.
-    void draw_text(long x, long y, std::string_view text, rgb c, int scale = 1) {
-        detail::check_colour(c, "canvas::draw_text", "c");
-        detail::check_text_scale(scale, "canvas::draw_text", "scale");
-        const long s = scale;
-        long pen = x;
-        for (char ch : detail::displayed_characters(text)) {
-            const auto& glyph = detail::font_glyph_of(ch);
-            for (int row = 0; row < detail::font_glyph_height; ++row) {
-                for (int column = 0; column < detail::font_glyph_width; ++column) {
-                    if (detail::glyph_ink(glyph, column, row)) {
-                        fill(pen + column * s, y + row * s, pen + (column + 1) * s,
-                             y + (row + 1) * s, c);
-                    }
-                }
-            }
-            pen += detail::font_advance * s;
+    /// One line of UTF-8 text in `face` at `size` pixels per em (finite, in (0, 1000]), its pen
+    /// starting at (x, baseline) and moving right: glyphs advance by the font's advance widths
+    /// and pair kerning, antialiased, blended into the canvas with their coverage as opacity.
+    /// See font::text_width for the width, font::ink_box for the pixels it can touch.
+    void draw_text(double x, double baseline, std::string_view text, rgb c, const font& face,
+                   double size) {
+        check_text("canvas::draw_text", x, baseline, c, size);
+        const pixel_box box = face.ink_box(text, size, x, baseline);
+        detail::stroke_mask mask(std::max(box.left, 0L), std::max(box.top, 0L),
+                                 std::min(box.right, static_cast<long>(width())),
+                                 std::min(box.bottom, static_cast<long>(height())));
+        face.rasterise(text, size, x, baseline,
+                       [&](long px, long py, float coverage) { mask.cover(px, py, coverage); });
+        detail::composite(*this, mask, c);
+    }
+
+    /// The text of draw_text turned 90 degrees counter-clockwise (read from bottom to top, as a
+    /// y-axis label): the pen starts at (x, y) and moves up, the baseline is the column at x and
+    /// the tops of the letters face left. The coverage is draw_text's turned exactly: for whole
+    /// x and y, pixel (x + v, y - 1 - u) gets what draw_text with its pen at (0, 0) gives (u, v).
+    void draw_text_vertical(double x, double y, std::string_view text, rgb c, const font& face,
+                            double size) {
+        check_text("canvas::draw_text_vertical", x, y, c, size);
+        // level coordinates (u along the text, v down it): screen = (x0 + v, y0 - 1 - u)
+        const double x0 = std::floor(x);
+        const double y0 = std::ceil(y);
+        const double u0 = y0 - y;
+        const double v0 = x - x0;
+        const pixel_box level = face.ink_box(text, size, u0, v0);
+        if (level.empty()) {
+            return;
         }
-    }
-
-    /// Text rotated 90 degrees counter-clockwise (read from bottom to top, as a y-axis label).
-    /// (x, y) is the top-left corner of its bounding box, which is text_height(scale) wide and
-    /// text_width(text, scale) tall.
-    void draw_text_vertical(long x, long y, std::string_view text, rgb c, int scale = 1) {
-        detail::check_colour(c, "canvas::draw_text_vertical", "c");
-        detail::check_text_scale(scale, "canvas::draw_text_vertical", "scale");
-        const long s = scale;
-        const long length = text_width(text, scale);
-        long pen = 0; // position along the text, from its start
-        for (char ch : detail::displayed_characters(text)) {
-            const auto& glyph = detail::font_glyph_of(ch);
-            for (int row = 0; row < detail::font_glyph_height; ++row) {
-                for (int column = 0; column < detail::font_glyph_width; ++column) {
-                    if (detail::glyph_ink(glyph, column, row)) {
-                        // along the text u -> up from the bottom, down a glyph v -> right
-                        const long u = pen + column * s;
-                        const long v = row * s;
-                        fill(x + v, y + length - u - s, x + v + s, y + length - u, c);
-                    }
-                }
-            }
-            pen += detail::font_advance * s;
-        }
-    }
-
-    /// Width in pixels of `text` drawn at `scale`: 6 scale per character less the trailing
-    /// blank column, 0 for no characters.
-    static long text_width(std::string_view text, int scale = 1) {
-        detail::check_text_scale(scale, "canvas::text_width", "scale");
-        const auto n = static_cast<long>(detail::displayed_characters(text).size());
-        return n == 0 ? 0 : (n * detail::font_advance - 1) * scale;
-    }
-
-    /// Height in pixels of a line of text at `scale`: 7 scale.
-    static long text_height(int scale = 1) {
-        detail::check_text_scale(scale, "canvas::text_height", "scale");
-        return static_cast<long>(detail::font_glyph_height) * scale;
+        const auto cx = static_cast<long>(x0);
+        const auto cy = static_cast<long>(y0);
+        // the turned box, clipped to the canvas
+        detail::stroke_mask mask(std::max(cx + level.top, 0L), std::max(cy - level.right, 0L),
+                                 std::min(cx + level.bottom, static_cast<long>(width())),
+                                 std::min(cy - level.left, static_cast<long>(height())));
+        face.rasterise(text, size, u0, v0, [&](long u, long v, float coverage) {
+            mask.cover(cx + v, cy - 1 - u, coverage);
+        });
+        detail::composite(*this, mask, c);
     }
 
     /// Paste an image of 1 (gray) or 3 (RGB) channels with its top-left pixel at (x, y); values
@@ -642,6 +613,14 @@ private:
                 thickness);
     }
 
+    static void check_text(std::string_view where, double x, double y, const rgb& c, double size) {
+        require(std::isfinite(x), where, "x", "finite", x);
+        require(std::isfinite(y), where, "y", "finite", y);
+        detail::check_colour(c, where, "c");
+        require(std::isfinite(size) && size > 0.0 && size <= 1000.0, where, "size",
+                "finite, in (0, 1000]", size);
+    }
+
     /// A mask over the part of the canvas that a stroke from a to b can ink.
     detail::stroke_mask mask_around(double ax, double ay, double bx, double by,
                                     double thickness) const {
@@ -690,6 +669,7 @@ enum class legend_position {
     top_left,     ///< top-left corner
     bottom_right, ///< bottom-right corner
     bottom_left,  ///< bottom-left corner
+    above,        ///< in rows above the plot area, under the title (never hides data)
     none          ///< no legend
 };
 
@@ -707,8 +687,13 @@ struct plot_options {
     std::optional<double> x_max{};
     std::vector<double> x_markers{}; ///< x positions of vertical dashed grey lines (finite)
     legend_position legend = legend_position::automatic;
-    int text_scale = 0;      ///< pixels per font pixel in [1, 16]; 0: 2 from 600 x 360 up, else 1
+    /// Tick labels, axis labels and legend in pixels per em (the title 1.2 times larger): 0 (the
+    /// default) for 17 px on a 900 x 540 canvas, in proportion to the canvas's smaller ratio to
+    /// that (at least 8), else in [4, 200].
+    double font_size = 0.0;
     double line_width = 2.0; ///< series line width in pixels (finite, > 0)
+    /// The font file; empty: $XRESTORE_REPORT_FONT, else the build's default (see load_font).
+    std::filesystem::path font{};
 };
 
 namespace detail {
@@ -722,6 +707,103 @@ struct plot_area {
     long width() const noexcept { return right - left; }
     long height() const noexcept { return bottom - top; }
 };
+
+/// The text of a chart: its font, sizes, and the spacing that follows from the text size.
+struct chart_text {
+    const font* face = nullptr;
+    double size = 17.0;       ///< tick labels, axis labels and legend, pixels per em
+    double title_size = 20.4; ///< 1.2 size
+    long pad = 10;            ///< margin at the canvas's border and between blocks: 0.6 size
+    long tick = 6;            ///< length of a tick mark: 0.35 size
+    long gap = 4;             ///< between a tick mark and its label: 0.25 size
+    long cap = 12;            ///< height of a capital letter at size, rounded
+    long depth = 4;           ///< depth of the descenders at size, rounded up
+    long title_cap = 15;      ///< the same at title_size
+    long title_depth = 5;
+    long pitch = 20;        ///< baseline-to-baseline distance of stacked lines at size, rounded
+    long legend_pitch = 23; ///< between the rows of a legend: 1.35 size
+    long swatch = 31;       ///< length of a legend's colour swatch: 1.8 size
+    long swatch_gap = 9;    ///< between a swatch and its label: 0.5 size
+
+    double width(std::string_view text) const { return face->text_width(text, size); }
+};
+
+/// The chart text for options.font and options.font_size on a width x height canvas.
+inline chart_text chart_text_for(const std::filesystem::path& font_file, double font_size,
+                                 std::size_t width, std::size_t height, std::string_view where) {
+    require(font_size == 0.0 || (font_size >= 4.0 && font_size <= 200.0), where,
+            "options.font_size", "0 (automatic) or in [4, 200]", font_size);
+    chart_text t;
+    t.face = &load_font(font_file);
+    const double ratio =
+        std::min(static_cast<double>(width) / 900.0, static_cast<double>(height) / 540.0);
+    t.size = font_size > 0.0 ? font_size : std::max(8.0, 17.0 * ratio);
+    t.title_size = 1.2 * t.size;
+    t.pad = std::lround(0.6 * t.size);
+    t.tick = std::max(2L, std::lround(0.35 * t.size));
+    t.gap = std::max(1L, std::lround(0.25 * t.size));
+    t.cap = std::lround(t.face->cap_height(t.size));
+    t.depth = static_cast<long>(std::ceil(t.face->descent(t.size)));
+    t.title_cap = std::lround(t.face->cap_height(t.title_size));
+    t.title_depth = static_cast<long>(std::ceil(t.face->descent(t.title_size)));
+    t.pitch = std::lround(t.face->line_height(t.size));
+    t.legend_pitch = std::lround(1.35 * t.size);
+    t.swatch = std::lround(1.8 * t.size);
+    t.swatch_gap = std::lround(0.5 * t.size);
+    return t;
+}
+
+/// `text` broken at spaces into lines no wider than `max_width` at `size`, first fit, from
+/// the start. A word wider than that stays whole on its own line.
+inline std::vector<std::string> first_fit_lines(const font& face, double size,
+                                                std::string_view text, double max_width) {
+    std::vector<std::string> lines;
+    std::string line;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t end = std::min(text.find(' ', start), text.size());
+        const std::string_view word = text.substr(start, end - start);
+        if (!word.empty()) {
+            std::string longer = line;
+            longer += line.empty() ? "" : " ";
+            longer += word;
+            if (line.empty() || face.text_width(longer, size) <= max_width) {
+                line = std::move(longer);
+            } else {
+                lines.push_back(line);
+                line = std::string(word);
+            }
+        }
+        start = end + 1;
+    }
+    if (!line.empty() || lines.empty()) {
+        lines.push_back(line);
+    }
+    return lines;
+}
+
+/// `text` broken at spaces into as few lines as fit `max_width` at `size`, and those lines as
+/// even as can be: the narrowest width that still gives that many lines first fit ("Tikhonov" /
+/// "20.90 dB" rather than "Tikhonov 20.90" / "dB"). A word wider than max_width stays whole.
+inline std::vector<std::string> wrap_words(const font& face, double size, std::string_view text,
+                                           double max_width) {
+    std::vector<std::string> lines = first_fit_lines(face, size, text, max_width);
+    if (lines.size() < 2) {
+        return lines;
+    }
+    // first fit gives no fewer lines at a narrower width: bisect for the narrowest in [lo, hi]
+    double lo = 0.0;
+    double hi = max_width;
+    for (int step = 0; step < 30 && hi - lo > 0.25; ++step) {
+        const double mid = (lo + hi) / 2;
+        if (first_fit_lines(face, size, text, mid).size() <= lines.size()) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    return first_fit_lines(face, size, text, hi);
+}
 
 /// m * 10^e with a single rounding (3 x 10^-1 gives the double nearest 0.3).
 inline double decimal_value(double m, int e) {
@@ -912,7 +994,7 @@ inline axis_ticks log_axis_ticks(double lo, double hi, int max_ticks) {
 /// Where a line plot's parts go and what its axes show; computed by layout_line_plot.
 struct line_plot_layout {
     plot_area area; ///< the data rectangle
-    int text_scale = 1;
+    chart_text text;
     double x_lo = 0.0; ///< x axis limits
     double x_hi = 1.0;
     double y_lo = 0.0; ///< y axis limits (data values, also on a log axis)
@@ -940,15 +1022,70 @@ inline std::string series_name(std::size_t index, std::string_view label) {
     return concat("series ", index, " (\"", label, "\")");
 }
 
-/// Text scale: the requested one, or 2 from 600 x 360 up and 1 below for 0.
-inline int plot_text_scale(int requested, std::size_t width, std::size_t height,
-                           std::string_view where) {
-    require(requested >= 0 && requested <= 16, where, "options.text_scale", "in [0, 16]",
-            requested);
-    if (requested > 0) {
-        return requested;
+/// How far the y label (vertical, tops of the letters to the left) reaches left and right of its
+/// baseline column: its ink above and below the baseline when level.
+inline std::pair<long, long> y_label_reach(std::string_view y_label, const chart_text& t) {
+    const pixel_box box = t.face->ink_box(y_label, t.size, 0.0, 0.0);
+    return box.empty() ? std::pair{0L, 0L}
+                       : std::pair{std::max(0L, -box.top), std::max(0L, box.bottom)};
+}
+
+/// The left edge of the plot area: the y label, the widest y tick label, the tick marks.
+inline long plot_area_left(std::string_view y_label, const std::vector<std::string>& tick_labels,
+                           const chart_text& t) {
+    double widest = 0.0;
+    for (const std::string& label : tick_labels) {
+        widest = std::max(widest, t.width(label));
     }
-    return width >= 600 && height >= 360 ? 2 : 1;
+    const auto [above, below] = y_label_reach(y_label, t);
+    const long label = y_label.empty() ? 0 : above + below + t.pad;
+    return t.pad + label + static_cast<long>(std::ceil(widest)) + t.gap + t.tick + 1;
+}
+
+/// How many y ticks fit the plot area's height: 2 to 10, at least 2.8 size apart.
+inline int most_y_ticks(const plot_area& area, const chart_text& t) {
+    return static_cast<int>(std::clamp(
+        static_cast<long>(static_cast<double>(area.height()) / (2.8 * t.size)), 2L, 10L));
+}
+
+/// The top of a legend above the plot area: under the title.
+inline long legend_top(std::string_view title, const chart_text& t) {
+    return t.pad + (title.empty() ? 0 : t.title_cap + t.title_depth + t.pad);
+}
+
+/// The entries of a legend above the plot area, in lines across the canvas (its width less the
+/// margins): each entry a swatch and its label, entries 1.2 size apart.
+inline std::vector<std::vector<std::size_t>> legend_lines(const std::vector<std::string>& labels,
+                                                          const chart_text& t,
+                                                          std::size_t canvas_width) {
+    const double available = static_cast<double>(canvas_width) - 2.0 * static_cast<double>(t.pad);
+    const double spacing = 1.2 * t.size;
+    std::vector<std::vector<std::size_t>> lines;
+    double used = 0.0;
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        const double entry = static_cast<double>(t.swatch + t.swatch_gap) + t.width(labels[i]);
+        if (lines.empty() || used + spacing + entry > available) {
+            lines.emplace_back();
+            used = entry;
+        } else {
+            used += spacing + entry;
+        }
+        lines.back().push_back(i);
+    }
+    return lines;
+}
+
+/// Height of a legend above the plot area (0 for no entries).
+inline long legend_height(const std::vector<std::string>& labels, const chart_text& t,
+                          std::size_t canvas_width) {
+    const auto n = static_cast<long>(legend_lines(labels, t, canvas_width).size());
+    return n == 0 ? 0 : t.cap + t.depth + (n - 1) * t.legend_pitch;
+}
+
+/// The top edge of the plot area: the title, a legend above the plot area when it has a
+/// height, then room for half the top y tick label.
+inline long plot_area_top(std::string_view title, const chart_text& t, long legend_height = 0) {
+    return legend_top(title, t) + (legend_height > 0 ? legend_height + t.pad : 0) + t.cap / 2;
 }
 
 inline void check_plot_size(std::size_t width, std::size_t height, std::string_view where) {
@@ -1072,52 +1209,54 @@ inline line_plot_layout layout_line_plot(const std::vector<plot_series>& series,
     layout.y_lo = options.log_y ? std::pow(10.0, yl) : yl;
     layout.y_hi = options.log_y ? std::pow(10.0, yh) : yh;
 
-    const int s = plot_text_scale(options.text_scale, options.width, options.height, where);
-    layout.text_scale = s;
-    const long text_h = canvas::text_height(s);
-    const long pad = 5L * s;
-    const long tick = 3L * s;
-    const long label_gap = 2L * s;
+    layout.text =
+        chart_text_for(options.font, options.font_size, options.width, options.height, where);
+    const chart_text& t = layout.text;
     const auto width = static_cast<long>(options.width);
     const auto height = static_cast<long>(options.height);
 
+    // top: title; bottom: tick marks, tick labels, x label
     plot_area& area = layout.area;
-    area.top = pad + (options.title.empty() ? 0 : text_h + pad) + text_h / 2;
-    area.bottom = height - (1 + tick + label_gap + text_h + pad +
-                            (options.x_label.empty() ? 0 : text_h + pad));
+    std::vector<std::string> legend_labels;
+    for (const plot_series& one : series) {
+        if (!one.label.empty()) {
+            legend_labels.push_back(one.label);
+        }
+    }
+    area.top = plot_area_top(options.title, t,
+                             options.legend == legend_position::above
+                                 ? legend_height(legend_labels, t, options.width)
+                                 : 0);
+    area.bottom = height - (1 + t.tick + t.gap + t.cap + t.depth + t.pad +
+                            (options.x_label.empty() ? 0 : 2 * t.gap + t.cap + t.depth));
     if (area.height() < 16) {
         throw value_error(concat(where, ": options.height must leave room for the plot, got ",
-                                 options.height, " (text scale ", s, ")"));
+                                 options.height, " (font size ", t.size, ")"));
     }
-    const int max_y_ticks = static_cast<int>(std::clamp(area.height() / (4 * text_h), 2L, 10L));
+    const int max_y_ticks = most_y_ticks(area, t);
     layout.y_ticks = options.log_y ? log_axis_ticks(layout.y_lo, layout.y_hi, max_y_ticks)
                                    : linear_axis_ticks(layout.y_lo, layout.y_hi, max_y_ticks);
-    long y_label_width = 0;
-    for (const std::string& label : layout.y_ticks.labels) {
-        y_label_width = std::max(y_label_width, canvas::text_width(label, s));
-    }
-    area.left =
-        pad + (options.y_label.empty() ? 0 : text_h + pad) + y_label_width + label_gap + tick + 1;
-    // x ticks: as many as fit with their labels apart; the right margin grows until the last
-    // label fits on the canvas
-    long right_margin = 3 * pad;
+    area.left = plot_area_left(options.y_label, layout.y_ticks.labels, t);
+    // x ticks: as many as fit with their labels 2.5 em apart; the right margin grows until the
+    // last label fits on the canvas
+    long right_margin = 3 * t.pad;
     for (int pass = 0; pass < 3; ++pass) {
         area.right = width - right_margin;
         if (area.width() < 16) {
             throw value_error(concat(where, ": options.width must leave room for the plot, got ",
-                                     options.width, " (text scale ", s, ")"));
+                                     options.width, " (font size ", t.size, ")"));
         }
         for (int n = 12; n >= 2; --n) {
             layout.x_ticks = linear_axis_ticks(layout.x_lo, layout.x_hi, n);
-            long widest = 0;
+            double widest = 0.0;
             for (const std::string& label : layout.x_ticks.labels) {
-                widest = std::max(widest, canvas::text_width(label, s));
+                widest = std::max(widest, t.width(label));
             }
             const auto count = layout.x_ticks.major.size();
             const double spacing = count < 2 ? 1e300
                                              : layout.x_pixel(layout.x_ticks.major[1]) -
                                                    layout.x_pixel(layout.x_ticks.major[0]);
-            if (spacing >= static_cast<double>(widest + 3 * text_h)) {
+            if (spacing >= widest + 2.5 * t.size) {
                 break;
             }
         }
@@ -1125,7 +1264,8 @@ inline line_plot_layout layout_line_plot(const std::vector<plot_series>& series,
             break;
         }
         const long last = std::lround(layout.x_pixel(layout.x_ticks.major.back())) +
-                          canvas::text_width(layout.x_ticks.labels.back(), s) / 2 + 2;
+                          static_cast<long>(std::ceil(t.width(layout.x_ticks.labels.back()) / 2)) +
+                          2;
         if (last <= width) {
             break;
         }
@@ -1142,28 +1282,75 @@ struct legend_entry {
     bool block = false;  ///< a filled block instead of a line (bar charts)
 };
 
-/// The legend box: inside `area`, in the corner `where` says; `automatic` takes the first of
-/// top right, top left, bottom right, bottom left that hides the least of `occupied`.
+/// One legend entry with its swatch's left end at `left` and its label's baseline at
+/// `baseline`: a line through the middle of the capitals, or a block as tall as they are.
+inline void draw_legend_entry(canvas& out, const legend_entry& row, long left, long baseline,
+                              const chart_text& t, double line_width) {
+    if (row.block) {
+        out.fill_rect(left, baseline - t.cap, left + t.swatch, baseline, row.colour);
+    } else {
+        // on a half row, so that even widths stay crisp
+        const double mid =
+            std::round(static_cast<double>(baseline) - t.face->cap_height(t.size) / 2) - 0.5;
+        stroke_mask mask(left - 2, baseline - t.cap - t.depth, left + t.swatch + 2,
+                         baseline + t.depth);
+        const std::array<double, 2> xs = {static_cast<double>(left),
+                                          static_cast<double>(left + t.swatch - 1)};
+        const std::array<double, 2> ys = {mid, mid};
+        mask.add_polyline(xs, ys, line_width, row.dashed);
+        composite(out, mask, row.colour);
+    }
+    out.draw_text(static_cast<double>(left + t.swatch + t.swatch_gap),
+                  static_cast<double>(baseline), row.label, {0, 0, 0}, *t.face, t.size);
+}
+
+/// The legend: with `above`, in lines centred over the plot area from `top` down (see
+/// legend_lines); else a box inside `area`, in the corner `where` says, `automatic` taking the
+/// first of top right, top left, bottom right, bottom left that hides the least of `occupied`.
+/// Rows of the box are one legend pitch apart.
 inline void draw_legend(canvas& out, const plot_area& area, const std::vector<legend_entry>& rows,
-                        legend_position where, const stroke_mask& occupied, int scale,
-                        double line_width) {
+                        legend_position where, const stroke_mask& occupied, const chart_text& t,
+                        double line_width, long top) {
     if (where == legend_position::none || rows.empty()) {
         return;
     }
-    const long s = scale;
-    const long text_h = canvas::text_height(scale);
-    const long inner = 3 * s;
-    const long row_gap = 3 * s;
-    const long swatch = 10 * s;
-    const long swatch_gap = 3 * s;
-    const long margin = 4 * s;
-    long label_width = 0;
+    if (where == legend_position::above) {
+        std::vector<std::string> labels;
+        for (const legend_entry& row : rows) {
+            labels.push_back(row.label);
+        }
+        const double spacing = 1.2 * t.size;
+        const auto lines = legend_lines(labels, t, out.width());
+        for (std::size_t l = 0; l < lines.size(); ++l) {
+            double total = -spacing;
+            for (std::size_t i : lines[l]) {
+                total +=
+                    spacing + static_cast<double>(t.swatch + t.swatch_gap) + t.width(labels[i]);
+            }
+            const double centre =
+                static_cast<double>(area.left) + static_cast<double>(area.width()) / 2;
+            double x = std::clamp(
+                centre - total / 2, static_cast<double>(t.pad),
+                std::max(static_cast<double>(t.pad),
+                         static_cast<double>(out.width()) - static_cast<double>(t.pad) - total));
+            const long baseline = top + t.cap + static_cast<long>(l) * t.legend_pitch;
+            for (std::size_t i : lines[l]) {
+                draw_legend_entry(out, rows[i], std::lround(x), baseline, t, line_width);
+                x += static_cast<double>(t.swatch + t.swatch_gap) + t.width(labels[i]) + spacing;
+            }
+        }
+        return;
+    }
+    const long inner = std::lround(0.5 * t.size);
+    const long margin = std::lround(0.5 * t.size);
+    double label_width = 0.0;
     for (const legend_entry& row : rows) {
-        label_width = std::max(label_width, canvas::text_width(row.label, scale));
+        label_width = std::max(label_width, t.width(row.label));
     }
     const auto n = static_cast<long>(rows.size());
-    const long box_w = 2 * inner + swatch + swatch_gap + label_width;
-    const long box_h = 2 * inner + n * text_h + (n - 1) * row_gap;
+    const long box_w =
+        2 * inner + t.swatch + t.swatch_gap + static_cast<long>(std::ceil(label_width));
+    const long box_h = 2 * inner + (n - 1) * t.legend_pitch + t.cap + t.depth;
     const std::array<std::pair<legend_position, std::pair<long, long>>, 4> corners = {{
         {legend_position::top_right, {area.right - margin - box_w, area.top + margin}},
         {legend_position::top_left, {area.left + margin, area.top + margin}},
@@ -1193,21 +1380,8 @@ inline void draw_legend(canvas& out, const plot_area& area, const std::vector<le
     out.fill_rect(x0, y0, x0 + box_w, y0 + box_h, {1, 1, 1});
     out.draw_rect(x0, y0, x0 + box_w, y0 + box_h, {0.6f, 0.6f, 0.6f});
     for (long i = 0; i < n; ++i) {
-        const legend_entry& row = rows[static_cast<std::size_t>(i)];
-        const long top = y0 + inner + i * (text_h + row_gap);
-        const long left = x0 + inner;
-        if (row.block) {
-            out.fill_rect(left, top, left + swatch, top + text_h, row.colour);
-        } else {
-            const double mid = static_cast<double>(top) + static_cast<double>(text_h - 1) / 2.0;
-            stroke_mask mask(left - 2, top, left + swatch + 2, top + text_h);
-            const std::array<double, 2> xs = {static_cast<double>(left),
-                                              static_cast<double>(left + swatch - 1)};
-            const std::array<double, 2> ys = {mid, mid};
-            mask.add_polyline(xs, ys, line_width, row.dashed);
-            composite(out, mask, row.colour);
-        }
-        out.draw_text(left + swatch + swatch_gap, top, row.label, {0, 0, 0}, scale);
+        draw_legend_entry(out, rows[static_cast<std::size_t>(i)], x0 + inner,
+                          y0 + inner + t.cap + i * t.legend_pitch, t, line_width);
     }
 }
 
@@ -1216,52 +1390,70 @@ inline constexpr rgb plot_grid = {0.87f, 0.87f, 0.87f};
 inline constexpr rgb plot_minor_grid = {0.94f, 0.94f, 0.94f};
 inline constexpr rgb plot_marker = {0.45f, 0.45f, 0.45f};
 
+/// `text` at `size` centred on column `centre` (a pixel centre is at x + 1/2), kept on the
+/// canvas when it fits.
+inline void draw_centred_text(canvas& out, double centre, long baseline, std::string_view text,
+                              const chart_text& t, double size) {
+    const double w = t.face->text_width(text, size);
+    const double x =
+        std::clamp(centre - w / 2, 0.0, std::max(0.0, static_cast<double>(out.width()) - w));
+    out.draw_text(x, static_cast<double>(baseline), text, plot_ink, *t.face, size);
+}
+
 /// The parts line plots and bar charts share: the frame just outside `area`, the title centred
 /// above it and the vertical y label left of it.
 inline void draw_frame_and_titles(canvas& out, const plot_area& area, std::string_view title,
-                                  std::string_view y_label, int scale) {
-    const long pad = 5L * scale;
-    const auto width = static_cast<long>(out.width());
+                                  std::string_view y_label, const chart_text& t) {
     out.draw_rect(area.left - 1, area.top - 1, area.right + 1, area.bottom + 1, plot_ink);
     if (!title.empty()) {
-        const long w = canvas::text_width(title, scale);
-        const long x = std::clamp(area.left + (area.width() - w) / 2, 0L, std::max(0L, width - w));
-        out.draw_text(x, pad, title, plot_ink, scale);
+        draw_centred_text(out,
+                          static_cast<double>(area.left) + static_cast<double>(area.width()) / 2,
+                          t.pad + t.title_cap, title, t, t.title_size);
     }
     if (!y_label.empty()) {
-        const long h = canvas::text_width(y_label, scale);
-        out.draw_text_vertical(pad, std::max(0L, area.top + (area.height() - h) / 2), y_label,
-                               plot_ink, scale);
+        // centred on the plot area, read from bottom to top
+        const double h = t.width(y_label);
+        const double start = std::max(h, static_cast<double>(area.top) +
+                                             (static_cast<double>(area.height()) + h) / 2);
+        out.draw_text_vertical(static_cast<double>(t.pad + y_label_reach(y_label, t).first),
+                               std::round(start), y_label, plot_ink, *t.face, t.size);
     }
 }
 
-/// A y tick at `row` with its label right-aligned left of it.
+/// A y tick at `row` with its label right-aligned left of it, its capitals centred on the row.
 inline void draw_y_tick(canvas& out, const plot_area& area, long row, std::string_view label,
-                        int scale) {
-    const long tick = 3L * scale;
-    const long label_gap = 2L * scale;
-    out.fill_rect(area.left - 1 - tick, row, area.left - 1, row + 1, plot_ink);
-    const long w = canvas::text_width(label, scale);
-    out.draw_text(area.left - 1 - tick - label_gap - w, row - canvas::text_height(scale) / 2, label,
-                  plot_ink, scale);
+                        const chart_text& t) {
+    out.fill_rect(area.left - 1 - t.tick, row, area.left - 1, row + 1, plot_ink);
+    const double right = static_cast<double>(area.left - 1 - t.tick - t.gap);
+    const double baseline =
+        std::floor(static_cast<double>(row) + 1.0 + t.face->cap_height(t.size) / 2);
+    out.draw_text(right - t.width(label), baseline, label, plot_ink, *t.face, t.size);
+}
+
+/// An x tick mark at `column`, `length` pixels long under the plot area.
+inline void draw_x_tick_mark(canvas& out, const plot_area& area, long column, long length) {
+    out.fill_rect(column, area.bottom + 1, column + 1, area.bottom + 1 + length, plot_ink);
+}
+
+/// The baseline of the first line of x tick labels.
+inline long x_tick_label_baseline(const plot_area& area, const chart_text& t) {
+    return area.bottom + 1 + t.tick + t.gap + t.cap;
 }
 
 /// An x tick at `column` with its label centred under it (kept on the canvas).
 inline void draw_x_tick(canvas& out, const plot_area& area, long column, std::string_view label,
-                        int tick_scale, int label_scale) {
-    const long tick = 3L * tick_scale;
-    const long label_gap = 2L * tick_scale;
-    out.fill_rect(column, area.bottom + 1, column + 1, area.bottom + 1 + tick, plot_ink);
-    const long w = canvas::text_width(label, label_scale);
-    const long x = std::clamp(column - w / 2, 0L, std::max(0L, static_cast<long>(out.width()) - w));
-    out.draw_text(x, area.bottom + 1 + tick + label_gap, label, plot_ink, label_scale);
+                        const chart_text& t) {
+    draw_x_tick_mark(out, area, column, t.tick);
+    draw_centred_text(out, static_cast<double>(column) + 0.5, x_tick_label_baseline(area, t), label,
+                      t, t.size);
 }
 
 } // namespace detail
 
 /// A line plot: a framed plot area with light grid lines, tick marks and labels on both axes,
 /// axis labels (the y label vertical), the title on top, dashed grey lines at options.x_markers
-/// and a legend box inside the plot area (a colour swatch and label per series with a label).
+/// and a legend (a colour swatch and label per series with a label) in a box inside the plot
+/// area, or above it for legend_position::above.
 /// Series are drawn in order, options.line_width pixels wide, clipped to the plot area; NaN or
 /// infinite points break a line. Throws shape_error for a series whose x and y differ in length,
 /// value_error for no points at all, a y <= 0 with log_y, bad limits (non-finite, min >= max,
@@ -1271,7 +1463,7 @@ inline canvas render_line_plot(const std::vector<plot_series>& series,
                                const plot_options& options = {}) {
     const detail::line_plot_layout layout = detail::layout_line_plot(series, options);
     const detail::plot_area& area = layout.area;
-    const int scale = layout.text_scale;
+    const detail::chart_text& t = layout.text;
     canvas out(options.width, options.height);
 
     // grid
@@ -1289,7 +1481,7 @@ inline canvas render_line_plot(const std::vector<plot_series>& series,
 
     // markers, then the series; `occupied` remembers what they cover for the legend
     detail::stroke_mask occupied(area.left, area.top, area.right, area.bottom);
-    const double marker_width = std::max(1.0, 0.75 * scale);
+    const double marker_width = std::max(1.0, t.size / 11.0);
     for (double m : options.x_markers) {
         if (m < layout.x_lo || m > layout.x_hi) {
             continue;
@@ -1323,23 +1515,24 @@ inline canvas render_line_plot(const std::vector<plot_series>& series,
     }
 
     // frame, ticks, labels, legend
-    detail::draw_frame_and_titles(out, area, options.title, options.y_label, scale);
+    detail::draw_frame_and_titles(out, area, options.title, options.y_label, t);
     for (std::size_t k = 0; k < layout.y_ticks.major.size(); ++k) {
         detail::draw_y_tick(out, area, row_of(layout.y_ticks.major[k]), layout.y_ticks.labels[k],
-                            scale);
+                            t);
     }
     for (std::size_t k = 0; k < layout.x_ticks.major.size(); ++k) {
         detail::draw_x_tick(out, area, column_of(layout.x_ticks.major[k]), layout.x_ticks.labels[k],
-                            scale, scale);
+                            t);
     }
     if (!options.x_label.empty()) {
-        const long text_h = canvas::text_height(scale);
-        const long w = canvas::text_width(options.x_label, scale);
-        const long y = area.bottom + 1 + 3L * scale + 2L * scale + text_h + 5L * scale;
-        out.draw_text(std::max(0L, area.left + (area.width() - w) / 2), y, options.x_label,
-                      detail::plot_ink, scale);
+        // under the tick labels, centred on the plot area
+        const long baseline = detail::x_tick_label_baseline(area, t) + t.depth + 2 * t.gap + t.cap;
+        detail::draw_centred_text(
+            out, static_cast<double>(area.left) + static_cast<double>(area.width()) / 2, baseline,
+            options.x_label, t, t.size);
     }
-    detail::draw_legend(out, area, legend, options.legend, occupied, scale, options.line_width);
+    detail::draw_legend(out, area, legend, options.legend, occupied, t, options.line_width,
+                        detail::legend_top(options.title, t));
     return out;
 }
 
@@ -1365,36 +1558,50 @@ struct bar_options {
     std::size_t height = 540;                 ///< canvas height in pixels
     std::optional<double> y_min{}; ///< default min(0, smallest value), less 5% when below 0
     std::optional<double> y_max{}; ///< default max(0, largest value), plus 5% when above 0
-    legend_position legend = legend_position::automatic;
-    int text_scale = 0; ///< pixels per font pixel in [1, 16]; 0: 2 from 600 x 360 up, else 1
+    legend_position legend = legend_position::above; ///< by default over the chart, off the bars
+    double font_size = 0.0;                          ///< as plot_options::font_size
+    std::filesystem::path font{};                    ///< as plot_options::font
 };
 
-/// A grouped bar chart: one cluster of bars per group, one bar per series in palette_color
-/// order, rising from 0 (or the nearest axis limit) to the value; y grid, ticks and labels,
-/// the group labels under the clusters, the title and a legend of options.series_labels. The
-/// number of series is series_labels.size() when given, else that of the first group. Throws
-/// value_error for no groups or no series and bad limits, shape_error for a group with another
-/// number of values (naming the group).
-inline canvas render_bar_chart(const std::vector<bar_group>& groups,
-                               const bar_options& options = {}) {
+namespace detail {
+
+/// Where a bar chart's parts go; computed by layout_bar_chart.
+struct bar_chart_layout {
+    plot_area area; ///< the data rectangle
+    chart_text text;
+    std::size_t series = 0; ///< bars per group
+    double lo = 0.0;        ///< y axis limits
+    double hi = 1.0;
+    axis_ticks y_ticks;
+    double slot = 1.0;                            ///< pixels per group
+    std::vector<std::vector<std::string>> labels; ///< the lines of each group's label
+    bool upright = false;                         ///< labels turned to read upwards
+};
+
+/// The layout of a bar chart: checks the groups and options (see render_bar_chart), then fixes
+/// the y axis, the plot rectangle and how the group labels are set.
+inline bar_chart_layout layout_bar_chart(const std::vector<bar_group>& groups,
+                                         const bar_options& options) {
     constexpr const char* where = "render_bar_chart";
-    detail::check_plot_size(options.width, options.height, where);
+    bar_chart_layout layout;
+    check_plot_size(options.width, options.height, where);
     if (groups.empty()) {
-        throw value_error(detail::concat(where, ": groups must hold at least one group, got none"));
+        throw value_error(concat(where, ": groups must hold at least one group, got none"));
     }
-    const std::size_t n =
+    layout.series =
         options.series_labels.empty() ? groups.front().values.size() : options.series_labels.size();
+    const std::size_t n = layout.series;
     if (n == 0) {
-        throw value_error(detail::concat(where, ": group 0 (\"", groups.front().label,
-                                         "\") must hold at least one value, got none"));
+        throw value_error(concat(where, ": group 0 (\"", groups.front().label,
+                                 "\") must hold at least one value, got none"));
     }
     double v_lo = 0.0;
     double v_hi = 0.0;
     for (std::size_t g = 0; g < groups.size(); ++g) {
         if (groups[g].values.size() != n) {
-            throw shape_error(detail::concat(where, ": group ", g, " (\"", groups[g].label,
-                                             "\") must hold ", n, " values (one per series), got ",
-                                             groups[g].values.size()));
+            throw shape_error(concat(where, ": group ", g, " (\"", groups[g].label,
+                                     "\") must hold ", n, " values (one per series), got ",
+                                     groups[g].values.size()));
         }
         for (double v : groups[g].values) {
             if (std::isfinite(v)) {
@@ -1413,12 +1620,14 @@ inline canvas render_bar_chart(const std::vector<bar_group>& groups,
         v_hi = 1.0; // all zero
     }
     const double span = v_hi - v_lo;
-    double lo = options.y_min.value_or(v_lo < 0.0 ? v_lo - 0.05 * span : 0.0);
-    double hi = options.y_max.value_or(v_hi > 0.0 ? v_hi + 0.05 * span : 0.0);
+    double& lo = layout.lo;
+    double& hi = layout.hi;
+    lo = options.y_min.value_or(v_lo < 0.0 ? v_lo - 0.05 * span : 0.0);
+    hi = options.y_max.value_or(v_hi > 0.0 ? v_hi + 0.05 * span : 0.0);
     if (!(lo < hi)) {
         if (options.y_min && options.y_max) {
-            throw value_error(detail::concat(where, ": options.y_min must be < options.y_max, got ",
-                                             lo, " and ", hi));
+            throw value_error(
+                concat(where, ": options.y_min must be < options.y_max, got ", lo, " and ", hi));
         }
         if (options.y_min) {
             hi = lo + span;
@@ -1427,34 +1636,85 @@ inline canvas render_bar_chart(const std::vector<bar_group>& groups,
         }
     }
 
-    const int s = detail::plot_text_scale(options.text_scale, options.width, options.height, where);
-    const long text_h = canvas::text_height(s);
-    const long pad = 5L * s;
-    const long tick = 3L * s;
-    const long label_gap = 2L * s;
+    layout.text =
+        chart_text_for(options.font, options.font_size, options.width, options.height, where);
+    const chart_text& t = layout.text;
     const auto width = static_cast<long>(options.width);
     const auto height = static_cast<long>(options.height);
-    detail::plot_area area;
-    area.top = pad + (options.title.empty() ? 0 : text_h + pad) + text_h / 2;
-    area.bottom = height - (1 + tick + label_gap + text_h + pad);
-    if (area.height() < 16) {
-        throw value_error(detail::concat(where, ": options.height must leave room for the chart, ",
-                                         "got ", options.height, " (text scale ", s, ")"));
-    }
-    const int max_y_ticks = static_cast<int>(std::clamp(area.height() / (4 * text_h), 2L, 10L));
-    const detail::axis_ticks y_ticks = detail::linear_axis_ticks(lo, hi, max_y_ticks);
-    long y_label_width = 0;
-    for (const std::string& label : y_ticks.labels) {
-        y_label_width = std::max(y_label_width, canvas::text_width(label, s));
-    }
-    area.left =
-        pad + (options.y_label.empty() ? 0 : text_h + pad) + y_label_width + label_gap + tick + 1;
-    area.right = width - 3 * pad;
+    const long below_labels = 1 + t.tick + t.gap + t.pad; // tick marks, gaps, margin
+    plot_area& area = layout.area;
+    area.top = plot_area_top(options.title, t,
+                             options.legend == legend_position::above
+                                 ? legend_height(options.series_labels, t, options.width)
+                                 : 0);
+    // first as if the group labels took one line, to choose the y ticks
+    area.bottom = height - (below_labels + t.cap + t.depth);
+    auto check_height = [&] {
+        if (area.height() < 16) {
+            throw value_error(concat(where, ": options.height must leave room for the ",
+                                     "chart, got ", options.height, " (font size ", t.size, ")"));
+        }
+    };
+    check_height();
+    const int max_y_ticks = most_y_ticks(area, t);
+    layout.y_ticks = linear_axis_ticks(lo, hi, max_y_ticks);
+    area.left = plot_area_left(options.y_label, layout.y_ticks.labels, t);
+    area.right = width - 3 * t.pad;
     if (area.width() < 16) {
-        throw value_error(detail::concat(where, ": options.width must leave room for the chart, ",
-                                         "got ", options.width, " (text scale ", s, ")"));
+        throw value_error(concat(where, ": options.width must leave room for the chart, ", "got ",
+                                 options.width, " (font size ", t.size, ")"));
     }
+    // group labels: one line each, else wrapped at spaces, else turned upright
+    layout.slot = static_cast<double>(area.width()) / static_cast<double>(groups.size());
+    const double room = layout.slot - 0.4 * t.size;
+    std::vector<std::vector<std::string>>& label_lines = layout.labels;
+    bool fits = true;
+    bool too_wide = false; // a line of a wrapped label
+    double longest = 0.0;
+    for (const bar_group& group : groups) {
+        longest = std::max(longest, t.width(group.label));
+        fits = fits && t.width(group.label) <= room;
+    }
+    for (const bar_group& group : groups) {
+        label_lines.push_back(fits ? std::vector<std::string>{group.label}
+                                   : wrap_words(*t.face, t.size, group.label, room));
+        for (const std::string& line : label_lines.back()) {
+            too_wide = too_wide || t.width(line) > room;
+        }
+    }
+    layout.upright = !fits && too_wide; // a word wider than its slot
+    std::size_t most_lines = 1;
+    for (const auto& lines : label_lines) {
+        most_lines = std::max(most_lines, lines.size());
+    }
+    const long label_height = layout.upright
+                                  ? static_cast<long>(std::ceil(longest))
+                                  : t.cap + t.depth + static_cast<long>(most_lines - 1) * t.pitch;
+    area.bottom = height - (below_labels + label_height);
+    check_height();
+    return layout;
+}
 
+} // namespace detail
+
+/// A grouped bar chart: one cluster of bars per group, one bar per series in palette_color
+/// order, rising from 0 (or the nearest axis limit) to the value; y grid, ticks and labels,
+/// the group labels under the clusters, the title and a legend of options.series_labels. Group
+/// labels keep the font size: each stays on one line when all fit their slots, else they are
+/// wrapped at spaces, else (a word wider than its slot) all are turned to read upwards. The
+/// number of series is series_labels.size() when given, else that of the first group. Throws
+/// value_error for no groups or no series and bad limits, shape_error for a group with another
+/// number of values (naming the group).
+inline canvas render_bar_chart(const std::vector<bar_group>& groups,
+                               const bar_options& options = {}) {
+    const detail::bar_chart_layout layout = detail::layout_bar_chart(groups, options);
+    const detail::plot_area& area = layout.area;
+    const detail::chart_text& t = layout.text;
+    const std::size_t n = layout.series;
+    const double lo = layout.lo;
+    const double hi = layout.hi;
+    const double slot = layout.slot;
+    const detail::axis_ticks& y_ticks = layout.y_ticks;
     // value -> row edge: hi -> top, lo -> bottom
     auto edge_of = [&](double v) {
         return static_cast<double>(area.top) +
@@ -1470,7 +1730,6 @@ inline canvas render_bar_chart(const std::vector<bar_group>& groups,
 
     // bars: each group's slot holds a cluster 80% as wide, split evenly among the series
     detail::stroke_mask occupied(area.left, area.top, area.right, area.bottom);
-    const double slot = static_cast<double>(area.width()) / static_cast<double>(groups.size());
     const double bar = 0.8 * slot / static_cast<double>(n);
     const long base = std::lround(edge_of(std::clamp(0.0, lo, hi)));
     for (std::size_t g = 0; g < groups.size(); ++g) {
@@ -1494,28 +1753,37 @@ inline canvas render_bar_chart(const std::vector<bar_group>& groups,
         }
     }
 
-    detail::draw_frame_and_titles(out, area, options.title, options.y_label, s);
+    detail::draw_frame_and_titles(out, area, options.title, options.y_label, t);
     for (std::size_t k = 0; k < y_ticks.major.size(); ++k) {
-        detail::draw_y_tick(out, area, row_of(y_ticks.major[k]), y_ticks.labels[k], s);
+        detail::draw_y_tick(out, area, row_of(y_ticks.major[k]), y_ticks.labels[k], t);
     }
-    // group labels at the full text scale when they fit their slots, else smaller
-    int label_scale = s;
-    for (const bar_group& group : groups) {
-        while (label_scale > 1 &&
-               static_cast<double>(canvas::text_width(group.label, label_scale)) > slot - 4.0) {
-            --label_scale;
-        }
-    }
+    const long first_baseline = detail::x_tick_label_baseline(area, t);
     for (std::size_t g = 0; g < groups.size(); ++g) {
         const double centre =
             static_cast<double>(area.left) + (static_cast<double>(g) + 0.5) * slot;
-        detail::draw_x_tick(out, area, std::lround(centre - 0.5), groups[g].label, s, label_scale);
+        const long column = std::lround(centre - 0.5);
+        detail::draw_x_tick_mark(out, area, column, t.tick);
+        if (layout.upright) {
+            // read upwards, ending just under the tick, the capitals centred on it
+            const double w = t.width(groups[g].label);
+            out.draw_text_vertical(
+                std::round(static_cast<double>(column) + 0.5 + t.face->cap_height(t.size) / 2),
+                static_cast<double>(area.bottom + 1 + t.tick + t.gap) + std::ceil(w),
+                groups[g].label, detail::plot_ink, *t.face, t.size);
+            continue;
+        }
+        for (std::size_t l = 0; l < layout.labels[g].size(); ++l) {
+            detail::draw_centred_text(out, static_cast<double>(column) + 0.5,
+                                      first_baseline + static_cast<long>(l) * t.pitch,
+                                      layout.labels[g][l], t, t.size);
+        }
     }
     std::vector<detail::legend_entry> legend;
     for (std::size_t k = 0; k < options.series_labels.size(); ++k) {
         legend.push_back({options.series_labels[k], palette_color(k), false, true});
     }
-    detail::draw_legend(out, area, legend, options.legend, occupied, s, 2.0);
+    detail::draw_legend(out, area, legend, options.legend, occupied, t, 2.0,
+                        detail::legend_top(options.title, t));
     return out;
 }
 
@@ -1531,27 +1799,41 @@ struct panel_item {
     image picture{}; ///< 1 (gray) or 3 (RGB) channels, values clipped to [0, 1]
 };
 
-/// Images side by side on white, `gap` pixels apart and `gap` pixels from the border, each with
-/// its caption centred under it at `text_scale`. No resampling: images keep their sizes and are
-/// top-aligned; each column is as wide as its image or its caption, whichever is wider (the
-/// image centred in it); captions start 3 text_scale below the tallest image, one row of text
-/// per line, 2 text_scale apart. The canvas is sum(column widths) + (n + 1) gap wide and
-/// gap + max(image heights) + caption block + gap tall, the caption block
-/// 3 s + L (7 s + 2 s) - 2 s for L lines at most and s = text_scale (0 when all are empty).
-/// Throws value_error for no items, gap > 4096 or text_scale outside [1, 64], shape_error for a
-/// picture without 1 or 3 channels or without pixels, value_error for non-finite pixels.
-inline canvas render_panel(const std::vector<panel_item>& items, std::size_t gap = 8,
-                           int text_scale = 2) {
+/// Options of render_panel.
+struct panel_options {
+    std::size_t gap = 8;          ///< pixels between the images and around them (at most 4096)
+    double font_size = 16.0;      ///< captions, pixels per em, in [4, 200]
+    std::filesystem::path font{}; ///< as plot_options::font
+};
+
+/// Images side by side on white, options.gap pixels apart and from the border, each with its
+/// caption centred under it. No resampling: images keep their sizes and are top-aligned. A
+/// caption's lines ('\n' separates them) are wrapped at spaces to the width of the image or
+/// 8 em, whichever is more. Each column is as wide as its image, or as its widest caption line
+/// plus 1 em when that line is wider than the image (the image centred in it). Captions start
+/// 0.4 em (rounded) below the tallest image, their baselines one line pitch apart. The canvas is
+/// sum(column widths) + (n + 1) gap wide and gap + max(image heights) + caption block + gap
+/// tall, the caption block round(0.4 em) + cap + depth + (L - 1) pitch for at most L lines
+/// (0 when every caption is empty), with cap = round(font::cap_height), depth =
+/// ceil(font::descent) and pitch = round(font::line_height). Throws value_error for no items,
+/// gap > 4096 or a font size outside [4, 200], shape_error for a picture without 1 or 3 channels
+/// or without pixels, value_error for non-finite pixels, io_error for the font (see load_font).
+inline canvas render_panel(const std::vector<panel_item>& items,
+                           const panel_options& options = {}) {
     constexpr const char* where = "render_panel";
     if (items.empty()) {
         throw value_error(detail::concat(where, ": items must hold at least one image, got none"));
     }
-    require(gap <= 4096, where, "gap", "<= 4096", gap);
-    detail::check_text_scale(text_scale, where, "text_scale");
-    const long s = text_scale;
-    const long text_h = canvas::text_height(text_scale);
-    const long line_gap = 2 * s;
-    const long caption_gap = 3 * s;
+    require(options.gap <= 4096, where, "options.gap", "<= 4096", options.gap);
+    require(options.font_size >= 4.0 && options.font_size <= 200.0, where, "options.font_size",
+            "in [4, 200]", options.font_size);
+    const font& face = load_font(options.font);
+    const double size = options.font_size;
+    const long em = std::lround(size);
+    const long cap = std::lround(face.cap_height(size));
+    const long depth = static_cast<long>(std::ceil(face.descent(size)));
+    const long pitch = std::lround(face.line_height(size));
+    const long caption_gap = std::lround(0.4 * size);
     std::vector<std::vector<std::string>> captions(items.size());
     std::vector<long> columns(items.size());
     long tallest = 0;
@@ -1570,22 +1852,29 @@ inline canvas render_panel(const std::vector<panel_item>& items, std::size_t gap
                                              shape_string(picture.shape())));
         }
         check_finite(picture, where, argument);
+        const auto image_width = static_cast<long>(picture.shape()[2]);
+        const double wrap = static_cast<double>(std::max(image_width, 8 * em));
         std::string_view rest = items[i].caption;
         while (!rest.empty()) {
             const std::size_t cut = rest.find('\n');
-            captions[i].emplace_back(rest.substr(0, cut));
+            for (std::string& line : detail::wrap_words(face, size, rest.substr(0, cut), wrap)) {
+                captions[i].push_back(std::move(line));
+            }
             rest = cut == std::string_view::npos ? std::string_view{} : rest.substr(cut + 1);
         }
-        columns[i] = static_cast<long>(picture.shape()[2]);
+        double widest = 0.0;
         for (const std::string& line : captions[i]) {
-            columns[i] = std::max(columns[i], canvas::text_width(line, text_scale));
+            widest = std::max(widest, face.text_width(line, size));
         }
+        columns[i] = widest <= static_cast<double>(image_width)
+                         ? image_width
+                         : static_cast<long>(std::ceil(widest)) + em;
         tallest = std::max(tallest, static_cast<long>(picture.shape()[1]));
         most_lines = std::max(most_lines, captions[i].size());
     }
-    const auto g = static_cast<long>(gap);
+    const auto g = static_cast<long>(options.gap);
     const auto lines = static_cast<long>(most_lines);
-    const long caption_h = lines == 0 ? 0 : caption_gap + lines * (text_h + line_gap) - line_gap;
+    const long caption_h = lines == 0 ? 0 : caption_gap + cap + depth + (lines - 1) * pitch;
     long total_w = g;
     for (long w : columns) {
         total_w += w + g;
@@ -1597,10 +1886,11 @@ inline canvas render_panel(const std::vector<panel_item>& items, std::size_t gap
         const auto w = static_cast<long>(items[i].picture.shape()[2]);
         out.paste(items[i].picture, x + (columns[i] - w) / 2, g);
         for (std::size_t l = 0; l < captions[i].size(); ++l) {
-            const long line_w = canvas::text_width(captions[i][l], text_scale);
-            out.draw_text(x + (columns[i] - line_w) / 2,
-                          g + tallest + caption_gap + static_cast<long>(l) * (text_h + line_gap),
-                          captions[i][l], detail::plot_ink, text_scale);
+            const double line_w = face.text_width(captions[i][l], size);
+            out.draw_text(
+                static_cast<double>(x) + (static_cast<double>(columns[i]) - line_w) / 2,
+                static_cast<double>(g + tallest + caption_gap + cap + static_cast<long>(l) * pitch),
+                captions[i][l], detail::plot_ink, face, size);
         }
         x += columns[i] + g;
     }
@@ -1609,8 +1899,8 @@ inline canvas render_panel(const std::vector<panel_item>& items, std::size_t gap
 
 /// render_panel written as a PNG.
 inline void write_panel(const std::filesystem::path& path, const std::vector<panel_item>& items,
-                        std::size_t gap = 8, int text_scale = 2) {
-    render_panel(items, gap, text_scale).write_png(path);
+                        const panel_options& options = {}) {
+    render_panel(items, options).write_png(path);
 }
 
-} // namespace xrestore
+} // namespace xrestore::report

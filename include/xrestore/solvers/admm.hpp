@@ -18,21 +18,14 @@
 /// xrestore::image x = r.x;  // r.iterations, r.stop, r.change
 /// @endcode
 
-#include "xrestore/core/error.hpp"
 #include "xrestore/core/linear_operator.hpp"
-#include "xrestore/core/vector_space.hpp"
-#include "xrestore/operators/combinators.hpp"
 #include "xrestore/solvers/cg.hpp"
+#include "xrestore/solvers/detail/admm_loop.hpp"
 #include "xrestore/solvers/monitor.hpp"
-#include "xrestore/solvers/tikhonov.hpp"
 
-#include <cmath>
 #include <concepts>
-#include <functional>
 #include <limits>
-#include <string_view>
 #include <type_traits>
-#include <utility>
 
 namespace xrestore {
 
@@ -49,13 +42,6 @@ struct admm_options {
     double eta_max = std::numeric_limits<double>::infinity(); ///< continuation cap (>= eta)
 };
 
-/// The penalty schedule of ADMM: eta_1 = eta, eta_{k+1} = min(eta_k growth, eta_max).
-struct admm_penalty {
-    double eta = 1.0;
-    double growth = 1.0;
-    double max = std::numeric_limits<double>::infinity();
-};
-
 /// A v-update for vectors V: callable as `f(z)` or `f(z, step)`, returning a V.
 template <class F, class V>
 concept admm_v_update = requires(F& f, const V& z, double step) {
@@ -64,87 +50,6 @@ concept admm_v_update = requires(F& f, const V& z, double step) {
 || requires(F& f, const V& z, double step) {
     { f(z, step) } -> std::convertible_to<V>;
 };
-
-namespace detail {
-
-/// f(z) when f takes one argument, else f(z, step).
-template <class V, class F>
-V call_v_update(F& f, const V& z, double step) {
-    if constexpr (requires {
-                      { f(z) } -> std::convertible_to<V>;
-                  }) {
-        return f(z);
-    } else {
-        return f(z, step);
-    }
-}
-
-/// Throw value_error naming `where` unless max_iter > 0 and tol is finite and >= 0.
-inline void validate_iterations(int max_iter, double tol, std::string_view where) {
-    require(max_iter > 0, where, "options.max_iter", "positive", max_iter);
-    require(std::isfinite(tol) && tol >= 0.0, where, "options.tol", "finite and >= 0", tol);
-}
-
-/// The scaled ADMM loop shared by admm and pnp_admm.
-template <linear_operator Op, class VUpdate, class Monitor>
-solver_result<domain_t<Op>> admm_loop(const Op& A, const range_t<Op>& y, VUpdate& v_update,
-                                      admm_penalty penalty, int max_iter, double tol,
-                                      const cg_options& cg, bool warm_start, Monitor& monitor,
-                                      std::string_view where) {
-    using V = domain_t<Op>;
-    double eta = penalty.eta;
-    require(std::isfinite(eta) && eta > 0.0, where, "options.eta", "finite and > 0", eta);
-    require(std::isfinite(penalty.growth) && penalty.growth >= 1.0, where, "options.eta_growth",
-            "finite and >= 1", penalty.growth);
-    require(!std::isnan(penalty.max) && penalty.max >= eta, where, "options.eta_max",
-            ">= options.eta", penalty.max);
-    validate_iterations(max_iter, tol, where);
-    validate_cg_options(cg, where);
-    check_measured_y(A, y, where);
-
-    const auto shape = A.domain_shape();
-    shifted_normal_solver<Op> solver(A, y, eta, cg);
-    solver_result<V> result;
-    V& x = result.x;
-    x = xrestore::zeros<V>(shape);
-    V u = xrestore::zeros<V>(shape);
-    V v = xrestore::zeros<V>(shape);
-    V work = xrestore::zeros<V>(shape);
-    V previous = xrestore::zeros<V>(shape);
-    for (int k = 1; k <= max_iter; ++k) {
-        xrestore::copy(v, work);
-        xrestore::axpy(-1.0f, u, work); // c = v - u
-        // x = (A^T A + eta I)^{-1} (A^T y + eta (v - u))
-        solver.solve(work, x, warm_start);
-        result.inner_iterations.push_back(solver.last_iterations());
-        xrestore::copy(x, work);
-        xrestore::axpy(1.0f, u, work); // z = x + u
-        // v = prox_{g / eta}(x + u)
-        V next = call_v_update<V>(v_update, std::as_const(work), 1.0 / eta);
-        check_vector_shape(next, shape, where, "the v-update's output");
-        v = std::move(next);
-        xrestore::axpy(1.0f, x, u);
-        xrestore::axpy(-1.0f, v, u); // u = u + (x - v)
-        if (!std::isfinite(xrestore::norm(x)) || !std::isfinite(xrestore::norm(v)) ||
-            !std::isfinite(xrestore::norm(u))) {
-            stop_diverged(result, x, previous); // x = the last finite iterate
-            return result;
-        }
-        if (record_iteration(result, std::as_const(x), previous, k, tol, monitor)) {
-            return result;
-        }
-        if (penalty.growth > 1.0 && eta < penalty.max) {
-            const double next_eta = std::min(eta * penalty.growth, penalty.max);
-            xrestore::scal(static_cast<float>(eta / next_eta), u); // keep eta u
-            eta = next_eta;
-            solver.set_eta(eta);
-        }
-    }
-    result.stop = solver_stop::max_iterations;
-    return result;
-}
-
-} // namespace detail
 
 /// Scaled ADMM for min_x 1/2 ||A x - y||^2 + g(x) with the v-update prox_{g/eta} (see the file
 /// comment). Returns x (result.x; v equals x at convergence), the iterations, the stop reason

@@ -16,8 +16,10 @@
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/vector_space.hpp"
-#include "xrestore/operators/combinators.hpp"
-#include "xrestore/operators/operator_norm.hpp"
+#include "xrestore/solvers/detail/iteration.hpp"
+#include "xrestore/solvers/detail/measurement.hpp"
+#include "xrestore/solvers/detail/step_size.hpp"
+#include "xrestore/solvers/detail/validation.hpp"
 #include "xrestore/solvers/monitor.hpp"
 
 #include <cmath>
@@ -44,41 +46,6 @@ inline void validate(const gradient_descent_options& o, std::string_view where) 
     require(std::isfinite(o.step) && o.step >= 0.0, where, "options.step",
             "finite and >= 0 (0 = 1 / ||A||^2)", o.step);
     require(std::isfinite(o.tol) && o.tol >= 0.0, where, "options.tol", "finite and >= 0", o.tol);
-}
-
-/// 1 / ||A||^2 from the power-iteration estimate; value_error for the zero operator.
-template <linear_operator Op>
-double inverse_squared_norm(const Op& a, std::string_view where) {
-    const double norm = operator_norm(a);
-    require(norm > 0.0 && std::isfinite(norm), where, "A",
-            "an operator with a positive norm (to pick the step)", norm);
-    return 1.0 / (norm * norm);
-}
-
-/// Shape checks of y (A's range) and x0 (A's domain).
-template <linear_operator Op>
-void check_measurement(const Op& a, const range_t<Op>& y, std::string_view where) {
-    check_vector_shape(y, a.range_shape(), where, "y");
-}
-template <linear_operator Op>
-void check_start(const Op& a, const domain_t<Op>& x0, std::string_view where) {
-    check_vector_shape(x0, a.domain_shape(), where, "x0");
-}
-
-/// Throw value_error unless ||v|| is finite (v has no NaN or infinity, up to overflow).
-template <vector_type V>
-void require_finite_vector(const V& v, std::string_view where, std::string_view argument) {
-    const double n = xrestore::norm(v);
-    require(std::isfinite(n), where, argument, "finite (its norm)", n);
-}
-
-/// x_0 = A^T y, the default start of the solvers here, after checking y's shape.
-template <linear_operator Op>
-domain_t<Op> default_start(const Op& a, const range_t<Op>& y, std::string_view where) {
-    check_measurement(a, y, where);
-    domain_t<Op> x0 = xrestore::zeros<domain_t<Op>>(a.domain_shape());
-    xrestore::adjoint_into(a, y, x0); // x_0 = A^T y
-    return x0;
 }
 
 template <linear_operator Op, class Monitor>

@@ -11,15 +11,16 @@
 /// for (double p : watch.psnr()) std::cout << p << '\n';
 /// @endcode
 
+#include "xrestore/core/cpu_backend.hpp"
+#include "xrestore/core/error.hpp"
 #include "xrestore/core/kernel_bodies.hpp"
+#include "xrestore/core/squared_error.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
-#include "xrestore/metrics/mse.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <concepts>
-#include <functional>
+#include <cstddef>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -75,65 +76,6 @@ struct no_monitor {
     void operator()(int, const V&) const {}
 };
 
-namespace detail {
-/// Call the monitor; true when it asks to stop.
-template <class V, class M>
-bool ask_monitor(M& monitor, int iteration, const V& x) {
-    if constexpr (std::is_void_v<std::invoke_result_t<M&, int, const V&>>) {
-        std::invoke(monitor, iteration, x);
-        return false;
-    } else {
-        return static_cast<bool>(std::invoke(monitor, iteration, x));
-    }
-}
-
-/// ||x - previous|| / max(||x||, 1e-30), with `previous` overwritten by x afterwards.
-template <vector_type V>
-double relative_change_and_store(const V& x, V& previous) {
-    // previous <- x - previous
-    xrestore::axpby(1.0f, x, -1.0f, previous);
-    const double change = xrestore::norm(previous) / std::max(xrestore::norm(x), 1e-30);
-    xrestore::copy(x, previous);
-    return change;
-}
-
-/// x <- previous (the last finite iterate) and result.stop = diverged.
-template <vector_type V>
-void stop_diverged(solver_result<V>& result, V& x, const V& previous) {
-    xrestore::copy(previous, x);
-    result.stop = solver_stop::diverged;
-}
-
-/// End of a finite iteration k: record the relative change (`previous` <- x), iterations = k, ask
-/// the monitor, test tol. True when the loop must stop (result.stop set to monitor or converged).
-template <vector_type V, class M>
-bool record_iteration(solver_result<V>& result, const V& x, V& previous, int k, double tol,
-                      M& monitor) {
-    result.change.push_back(relative_change_and_store(x, previous));
-    result.iterations = k;
-    if (ask_monitor(monitor, k, x)) {
-        result.stop = solver_stop::monitor;
-        return true;
-    }
-    if (result.change.back() < tol) {
-        result.stop = solver_stop::converged;
-        return true;
-    }
-    return false;
-}
-
-/// record_iteration preceded by a finite check of ||x||: a non-finite x is replaced by
-/// `previous` (the last finite iterate) and stops the loop with solver_stop::diverged.
-template <vector_type V, class M>
-bool finish_iteration(solver_result<V>& result, V& x, V& previous, int k, double tol, M& monitor) {
-    if (!std::isfinite(xrestore::norm(x))) {
-        stop_diverged(result, x, previous);
-        return true;
-    }
-    return record_iteration(result, std::as_const(x), previous, k, tol, monitor);
-}
-} // namespace detail
-
 /// Options of reference_monitor.
 struct reference_monitor_options {
     double data_range = 1.0;          ///< for PSNR
@@ -143,18 +85,34 @@ struct reference_monitor_options {
 };
 
 namespace detail {
-/// mse(a, b) found by argument-dependent lookup where the monitor is instantiated, so a
-/// backend's overload (device arrays: backend/cuda/mse.cuh) is used.
-template <class V>
-double monitor_mse(const V& a, const V& b) {
-    return mse(a, b);
+/// The MSE of x against the reference, with the checks and messages of metrics' mse: on the CPU
+/// the host sum that mse uses (the same number to the last bit), on another backend the backend's
+/// reduction of the squared differences (the device mse's number).
+template <dense_vector V>
+double monitor_mse(const V& reference, const V& x) {
+    using space = vector_space<V>;
+    if (!(space::shape(reference) == space::shape(x))) {
+        throw shape_error(concat("mse: estimate must have the reference's shape ",
+                                 shape_string(space::shape(reference)), ", got ",
+                                 shape_string(space::shape(x))));
+    }
+    require(reference.size() > 0, "mse", "reference", "non-empty", "an empty array");
+    const std::size_t n = reference.size();
+    if constexpr (std::same_as<backend_t<V>, cpu_tag>) {
+        return squared_error_sum(reference.data(), x.data(), n) / static_cast<double>(n);
+    } else {
+        // sum_i (a_i - b_i)^2 / n
+        return sum_over_indices_on<V>(
+                   n, kernels::squared_difference_term{reference.data(), x.data()}) /
+               static_cast<double>(n);
+    }
 }
 } // namespace detail
 
 /// Records MSE and PSNR of every iterate against a ground truth; optionally stops when the MSE
 /// rises. Pass it by std::ref to keep the history in the caller's object. V is the vector type
-/// of the iterates (images; device images with backend/cuda/mse.cuh included): the MSE and the
-/// clipping run on V's backend, only the scalar comes back.
+/// of the iterates (images, device images): the MSE and the clipping run on V's backend, only the
+/// scalar comes back, and it equals metrics' mse of the same arrays.
 template <dense_vector V>
 class basic_reference_monitor {
 public:

@@ -23,25 +23,23 @@
 /// `reference_monitor_options::clip = true` to see what would be returned. Denoisers are called
 /// as `d(z)`, also sigma-aware ones (their fixed-strength call).
 
-#include "xrestore/core/cpu_backend.hpp"
-#include "xrestore/core/kernel_bodies.hpp"
+#include "xrestore/core/denoiser.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/linear_operator.hpp"
-#include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
-#include "xrestore/denoisers/denoiser.hpp"
-#include "xrestore/operators/combinators.hpp"
-#include "xrestore/solvers/admm.hpp"
 #include "xrestore/solvers/cg.hpp"
+#include "xrestore/solvers/detail/admm_loop.hpp"
+#include "xrestore/solvers/detail/clip.hpp"
+#include "xrestore/solvers/detail/denoiser_call.hpp"
+#include "xrestore/solvers/detail/iteration.hpp"
+#include "xrestore/solvers/detail/measurement.hpp"
+#include "xrestore/solvers/detail/shifted_normal_solver.hpp"
+#include "xrestore/solvers/detail/validation.hpp"
 #include "xrestore/solvers/monitor.hpp"
-#include "xrestore/solvers/tikhonov.hpp"
 
 #include <cmath>
-#include <concepts>
 #include <limits>
-#include <string_view>
 #include <type_traits>
-#include <utility>
 
 namespace xrestore {
 
@@ -78,30 +76,6 @@ struct pnp_hqs_options {
     bool warm_start = true;  ///< CG from the previous x (true) or from 0 (false)
     bool clip_output = true; ///< clip the returned z to [0,1]
 };
-
-namespace detail {
-
-/// x <- clip(x, 0, 1), on x's backend
-template <dense_vector V>
-void clip_unit(V& x) {
-    for_each_index_on<V>(x.size(), kernels::clip_body{0.0f, 1.0f, x.data()});
-}
-
-/// True when A maps C x H x W arrays to arrays of the same type (images, device images): what
-/// a denoiser can take.
-template <linear_operator Op>
-constexpr bool is_image_operator = std::same_as<domain_t<Op>, range_t<Op>>&&
-    dense_vector<domain_t<Op>>&& std::same_as<shape_t<domain_t<Op>>, shape3>;
-
-/// One denoiser call with its output shape checked.
-template <class V, denoiser_for<V> D>
-V denoise_checked(const D& d, const V& z, std::string_view where) {
-    V out = d(z);
-    check_vector_shape(out, vector_space<V>::shape(z), where, "the denoiser's output");
-    return out;
-}
-
-} // namespace detail
 
 /// PnP-ADMM as the reference study defines it (see the file comment), with the denoiser D as
 /// the v-update. Returns x clipped to [0,1] (unless clip_output is false), the iterations, the

@@ -20,16 +20,18 @@
 /// denoiser call: entry k is E at the iterate x_k that iteration k + 1 starts from (x_0 = A^T y),
 /// so it lags the returned x by one iteration.
 
+#include "xrestore/core/denoiser.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/linear_operator.hpp"
-#include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
-#include "xrestore/denoisers/denoiser.hpp"
-#include "xrestore/solvers/admm.hpp"
 #include "xrestore/solvers/cg.hpp"
+#include "xrestore/solvers/detail/clip.hpp"
+#include "xrestore/solvers/detail/denoiser_call.hpp"
+#include "xrestore/solvers/detail/iteration.hpp"
+#include "xrestore/solvers/detail/measurement.hpp"
+#include "xrestore/solvers/detail/shifted_normal_solver.hpp"
+#include "xrestore/solvers/detail/validation.hpp"
 #include "xrestore/solvers/monitor.hpp"
-#include "xrestore/solvers/pnp.hpp"
-#include "xrestore/solvers/tikhonov.hpp"
 
 #include <cmath>
 #include <type_traits>

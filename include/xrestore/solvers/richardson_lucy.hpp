@@ -5,7 +5,9 @@
 ///   x <- x .* A^T(y ./ A x) ./ A^T 1
 /// optionally with total-variation regularisation (Dey et al. 2006):
 ///   x <- x .* A^T(y ./ A x) ./ A^T 1 ./ (1 - lambda div(grad x / |grad x|_eps))
-/// and every iterate clipped non-negative.
+/// and every iterate clipped non-negative. The gradient is an operator argument D (div = -D^T),
+/// by default the finite differences of gradient.hpp; any tv_gradient (range 2 x C x H x W, the
+/// two halves paired in |grad x|) plugs in: `richardson_lucy(blur, y, my_gradient, options)`.
 ///
 /// @code
 /// auto r = xrestore::richardson_lucy(blur, y, {.max_iter = 50});
@@ -17,8 +19,10 @@
 /// pixels with A^T 1 = 0 (never observed, e.g. masked out) keep their value. With the TV term
 /// |grad x|_eps = sqrt(|grad x|^2 + eps^2), so every component of the unit field is at most 1 in
 /// magnitude, |div| <= 4 and 1 - lambda div >= 1 - 4 lambda > 0 for lambda < 1/4: the update
-/// never divides by zero or flips sign. The start is the flat image x_0 = sum(y) / sum(A^T 1),
-/// which gives A x_0 the measured total intensity.
+/// never divides by zero or flips sign. The bound |D^T u| <= 4 for |u_p| <= 1 holds for the
+/// finite differences; a user's D must keep it (scale D so that it does) for the same guarantee.
+/// The start is the flat image x_0 = sum(y) / sum(A^T 1), which gives A x_0 the measured total
+/// intensity.
 
 #include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
@@ -26,15 +30,16 @@
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
-#include "xrestore/operators/combinators.hpp"
 #include "xrestore/operators/gradient.hpp"
-#include "xrestore/solvers/admm.hpp"
+#include "xrestore/prox/tv.hpp"
+#include "xrestore/solvers/detail/iteration.hpp"
+#include "xrestore/solvers/detail/measurement.hpp"
+#include "xrestore/solvers/detail/validation.hpp"
 #include "xrestore/solvers/monitor.hpp"
-#include "xrestore/solvers/pnp.hpp"
-#include "xrestore/solvers/tikhonov.hpp"
 
 #include <cmath>
 #include <cstddef>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -102,17 +107,6 @@ struct unit_field_body {
     }
 };
 
-/// sqrt(g0^2 + g1^2) at p: the term of the isotropic TV of a 2 x C x H x W field.
-struct gradient_magnitude_term {
-    const float* g;
-    std::size_t count;
-    XRESTORE_HD double operator()(std::size_t p) const {
-        const double a = g[p];
-        const double b = g[count + p];
-        return std::sqrt(a * a + b * b);
-    }
-};
-
 /// ax - y + y log(y / max(ax, eps)) (0 log 0 = 0): the term of KL(y || A x).
 struct kl_term {
     const float* y;
@@ -138,21 +132,15 @@ inline double kullback_leibler(const image& y, const image& a, double eps = 1e-1
     return cpu_backend::sum_over_indices(y.size(), kernels::kl_term{y.data(), a.data(), eps});
 }
 
-/// Richardson-Lucy (with optional TV) for y = Poisson(A x), A a non-negative operator on
-/// images; see the file comment. Returns x (non-negative), the iterations, the stop reason
-/// (max_iterations; converged when tol > 0; monitor; diverged: the last finite x), the relative
-/// change and, when record_objective, KL(y || A x_k) + tv_lambda TV(x_k) after each iteration k
-/// (plain RL decreases KL monotonically). `monitor(k, x_k)` is called after every iteration.
-/// Throws value_error for max_iter <= 0, a negative tol, tv_lambda outside [0, 0.25),
-/// tv_epsilon or epsilon not > 0, a y with negative or non-finite entries, an operator with
-/// A^T 1 negative somewhere (not non-negative) or 0 everywhere; shape_error for a wrong y shape.
-template <linear_operator Op, class Monitor = no_monitor>
-requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t<Monitor>, image>
-    solver_result<image> richardson_lucy(const Op& A, const image& y,
-                                         const richardson_lucy_options& options = {},
-                                         Monitor&& monitor = {}) {
+namespace detail {
+
+/// Richardson-Lucy with the gradient operator returned by make_gradient().
+template <linear_operator Op, class MakeGradient, class Monitor>
+solver_result<image> richardson_lucy_impl(const Op& A, const image& y, MakeGradient&& make_gradient,
+                                          const richardson_lucy_options& options,
+                                          Monitor& monitor) {
     constexpr const char* where = "richardson_lucy";
-    detail::validate_iterations(options.max_iter, options.tol, where);
+    validate_iterations(options.max_iter, options.tol, where);
     require(std::isfinite(options.tv_lambda) && options.tv_lambda >= 0.0 &&
                 options.tv_lambda < 0.25,
             where, "options.tv_lambda", "in [0, 0.25)", options.tv_lambda);
@@ -160,13 +148,12 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
             "options.tv_epsilon", "finite and > 0", options.tv_epsilon);
     require(std::isfinite(options.epsilon) && options.epsilon > 0.0, where, "options.epsilon",
             "finite and > 0", options.epsilon);
-    detail::check_measured_y(A, y, where);
+    check_measured_y(A, y, where);
     double y_sum = 0.0;
     for (std::size_t i = 0; i < y.size(); ++i) {
         if (y.data()[i] < 0.0f) {
-            throw value_error(detail::concat(where,
-                                             ": y must be non-negative (Poisson counts), got ",
-                                             y.data()[i], " at flat index ", i));
+            throw value_error(concat(where, ": y must be non-negative (Poisson counts), got ",
+                                     y.data()[i], " at flat index ", i));
         }
         y_sum += y.data()[i];
     }
@@ -183,9 +170,8 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
         const float n = normalizer.data()[i];
         // allow float rounding of a non-negative operator's adjoint
         if (!(n >= -1e-6f)) {
-            throw value_error(
-                detail::concat(where, ": A must be non-negative (A^T 1 >= 0), got A^T 1 = ", n,
-                               " at flat index ", i));
+            throw value_error(concat(where, ": A must be non-negative (A^T 1 >= 0), got A^T 1 = ",
+                                     n, " at flat index ", i));
         }
         normalizer_sum += n > 0.0f ? n : 0.0f;
     }
@@ -194,9 +180,23 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
     const bool tv = options.tv_lambda > 0.0;
     const shape3 shape = A.domain_shape();
     const std::size_t count = element_count(shape);
-    const gradient grad(shape);
-    tensor<4> field;
+    decltype(auto) grad = make_gradient(); // D
+    using D = std::remove_cvref_t<decltype(grad)>;
+    static_assert(tv_gradient<D, image>, "richardson_lucy: D must be a linear operator on images "
+                                         "with a dense 2 x C x H x W range");
+    if (!(grad.domain_shape() == shape) || grad.range_shape()[0] != 2) {
+        throw shape_error(concat(where, ": the gradient operator D must map A's domain ",
+                                 shape_string(shape), " to 2 x C x H x W fields, got ",
+                                 shape_string(grad.domain_shape()), " -> ",
+                                 shape_string(grad.range_shape())));
+    }
+    range_t<D> field;
     image divergence;
+    if (tv) {
+        field = xrestore::zeros<range_t<D>>(grad.range_shape());
+        divergence = xrestore::zeros<image>(shape);
+    }
+    const std::size_t field_count = element_count(grad.range_shape()) / 2; // |grad x| entries
 
     solver_result<image> result;
     image& x = result.x;
@@ -217,12 +217,13 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
         xrestore::adjoint_into(A, ratio, correction); // c = A^T q
         const float* div = nullptr;
         if (tv) {
-            // div(grad x / |grad x|_eps)
-            grad.apply_into(x, field);
+            // div(grad x / |grad x|_eps) = -D^T u, u the unit field
+            xrestore::apply_into(grad, x, field);
             cpu_backend::for_each_index(
-                count, kernels::unit_field_body{field.data(), count,
-                                                static_cast<float>(options.tv_epsilon)});
-            detail::divergence_into(field, shape, 1.0f, divergence);
+                field_count, kernels::unit_field_body{field.data(), field_count,
+                                                      static_cast<float>(options.tv_epsilon)});
+            xrestore::adjoint_into(grad, field, divergence);
+            xrestore::scal(-1.0f, divergence);
             div = divergence.data();
         }
         // x = max(x c / n / (1 - lambda div), 0)
@@ -230,7 +231,7 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
                                                x.data(), correction.data(), normalizer.data(), div,
                                                static_cast<float>(options.tv_lambda)});
         if (!std::isfinite(xrestore::norm(x))) {
-            detail::stop_diverged(result, x, previous);
+            stop_diverged(result, x, previous);
             break;
         }
         xrestore::apply_into(A, x, ax); // A x_k, reused by the next iteration
@@ -238,18 +239,47 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
             double value = cpu_backend::sum_over_indices(
                 y.size(), kernels::kl_term{y.data(), ax.data(), options.epsilon});
             if (tv) {
-                grad.apply_into(x, field);
-                value += options.tv_lambda *
-                         cpu_backend::sum_over_indices(
-                             count, kernels::gradient_magnitude_term{field.data(), count});
+                xrestore::apply_into(grad, x, field);
+                value += options.tv_lambda * l21_norm(field); // TV(x) = ||D x||_{2,1}
             }
             result.objective.push_back(value);
         }
-        if (detail::record_iteration(result, std::as_const(x), previous, k, options.tol, monitor)) {
+        if (record_iteration(result, std::as_const(x), previous, k, options.tol, monitor)) {
             break;
         }
     }
     return result;
+}
+
+} // namespace detail
+
+/// Richardson-Lucy (with optional TV) for y = Poisson(A x), A a non-negative operator on
+/// images; see the file comment. Returns x (non-negative), the iterations, the stop reason
+/// (max_iterations; converged when tol > 0; monitor; diverged: the last finite x), the relative
+/// change and, when record_objective, KL(y || A x_k) + tv_lambda TV(x_k) after each iteration k
+/// (plain RL decreases KL monotonically). `monitor(k, x_k)` is called after every iteration.
+/// Throws value_error for max_iter <= 0, a negative tol, tv_lambda outside [0, 0.25),
+/// tv_epsilon or epsilon not > 0, a y with negative or non-finite entries, an operator with
+/// A^T 1 negative somewhere (not non-negative) or 0 everywhere; shape_error for a wrong y shape.
+template <linear_operator Op, class Monitor = no_monitor>
+requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t<Monitor>, image>
+    solver_result<image> richardson_lucy(const Op& A, const image& y,
+                                         const richardson_lucy_options& options = {},
+                                         Monitor&& monitor = {}) {
+    return detail::richardson_lucy_impl(
+        A, y, [&] { return gradient(A.domain_shape()); }, options, monitor);
+}
+
+/// Richardson-Lucy with TV measured by the gradient operator D given (a tv_gradient on images:
+/// TV(x) = ||D x||_{2,1}, div = -D^T; see the file comment for the bound D must keep). As above,
+/// plus shape_error when D's domain is not A's or its range is not 2 x C x H x W.
+template <linear_operator Op, tv_gradient<image> D, class Monitor = no_monitor>
+requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t<Monitor>, image>
+    solver_result<image> richardson_lucy(const Op& A, const image& y, const D& d,
+                                         const richardson_lucy_options& options = {},
+                                         Monitor&& monitor = {}) {
+    return detail::richardson_lucy_impl(
+        A, y, [&]() -> const D& { return d; }, options, monitor);
 }
 
 } // namespace xrestore

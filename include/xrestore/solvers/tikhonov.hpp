@@ -2,11 +2,8 @@
 /// @file tikhonov.hpp
 /// Least squares and Tikhonov regularisation, min_x ||A x - y||^2 + lambda ||R x||^2 with
 /// R = 0 (least squares), I, or the image gradient (Neumann or periodic), solved by conjugate
-/// gradient on the normal equations (A^T A + lambda R^T R) x = A^T y for any linear operator,
-/// and in closed form by FFT when A is a convolution with circular boundary:
-///   x = F^-1[ conj(K) Y / (|K|^2 + lambda |D|^2) ]
-/// with K the transfer function of the kernel at the operator's exact centring and |D|^2 the
-/// symbol of R^T R (1 for I, 4 - 2 cos(2 pi k / H) - 2 cos(2 pi l / W) for the periodic gradient).
+/// gradient on the normal equations (A^T A + lambda R^T R) x = A^T y for any linear operator.
+/// The closed form by FFT for circular convolutions is tikhonov_fft (tikhonov_fft.hpp).
 ///
 /// @code
 /// xrestore::convolution A(xrestore::box_kernel(13), {3, 64, 64});
@@ -25,21 +22,19 @@
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
-#include "xrestore/operators/combinators.hpp"
-#include "xrestore/operators/convolution.hpp"
 #include "xrestore/solvers/cg.hpp"
-#include "xrestore/solvers/fft.hpp"
+#include "xrestore/solvers/detail/iteration.hpp"
+#include "xrestore/solvers/detail/measurement.hpp"
+#include "xrestore/solvers/detail/shifted_normal_solver.hpp"
+#include "xrestore/solvers/detail/validation.hpp"
 #include "xrestore/solvers/monitor.hpp"
 
 #include <cmath>
-#include <complex>
 #include <concepts>
 #include <cstddef>
-#include <numbers>
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 namespace xrestore {
 
@@ -121,47 +116,6 @@ struct negative_laplacian_body {
 
 namespace detail {
 
-/// Throw value_error naming `where` unless the CG options are valid.
-inline void validate_cg_options(const cg_options& cg, std::string_view where) {
-    require(cg.max_iter > 0, where, "options.cg.max_iter", "positive", cg.max_iter);
-    require(std::isfinite(cg.tol) && cg.tol >= 0.0, where, "options.cg.tol", "finite and >= 0",
-            cg.tol);
-}
-
-/// Throw value_error unless every element of v is finite (the index is named for images).
-template <vector_type V>
-void require_finite_entries(const V& v, std::string_view where, std::string_view argument) {
-    if constexpr (std::same_as<backend_t<V>, cpu_tag> && requires {
-                      v.data();
-                      v.size();
-                      v.dimension();
-                  }) {
-        check_finite(v, where, argument); // names the first bad index
-    } else {
-        const double n = xrestore::norm(v);
-        require(std::isfinite(n), where, argument, "finite (its norm)", n);
-    }
-}
-
-/// Throw shape_error / value_error unless y has A's range shape and is finite.
-template <linear_operator Op>
-void check_measured_y(const Op& A, const range_t<Op>& y, std::string_view where) {
-    check_vector_shape(y, A.range_shape(), where, "y");
-    require_finite_entries(y, where, "y");
-}
-
-/// out = A^T A x, through A's normal() when it has one, else A^T (A x) with `ax` as the
-/// range buffer.
-template <linear_operator Op>
-void normal_into(const Op& A, const domain_t<Op>& x, range_t<Op>& ax, domain_t<Op>& out) {
-    if constexpr (has_normal<Op>) {
-        out = A.normal(x);
-    } else {
-        xrestore::apply_into(A, x, ax);
-        xrestore::adjoint_into(A, ax, out);
-    }
-}
-
 /// out += weight R^T R x for the gradient regularisers (x an image).
 inline void add_laplacian(const image& x, float weight, bool periodic, image& out) {
     cpu_backend::for_each_index(x.size(), kernels::negative_laplacian_body{x.data(), out.data(),
@@ -184,50 +138,6 @@ inline solver_stop stop_from_cg(cg_stop stop) {
     }
     return solver_stop::max_iterations;
 }
-
-/// Solves (A^T A + eta I) x = A^T y + eta c by CG: the x-update of ADMM, PnP-ADMM, HQS and the
-/// RED fixed point. Holds A^T y and the work buffers, so repeated solves allocate only CG's.
-template <linear_operator Op>
-class shifted_normal_solver {
-public:
-    using V = domain_t<Op>;
-
-    shifted_normal_solver(const Op& A, const range_t<Op>& y, double eta, cg_options cg)
-        : A_(A), eta_(eta), cg_(cg), aty_(xrestore::zeros<V>(A.domain_shape())),
-          rhs_(xrestore::zeros<V>(A.domain_shape())),
-          ax_(xrestore::zeros<range_t<Op>>(A.range_shape())) {
-        xrestore::adjoint_into(A, y, aty_); // A^T y
-    }
-
-    void set_eta(double eta) { eta_ = eta; }
-    const V& aty() const { return aty_; }
-    /// CG iterations of the last solve.
-    int last_iterations() const { return last_iterations_; }
-
-    /// x <- (A^T A + eta I)^{-1} (A^T y + eta c), CG from x itself (warm) or from 0.
-    cg_stop solve(const V& c, V& x, bool warm) {
-        xrestore::copy(aty_, rhs_);
-        xrestore::axpy(static_cast<float>(eta_), c, rhs_); // b = A^T y + eta c
-        auto apply_c = [this](const V& in, V& out) {
-            normal_into(A_, in, ax_, out);                     // out = A^T A in
-            xrestore::axpy(static_cast<float>(eta_), in, out); // out += eta in
-        };
-        V start = warm ? std::move(x) : xrestore::zeros_like(rhs_);
-        auto result = conjugate_gradient<V>(apply_c, rhs_, std::move(start), cg_);
-        x = std::move(result.x);
-        last_iterations_ = result.iterations;
-        return result.stop;
-    }
-
-private:
-    const Op& A_;
-    double eta_;
-    cg_options cg_;
-    V aty_;
-    V rhs_;
-    range_t<Op> ax_;
-    int last_iterations_ = 0;
-};
 
 /// ||A x - y||^2 + lambda ||R x||^2 with `ax` and `rx` as buffers.
 template <linear_operator Op>
@@ -300,27 +210,6 @@ tikhonov_cg(const Op& A, const range_t<Op>& y, double lambda, tikhonov_regulariz
     return result;
 }
 
-/// The symbol |D|^2 of R^T R at frequency (k, l) of an H x W grid.
-inline double regularizer_symbol(tikhonov_regularizer regularizer, std::size_t k, std::size_t l,
-                                 std::size_t height, std::size_t width) {
-    switch (regularizer) {
-    case tikhonov_regularizer::none:
-        return 0.0;
-    case tikhonov_regularizer::identity:
-        return 1.0;
-    case tikhonov_regularizer::periodic_gradient:
-    case tikhonov_regularizer::gradient: {
-        // |e^{i w} - 1|^2 = 2 - 2 cos w per axis
-        const double wk =
-            2.0 * std::numbers::pi * static_cast<double>(k) / static_cast<double>(height);
-        const double wl =
-            2.0 * std::numbers::pi * static_cast<double>(l) / static_cast<double>(width);
-        return (2.0 - 2.0 * std::cos(wk)) + (2.0 - 2.0 * std::cos(wl));
-    }
-    }
-    return 0.0;
-}
-
 } // namespace detail
 
 /// Tikhonov-regularised least squares, min_x ||A x - y||^2 + lambda ||R x||^2, by CG on
@@ -350,94 +239,6 @@ least_squares(const Op& A, const range_t<Op>& y, const least_squares_options& op
               Monitor&& monitor = {}) {
     return detail::tikhonov_cg(A, y, 0.0, tikhonov_regularizer::none, options.cg,
                                options.record_objective, monitor, "least_squares");
-}
-
-/// The transfer function K(k, l) (H x W, row-major) of a convolution with circular boundary:
-/// A x = F^-1[K F x] exactly. Built from the kernel as the operator applies it (flipped when
-/// flip_kernel; centred at top = (kh-1)/2, left = (kw-1)/2, so even kernels are handled), taps
-/// wrapping around when the kernel is larger than the image. Throws value_error unless the
-/// operator's boundary is circular.
-inline std::vector<std::complex<double>> convolution_transfer_function(const convolution& A) {
-    require(A.options().boundary == boundary::circular, "convolution_transfer_function",
-            "the operator's boundary", "circular", to_string(A.options().boundary));
-    const auto shape = A.domain_shape();
-    const std::size_t height = shape[1];
-    const std::size_t width = shape[2];
-    const matrix& given = A.kernel();
-    const matrix w = A.options().flip_kernel ? detail::rotate_180(given) : given;
-    const std::size_t kh = w.shape()[0];
-    const std::size_t kw = w.shape()[1];
-    const std::size_t top = (kh - 1) / 2;
-    const std::size_t left = (kw - 1) / 2;
-    // y(i,j) = sum_{u,v} w(u,v) x(i+u-top, j+v-left) = sum_{a,b} h(a,b) x(i-a, j-b) with
-    // h((top-u) mod H, (left-v) mod W) += w(u,v)
-    std::vector<std::complex<double>> h(height * width, 0.0);
-    for (std::size_t u = 0; u < kh; ++u) {
-        const std::size_t a = (top + kh * height - u) % height;
-        for (std::size_t v = 0; v < kw; ++v) {
-            const std::size_t b = (left + kw * width - v) % width;
-            h[a * width + b] += static_cast<double>(w(u, v));
-        }
-    }
-    fft2_plan<double>(height, width).forward(h);
-    return h;
-}
-
-/// Closed-form Tikhonov for a convolution with circular boundary, per channel:
-///   x = F^-1[ conj(K) Y / (|K|^2 + lambda |D|^2) ]
-/// in double precision; frequencies where the denominator is 0 get 0 (the minimum-norm
-/// least-squares solution, e.g. regularizer none with zeros in K). options.cg and
-/// record_objective are ignored. Throws value_error unless A's boundary is circular, for
-/// regularizer gradient (Neumann: use periodic_gradient, or the CG solver), for a negative or
-/// non-finite lambda or a non-finite y; shape_error when y does not have A's shape.
-inline image tikhonov_fft(const convolution& A, const image& y,
-                          const tikhonov_options& options = {}) {
-    constexpr const char* where = "tikhonov_fft";
-    require(std::isfinite(options.lambda) && options.lambda >= 0.0, where, "options.lambda",
-            "finite and >= 0", options.lambda);
-    if (options.regularizer == tikhonov_regularizer::gradient) {
-        throw value_error(
-            "tikhonov_fft: options.regularizer must be none, identity or periodic_gradient (the "
-            "Neumann gradient is not diagonalised by the FFT), got gradient");
-    }
-    require(A.options().boundary == boundary::circular, where, "the operator's boundary",
-            "circular", to_string(A.options().boundary));
-    detail::check_measured_y(A, y, where);
-    const auto shape = A.domain_shape();
-    const std::size_t channels = shape[0];
-    const std::size_t height = shape[1];
-    const std::size_t width = shape[2];
-    const auto transfer = convolution_transfer_function(A);
-    // G = conj(K) / (|K|^2 + lambda |D|^2), 0 where the denominator is 0
-    std::vector<std::complex<double>> filter(height * width);
-    for (std::size_t k = 0; k < height; ++k) {
-        for (std::size_t l = 0; l < width; ++l) {
-            const auto K = transfer[k * width + l];
-            const double denominator =
-                std::norm(K) + options.lambda * detail::regularizer_symbol(options.regularizer, k,
-                                                                           l, height, width);
-            filter[k * width + l] = denominator > 0.0 ? std::conj(K) / denominator : 0.0;
-        }
-    }
-    const fft2_plan<double> plan(height, width);
-    image x(shape);
-    std::vector<std::complex<double>> plane(height * width);
-    for (std::size_t c = 0; c < channels; ++c) {
-        const float* source = y.data() + c * height * width;
-        for (std::size_t p = 0; p < height * width; ++p) {
-            plane[p] = source[p];
-        }
-        plan.forward(plane);
-        for (std::size_t p = 0; p < height * width; ++p) {
-            plane[p] *= filter[p]; // X = G Y
-        }
-        plan.inverse(plane);
-        float* target = x.data() + c * height * width;
-        for (std::size_t p = 0; p < height * width; ++p) {
-            target[p] = static_cast<float>(plane[p].real());
-        }
-    }
-    return x;
 }
 
 } // namespace xrestore

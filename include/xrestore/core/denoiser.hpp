@@ -1,8 +1,9 @@
 #pragma once
 /// @file denoiser.hpp
 /// The denoiser concept: an image in, an image of the same shape out, optionally told the noise
-/// level. Plug-and-play and RED take any type that satisfies it: the classical denoisers here,
-/// the U-Net adapter, or a user's own lambda.
+/// level. Plug-and-play and RED take any type that satisfies it: the classical denoisers of
+/// denoisers/, the U-Net adapter, or a user's own lambda. A concept beside linear_operator, so
+/// that solvers need no denoiser header.
 ///
 /// @code
 /// auto d = xrestore::gaussian_denoiser{.sigma = 1.0};
