@@ -1,6 +1,6 @@
 #pragma once
 /// @file device_unet.cuh
-/// The fastMRI U-Net on a CUDA device: `cuda::unet` is the device twin of nn::unet (same
+/// The fastMRI U-Net on a CUDA device: `cuda::unet` is the device counterpart of nn::unet (same
 /// state_dict loader and checks, same architecture table, the same forward pass step for step)
 /// on planar N x C x H x W float32 device arrays.
 ///

@@ -34,8 +34,9 @@ template <class W, class X>
 concept sparsifying_transform =
     linear_operator<W> && std::same_as<domain_t<W>, X> && dense_vector<range_t<W>>;
 
-/// The Haar transform of its domain's vectors (haar_wavelet on images, its device twin on device
-/// images): the transform whose coefficients have wavelet bands.
+/// The Haar transform of its domain's vectors (basic_haar_wavelet of its array type: haar_wavelet
+/// on images, cuda::haar_wavelet on device images): the transform whose coefficients have wavelet
+/// bands.
 template <class W>
 concept haar_transform = linear_operator<W> && requires {
     typename haar_transform_for<domain_t<W>>::type;

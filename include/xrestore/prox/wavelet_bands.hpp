@@ -60,7 +60,7 @@ inline std::array<std::size_t, 2> haar_lowpass_block(const shape3& shape, std::s
 } // namespace detail
 
 /// Set the final low-pass (approximation) block of Haar coefficients `w` to 0 in place (any
-/// backend: `transform` is a haar_wavelet or its device twin).
+/// backend: `transform` is a basic_haar_wavelet of any array type).
 template <dense_vector V, class Transform>
 void zero_lowpass_block(V& w, const Transform& transform) {
     const shape3 shape = transform.domain_shape();
