@@ -27,7 +27,7 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "dev"))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 from bench_support import write_between_markers  # noqa: E402

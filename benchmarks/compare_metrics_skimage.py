@@ -15,7 +15,7 @@ alternate for --rounds rounds and each case keeps its best median (shared machin
           (skimage's fastest path; float64 doubles its time)
   PSNR    skimage.metrics.peak_signal_noise_ratio(data_range=1)
   MS-SSIM, GMSD: no skimage 0.19 function; the numpy/scipy references of
-          tools/make_metrics_golden.py (what the golden values come from).
+          tools/dev/make_metrics_golden.py (what the golden values come from).
 The ratio is peer time / xrestore time (higher is faster).
 """
 
@@ -38,7 +38,7 @@ BEGIN = "<!-- metrics-table-begin -->"
 END = "<!-- metrics-table-end -->"
 SIZES = (256, 512)
 
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "dev"))
 import make_metrics_golden as ref  # noqa: E402  (the numpy references)
 
 
@@ -155,7 +155,7 @@ def main():
              "study preset), MS-SSIM, GMSD and PSNR on 3 x 256 x 256 and 3 x 512 x 512 float32 "
              "images; `compare_metrics_skimage.py` times scikit-image on the same sizes in the "
              "same run. MS-SSIM and GMSD have no scikit-image 0.19 function: their peers are the "
-             "numpy/scipy references of tools/make_metrics_golden.py, which the golden values "
+             "numpy/scipy references of tools/dev/make_metrics_golden.py, which the golden values "
              "come from. scikit-image and numpy run on one thread, so the 1-thread column is the "
              "like-for-like ratio.")
     note = (f"Measured {datetime.date.today().isoformat()} on {cpu} ({cores} cores, load "

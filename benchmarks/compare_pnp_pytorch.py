@@ -29,7 +29,7 @@ both sides time exactly the same iterations of the same run.
     ms), which the PyTorch loop does not do. The CG iteration count of each outer iteration comes
     from the JSON summary's `cg_iterations` (n/a with a CLI that does not report it).
   - PyTorch: the loop above written plainly with torch tensors (the Unet module of
-    tools/unet_torch.py, or of tools/make_unet_golden.py where that does not exist),
+    tools/dev/unet_torch.py, or of tools/dev/make_unet_golden.py where that does not exist),
     torch.set_num_threads(threads), float32, under torch.inference_mode() (--mode no_grad for
     the other), perf_counter after each outer iteration. It also counts the CG iterations and
     splits each outer iteration's time between the x-update (CG) and the rest (mostly D).
@@ -55,7 +55,7 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "dev"))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -80,7 +80,7 @@ CASE_LABEL = {"blur": "deblurring, box 13 x 13, zero boundary",
 
 
 def unet_class():
-    """The PyTorch fastMRI Unet: from tools/unet_torch.py if present, else make_unet_golden."""
+    """The PyTorch fastMRI Unet: from tools/dev/unet_torch.py if present, else make_unet_golden."""
     for name in ("unet_torch", "make_unet_golden"):
         try:
             module = __import__(name)
@@ -88,7 +88,7 @@ def unet_class():
             continue
         if hasattr(module, "Unet"):
             return module.Unet, name
-    sys.exit("no PyTorch Unet found in tools/unet_torch.py or tools/make_unet_golden.py")
+    sys.exit("no PyTorch Unet found in tools/dev/unet_torch.py or tools/dev/make_unet_golden.py")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -415,7 +415,7 @@ def main():
     parts.append(f"D {p['D']:.0f} ms")
     text += (f"\n\n{cpu}, {cores} cores, {threads} threads on each side (OMP_NUM_THREADS = "
              f"OPENBLAS_NUM_THREADS = {threads}, torch.set_num_threads({threads})), torch "
-             f"{torch.__version__} (float32, torch.{args.mode}(), Unet from tools/{unet_source}.py"
+             f"{torch.__version__} (float32, torch.{args.mode}(), Unet from tools/dev/{unet_source}.py"
              f"); models/denoiser_unet_c32.pth, residual call. Each side runs {args.iters + 1} "
              f"outer iterations and is timed over iterations 2 to {args.iters + 1} (the first is "
              f"the warm-up); xrestore from the CLI's --history `seconds` column, which includes "

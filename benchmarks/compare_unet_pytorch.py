@@ -7,7 +7,7 @@
 Without --bench it configures and builds bench_unet in Release (--build-dir, default
 build-bench-unet/ in the repository). The networks are the fastMRI U-Net with 4 pool layers,
 3 -> 3 channels: chans 32 is the shipped model models/denoiser_unet_c32.pth (or --c32),
-chans 64 random weights with the same keys, made by tools/make_unet_golden.py's random_unet (seed
+chans 64 random weights with the same keys, made by tools/dev/make_unet_golden.py's random_unet (seed
 164, the --full-c64 model) into a temporary folder. Inputs are 1 x 3 x N x N, N = 256 and 512,
 uniform in [0, 1). In one run it measures
   - time: bench_unet's unet_forward/c<chans>/<N> (Google Benchmark, real time, median of
@@ -42,7 +42,7 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "dev"))
 
 import torch  # noqa: E402
 
@@ -55,7 +55,7 @@ END = "<!-- unet-table-end -->"
 SIZES = (256, 512)
 CHANS = (32, 64)
 POOLS = 4
-C64_SEED = 164  # tools/make_unet_golden.py --full-c64
+C64_SEED = 164  # tools/dev/make_unet_golden.py --full-c64
 INPUT_SEED = 5
 
 

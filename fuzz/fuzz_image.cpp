@@ -6,11 +6,11 @@
 // sanitizer reports (inside stb_image too), hangs and memory blow-ups are caught by libFuzzer. A
 // returned image is checked: 1 or 3 channels, non-empty, every value finite and in [0,1].
 //
-// stb_image is compiled into this target (XRESTORE_FUZZ_STB_IMPL, set by tools/run_fuzzers.sh)
+// stb_image is compiled into this target (XRESTORE_FUZZ_STB_IMPL, set by tools/dev/run_fuzzers.sh)
 // from the same Debian header libstb is built from, so its code is instrumented too; asserts
 // stay on, as in Debian's libstb.so.
 //
-// Build: see tools/run_fuzzers.sh.
+// Build: see tools/dev/run_fuzzers.sh.
 
 #if defined(XRESTORE_FUZZ_STB_IMPL)
 #define STB_IMAGE_IMPLEMENTATION

@@ -11,7 +11,7 @@
 // with correct sizes, offsets and CRC-32s; otherwise it mutates the raw bytes and then fixes
 // whatever CRC-32s it can, so mutations are not all stopped by the CRC check.
 //
-// Build: see tools/run_fuzzers.sh.
+// Build: see tools/dev/run_fuzzers.sh.
 
 #include <xrestore/core/error.hpp>
 #include <xrestore/io/pth.hpp>

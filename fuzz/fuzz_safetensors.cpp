@@ -7,7 +7,7 @@
 // and memory blow-ups are caught by libFuzzer itself. A returned state_dict is checked too: every
 // tensor must hold exactly as many values as its shape says.
 //
-// Build: see tools/run_fuzzers.sh.
+// Build: see tools/dev/run_fuzzers.sh.
 
 #include <xrestore/core/error.hpp>
 #include <xrestore/io/safetensors.hpp>

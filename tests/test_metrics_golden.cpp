@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE metrics_golden
 #include <boost/test/unit_test.hpp>
 
-// Every metric against tests/golden/metrics.json (tools/make_metrics_golden.py): scikit-image
+// Every metric against tests/golden/metrics.json (tools/dev/make_metrics_golden.py): scikit-image
 // 0.19 on float64 copies of the test arrays for SSIM/PSNR/MSE/blur_effect/estimate_sigma, the
 // numpy references of the script for MS-SSIM, GMSD, the masked metrics, total variation and the
 // Laplacian variance, and skimage's own float32 results (within skimage's float32 rounding).

@@ -44,7 +44,7 @@ const nlohmann::ordered_json& expected() {
 }
 
 /// Every tensor of `sd` is, in order, what torch saved: names, shapes, dtypes and the float32 bit
-/// pattern of every value (tools/make_weights_fixtures.py wrote expected.json).
+/// pattern of every value (tools/dev/make_weights_fixtures.py wrote expected.json).
 void check_matches(const state_dict& sd, const nlohmann::ordered_json& want) {
     BOOST_TEST_REQUIRE(sd.size() == want.size());
     std::size_t i = 0;
@@ -275,7 +275,7 @@ std::string small_with_pickle(const small_parts& parts, const std::string& pickl
 
 } // namespace
 
-// ---- fixtures written by torch 1.13 (tools/make_weights_fixtures.py) -------------------------
+// ---- fixtures written by torch 1.13 (tools/dev/make_weights_fixtures.py) ---------------------
 
 BOOST_AUTO_TEST_CASE(small_state_dict_matches_torch) {
     const state_dict sd = read_pth(fixtures / "small.pth");

@@ -44,7 +44,7 @@ const nlohmann::ordered_json& expected() {
     return j;
 }
 
-/// Every tensor of `sd` is, in order, what tools/make_weights_fixtures.py described: names,
+/// Every tensor of `sd` is, in order, what tools/dev/make_weights_fixtures.py described: names,
 /// shapes, dtypes and the float32 bit pattern of every value.
 void check_matches(const state_dict& sd, const nlohmann::ordered_json& want) {
     BOOST_TEST_REQUIRE(sd.size() == want.size());
@@ -133,7 +133,7 @@ float through_bfloat16(float v) {
 
 } // namespace
 
-// ---- files written by tools/make_weights_fixtures.py ------------------------------------------
+// ---- files written by tools/dev/make_weights_fixtures.py --------------------------------------
 
 BOOST_AUTO_TEST_CASE(python_written_file_exact) {
     const state_dict sd = read_safetensors(fixtures / "small.safetensors");

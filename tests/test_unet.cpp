@@ -488,8 +488,8 @@ BOOST_AUTO_TEST_CASE(full_size_c64_network_against_pytorch_when_available) {
     }
     scratch_dir dir("xrestore_unet_c64_");
     const std::string command = std::string(python) + " " + XRESTORE_TEST_DIR +
-                                "/../tools/make_unet_golden.py --full-c64 " + dir.path.string() +
-                                " > /dev/null";
+                                "/../tools/dev/make_unet_golden.py --full-c64 " +
+                                dir.path.string() + " > /dev/null";
     BOOST_REQUIRE(std::system(command.c_str()) == 0);
     const nn::unet net = load_net(dir / "c64_p4.pth");
     BOOST_TEST(net.config().chans == 64U);

@@ -14,6 +14,6 @@ cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$root/build" -j "$(nproc)" --target xrestore_cli
 "$root/build/bin/xrestore" study --out "$out" "$@"
 if command -v python3 >/dev/null; then
-    python3 "$root/tools/check_study_report.py" "$out"
+    python3 "$root/tools/dev/check_study_report.py" "$out"
 fi
 echo "report: $out/report.md (images, plots, results.csv, curves.csv and results.json beside it)"

@@ -1,4 +1,3 @@
-#pragma once
 // xrestore study [--image IMG] [--weights W] [--out DIR] [--size N] [--seed S]: the reference
 // plug-and-play study end to end on one photo (see ../shared/REFERENCE_STUDIES.md, study A):
 //   1. PnP-ADMM deblurring (eta 1e-4, U-Net denoiser) for box blur p = 7, 13, 17
@@ -10,22 +9,45 @@
 //      drift: early stopping with rollback on measurements held out of the data term
 //   6. the classical baselines (Tikhonov, FISTA-Haar, TV) on every case
 // Every input is checked before the first long computation; the outputs (report.md,
-// results.json, CSVs, PNG images and plots) are written by study_report.hpp.
+// results.json, CSVs, PNG images and plots) are written by study_report.cpp.
 
+#include "command.hpp"
+#include "denoiser_choice.hpp"
 #include "study_progress.hpp"
 #include "study_report.hpp"
 #include "study_results.hpp"
 
+#include <xrestore/core/error.hpp>
+#include <xrestore/core/noise.hpp>
+#include <xrestore/core/tensor.hpp>
+#include <xrestore/core/vector_space.hpp>
 #include <xrestore/denoisers/unet_denoiser.hpp>
-#include <xrestore/xrestore.hpp>
+#include <xrestore/io/image.hpp>
+#include <xrestore/metrics/mse.hpp>
+#include <xrestore/metrics/psnr.hpp>
+#include <xrestore/metrics/ssim.hpp>
+#include <xrestore/nn/unet.hpp>
+#include <xrestore/operators/combinators.hpp>
+#include <xrestore/operators/convolution.hpp>
+#include <xrestore/operators/inpainting.hpp>
+#include <xrestore/operators/kernels.hpp>
+#include <xrestore/prox/wavelet_bands.hpp>
+#include <xrestore/solvers/fista.hpp>
+#include <xrestore/solvers/monitor.hpp>
+#include <xrestore/solvers/pnp.hpp>
+#include <xrestore/solvers/red.hpp>
+#include <xrestore/solvers/tikhonov.hpp>
+#include <xrestore/solvers/tv.hpp>
 
-#include <CLI/CLI.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xview.hpp>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -45,40 +67,7 @@
 
 namespace xrestore::cli {
 
-inline void add_study_command(CLI::App& app, study_settings& s, CLI::App*& cmd) {
-    s.image_path = XRESTORE_DEFAULT_STUDY_IMAGE;
-    s.weights_path = XRESTORE_DEFAULT_WEIGHTS;
-    cmd = app.add_subcommand("study", "run the plug-and-play restoration study on a photo and "
-                                      "write a report with images, plots, CSVs and JSON");
-    cmd->add_option("--image", s.image_path, "ground-truth photo (PNG/JPEG/BMP)")
-        ->capture_default_str();
-    cmd->add_option("--weights", s.weights_path, "U-Net denoiser weights (.pth or .safetensors)")
-        ->capture_default_str();
-    cmd->add_option("--out", s.out_dir, "output folder (created)")->capture_default_str();
-    cmd->add_option("--size", s.size, "side of the centre crop studied (pixels)")
-        ->capture_default_str();
-    cmd->add_option("--seed", s.seed, "seed of the noise, the masks and the probes")
-        ->capture_default_str();
-    cmd->add_option("--iters", s.iters, "PnP-ADMM iterations of experiments 1-3 and 6")
-        ->capture_default_str();
-    cmd->add_option("--curve-iters", s.curve_iters,
-                    "PnP-ADMM iterations of the MSE-against-iteration curves (experiment 5)")
-        ->capture_default_str();
-    cmd->add_option("--red-iters", s.red_iters, "RED iterations (experiment 4)")
-        ->capture_default_str();
-    cmd->add_option("--baseline-iters", s.baseline_iters, "iterations of the classical solvers")
-        ->capture_default_str();
-    cmd->add_option("--holdout", s.holdout,
-                    "the mitigation of experiment 5: fraction of measurements held out to pick "
-                    "the iteration")
-        ->capture_default_str();
-    cmd->add_option("--patience", s.patience,
-                    "stop once the held-out error has not improved for this many iterations")
-        ->capture_default_str();
-    cmd->add_flag("--verbose", s.verbose, "report each step on stderr even when not a terminal");
-}
-
-namespace detail {
+namespace {
 
 using study_operator = std::variant<convolution, inpainting>;
 
@@ -90,7 +79,7 @@ struct study_case {
 };
 
 /// The photo as a 3-channel image: gray copied to RGB, alpha dropped.
-inline image as_rgb(const image& source, const std::string& path) {
+image as_rgb(const image& source, const std::string& path) {
     const shape3 s = shape_of<3>(source);
     if (s[0] == 3) {
         return source;
@@ -107,7 +96,7 @@ inline image as_rgb(const image& source, const std::string& path) {
 }
 
 /// The centre size x size crop.
-inline image centre_crop(const image& x, std::size_t size, const std::string& path) {
+image centre_crop(const image& x, std::size_t size, const std::string& path) {
     const shape3 s = shape_of<3>(x);
     if (s[1] < size || s[2] < size) {
         throw value_error("study: --image '" + path + "' is " + std::to_string(s[2]) + " x " +
@@ -119,14 +108,14 @@ inline image centre_crop(const image& x, std::size_t size, const std::string& pa
     return xt::view(x, xt::all(), xt::range(top, top + size), xt::range(left, left + size));
 }
 
-inline quality measure(const image& truth, const image& x) {
+quality measure(const image& truth, const image& x) {
     const image clipped = xt::clip(x, 0.0F, 1.0F);
     const ssim_options study = gaussian_ssim_options;
     return {mse(truth, clipped), psnr(truth, clipped), ssim(truth, clipped, study)};
 }
 
 /// Fail now, not after minutes of work, if the output folder cannot be written.
-inline void check_output_folder(const std::string& dir) {
+void check_output_folder(const std::string& dir) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) {
@@ -143,15 +132,14 @@ inline void check_output_folder(const std::string& dir) {
 }
 
 /// The planned work, in units of about one denoiser call.
-inline double planned_units(const study_settings& s) {
+double planned_units(const study_settings& s) {
     const double baseline = 7.0 * 3.0 * s.baseline_iters / 40.0;
     return 6.0 * s.iters + 2.0 * s.curve_iters + s.red_iters + 8.0 + 2.0 * s.curve_iters + baseline;
 }
 
 class study_runner {
 public:
-    study_runner(study_settings settings, image truth, std::shared_ptr<const unet_denoiser> d,
-                 study_progress& progress)
+    study_runner(study_settings settings, image truth, cli_denoiser d, study_progress& progress)
         : s_(std::move(settings)), truth_(std::move(truth)), d_(std::move(d)), progress_(progress) {
     }
 
@@ -329,7 +317,7 @@ private:
         const auto t0 = std::chrono::steady_clock::now();
         const auto result = std::visit(
             [&](const auto& A) {
-                return pnp_admm(A, c.y, *d_, {.eta = eta, .max_iter = iterations}, std::ref(watch));
+                return pnp_admm(A, c.y, d_, {.eta = eta, .max_iter = iterations}, std::ref(watch));
             },
             c.op);
         const double seconds =
@@ -392,7 +380,7 @@ private:
                 progress_.advance(k);
                 return k - best_k >= s_.patience;
             };
-            return pnp_admm(A_train, y_train, *d_, {.eta = s_.eta, .max_iter = s_.curve_iters},
+            return pnp_admm(A_train, y_train, d_, {.eta = s_.eta, .max_iter = s_.curve_iters},
                             monitor);
         };
         const auto result = std::visit(
@@ -427,7 +415,7 @@ private:
         const auto result = std::visit(
             [&](const auto& A) {
                 return red_gradient_descent(
-                    A, c.y, *d_,
+                    A, c.y, d_,
                     {.lambda = s_.red_lambda, .step = s_.red_step, .max_iter = s_.red_iters},
                     std::ref(watch));
             },
@@ -451,10 +439,10 @@ private:
         progress_.begin("denoiser checks", 8, 2 + 2 * pairs);
         const image& x = images_.at("inpaint_60/pnp_admm");
         const auto t0 = std::chrono::steady_clock::now();
-        const image dx = (*d_)(x);
+        const image dx = d_(x);
         const double a = 1.1;
         const image scaled_x = a * x;
-        const image d_scaled = (*d_)(scaled_x);
+        const image d_scaled = d_(scaled_x);
         const image a_dx = a * dx;
         results_.checks.scale = a;
         results_.checks.homogeneity_error =
@@ -464,7 +452,7 @@ private:
         auto g_jacobian = [&](const image& u) {
             // J u ~ (g(x + eps u) - g(x)) / eps with g(x) = x - D(x)
             const image shifted = x + static_cast<float>(eps) * u;
-            const image d = (*d_)(shifted);
+            const image d = d_(shifted);
             return image(u - (d - dx) / static_cast<float>(eps));
         };
         double asym = 0.0;
@@ -548,16 +536,14 @@ private:
 
     study_settings s_;
     image truth_;
-    std::shared_ptr<const unet_denoiser> d_;
+    cli_denoiser d_; ///< the U-Net
     study_progress& progress_;
     study_results results_;
     std::vector<study_case> cases_;
     std::map<std::string, image> images_;
 };
 
-} // namespace detail
-
-inline int run_study(const study_settings& s) {
+int run_study(const study_settings& s) {
     const auto t0 = std::chrono::steady_clock::now();
     // Every check that can fail comes first.
     require(s.size >= 32, "study", "--size", ">= 32 (the largest blur is 17 x 17)", s.size);
@@ -575,11 +561,10 @@ inline int run_study(const study_settings& s) {
     }
     const image source = read_image(s.image_path);
     check_finite(source, "study", "--image");
-    const image truth =
-        detail::centre_crop(detail::as_rgb(source, s.image_path), s.size, s.image_path);
-    auto d = std::make_shared<const unet_denoiser>(load_unet_denoiser(s.weights_path));
-    d->check_image(shape_of<3>(truth));
-    detail::check_output_folder(s.out_dir);
+    const image truth = centre_crop(as_rgb(source, s.image_path), s.size, s.image_path);
+    // the U-Net, checked against the crop; it runs in denoiser_choice.cpp
+    const cli_denoiser d = load_unet(s.weights_path, "", shape_of<3>(truth));
+    check_output_folder(s.out_dir);
 
     study_results results;
     results.settings = s;
@@ -588,18 +573,18 @@ inline int run_study(const study_settings& s) {
     results.source_channels = source_shape[0];
     results.source_height = source_shape[1];
     results.source_width = source_shape[2];
-    const nn::unet_config& c = d->network().config();
+    const nn::unet_config& c = d.unet->network().config();
     results.denoiser_description =
         "fastMRI U-Net (" + std::to_string(c.in_chans) + " -> " + std::to_string(c.out_chans) +
         " channels, chans " + std::to_string(c.chans) + ", " + std::to_string(c.num_pool_layers) +
-        " pool layers), " + std::string(to_string(d->call())) + " call, from " +
+        " pool layers), " + std::string(to_string(d.unet->call())) + " call, from " +
         std::filesystem::path(s.weights_path).filename().string();
 
     const bool terminal = isatty(fileno(stderr)) != 0;
-    study_progress progress(detail::planned_units(s), terminal    ? study_progress::mode::bar
-                                                      : s.verbose ? study_progress::mode::lines
-                                                                  : study_progress::mode::quiet);
-    detail::study_runner runner(s, truth, d, progress);
+    study_progress progress(planned_units(s), terminal    ? study_progress::mode::bar
+                                              : s.verbose ? study_progress::mode::lines
+                                                          : study_progress::mode::quiet);
+    study_runner runner(s, truth, d, progress);
     results = runner.run(std::move(results));
     progress.finish();
     results.seconds_total =
@@ -607,6 +592,39 @@ inline int run_study(const study_settings& s) {
     write_study(results);
     print_study_summary(results);
     return 0;
+}
+
+} // namespace
+
+command study_command() {
+    auto s = std::make_shared<study_settings>();
+    s->image_path = XRESTORE_DEFAULT_STUDY_IMAGE;
+    s->weights_path = XRESTORE_DEFAULT_WEIGHTS;
+    command c{"study", "run the plug-and-play restoration study on a photo and "
+                       "write a report with images, plots, CSVs and JSON"};
+    c.add("--image", s->image_path, "ground-truth photo (PNG/JPEG/BMP)").show_default();
+    c.add("--weights", s->weights_path, "U-Net denoiser weights (.pth or .safetensors)")
+        .show_default();
+    c.add("--out", s->out_dir, "output folder (created)").show_default();
+    c.add("--size", s->size, "side of the centre crop studied (pixels)").show_default();
+    c.add("--seed", s->seed, "seed of the noise, the masks and the probes").show_default();
+    c.add("--iters", s->iters, "PnP-ADMM iterations of experiments 1-3 and 6").show_default();
+    c.add("--curve-iters", s->curve_iters,
+          "PnP-ADMM iterations of the MSE-against-iteration curves (experiment 5)")
+        .show_default();
+    c.add("--red-iters", s->red_iters, "RED iterations (experiment 4)").show_default();
+    c.add("--baseline-iters", s->baseline_iters, "iterations of the classical solvers")
+        .show_default();
+    c.add("--holdout", s->holdout,
+          "the mitigation of experiment 5: fraction of measurements held out to pick "
+          "the iteration")
+        .show_default();
+    c.add("--patience", s->patience,
+          "stop once the held-out error has not improved for this many iterations")
+        .show_default();
+    c.add("--verbose", s->verbose, "report each step on stderr even when not a terminal");
+    c.run = [s] { return run_study(*s); };
+    return c;
 }
 
 } // namespace xrestore::cli

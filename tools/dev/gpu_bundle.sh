@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Build the GPU tests and the GPU benchmark here and pack them, with the shared libraries they
 # need that a bare GPU machine lacks, into .gpu/bundle.tar.xz (ignored by git): what the device
-# tool carries to a machine with a GPU, where tools/gpu_run.sh unpacks and runs it.
-#   tools/gpu_bundle.sh            then, through the device tool:
-#   run(command="tools/gpu_run.sh", carry=[".gpu"], timeout_s=540)
+# tool carries to a machine with a GPU, where tools/dev/gpu_run.sh unpacks and runs it.
+#   tools/dev/gpu_bundle.sh            then, through the device tool:
+#   run(command="tools/dev/gpu_run.sh", carry=[".gpu"], timeout_s=540)
 # The GPU machine has the CUDA driver and runtime, cuDNN (PyTorch's wheel) and PyTorch, but no
 # xtensor, Boost or OpenBLAS, so the binaries are built here and travel with those libraries;
 # cuDNN is taken from the machine (its sub-libraries are too large to carry).
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 "$root/tools/install_deps.sh"
 build="$root/build-gpu"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DXRESTORE_CUDA=ON \

@@ -1,8 +1,8 @@
-#pragma once
 // Writes what `xrestore study` measured: results.json (every number), results.csv and
 // curves.csv, the images (PNG), side-by-side panels, plots (PNG, drawn by xrestore/report/plot.hpp)
 // and report.md, whose numbers and interpretations are all generated from the results.
 
+#include "study_report.hpp"
 #include "study_results.hpp"
 
 #include <xrestore/io/image.hpp>
@@ -21,7 +21,7 @@
 
 namespace xrestore::cli {
 
-namespace detail {
+namespace {
 
 using report::bar_group;
 using report::bar_options;
@@ -43,7 +43,7 @@ std::string fmt(const char* format, Args... args) {
 }
 
 /// Short labels of the methods for images, plots and tables.
-inline std::string method_label(const std::string& method) {
+std::string method_label(const std::string& method) {
     static const std::pair<const char*, const char*> labels[] = {
         {"pnp_admm", "PnP-ADMM"},
         {"pnp_admm_early_stop", "PnP-ADMM, early stop"},
@@ -60,13 +60,13 @@ inline std::string method_label(const std::string& method) {
     return method;
 }
 
-inline std::string psnr_cell(const quality& q) {
+std::string psnr_cell(const quality& q) {
     return fmt("%.2f dB", q.psnr);
 }
-inline std::string mse_cell(double v) {
+std::string mse_cell(double v) {
     return fmt("%.3e", v);
 }
-inline std::string ssim_cell(const quality& q) {
+std::string ssim_cell(const quality& q) {
     return fmt("%.4f", q.ssim);
 }
 
@@ -733,15 +733,13 @@ private:
     mutable nlohmann::json derived_ = nlohmann::json::object();
 };
 
-} // namespace detail
+} // namespace
 
-/// Write every output of the study into settings.out_dir.
-inline void write_study(const study_results& r) {
-    detail::study_writer(r).write_all();
+void write_study(const study_results& r) {
+    study_writer(r).write_all();
 }
 
-/// The short summary on stdout.
-inline void print_study_summary(const study_results& r) {
+void print_study_summary(const study_results& r) {
     std::printf("study: %s, %zu x %zu crop, %.1f s\n", r.image_name.c_str(), r.settings.size,
                 r.settings.size, r.seconds_total);
     for (const auto& c : r.cases) {

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """The fastMRI U-Net in PyTorch and the denoiser call conventions, shared by the tools.
 
-Used by tools/make_unet_golden.py (fixtures for the native U-Net), tools/train_denoiser.py
+Used by tools/dev/make_unet_golden.py (fixtures for the native U-Net), tools/train_denoiser.py
 (the training recipe of models/denoiser_unet_c32.pth) and the benchmarks. Run with Debian's
-Python (torch 1.13); import it with tools/ on sys.path:
+Python (torch 1.13); import it with tools/dev/ on sys.path:
 
     import unet_torch
     model = unet_torch.Unet(3, 3, chans=32, num_pool_layers=4)

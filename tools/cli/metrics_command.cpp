@@ -1,18 +1,33 @@
-#pragma once
 // xrestore metrics --ref REF --img IMG [--mask M] [--json]: every full-reference and no-reference
 // metric of IMG against REF; with a mask, the masked MSE/PSNR/SSIM as well.
 
-#include <xrestore/xrestore.hpp>
+#include "command.hpp"
 
-#include <CLI/CLI.hpp>
+#include <xrestore/core/error.hpp>
+#include <xrestore/core/tensor.hpp>
+#include <xrestore/io/image.hpp>
+#include <xrestore/metrics/blur_effect.hpp>
+#include <xrestore/metrics/estimate_sigma.hpp>
+#include <xrestore/metrics/gmsd.hpp>
+#include <xrestore/metrics/laplacian_variance.hpp>
+#include <xrestore/metrics/masked.hpp>
+#include <xrestore/metrics/ms_ssim.hpp>
+#include <xrestore/metrics/mse.hpp>
+#include <xrestore/metrics/psnr.hpp>
+#include <xrestore/metrics/ssim.hpp>
+#include <xrestore/metrics/total_variation.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace xrestore::cli {
+
+namespace {
 
 struct metrics_args {
     std::string reference;
@@ -21,16 +36,6 @@ struct metrics_args {
     double data_range = 1.0;
     bool json = false;
 };
-
-inline void add_metrics_command(CLI::App& app, metrics_args& a, CLI::App*& cmd) {
-    cmd = app.add_subcommand("metrics", "quality metrics of an image against a reference");
-    cmd->add_option("--ref", a.reference, "reference image (PNG/JPEG or .npy)")->required();
-    cmd->add_option("--img", a.estimate, "image to score (same shape)")->required();
-    cmd->add_option("--mask", a.mask, "foreground mask (nonzero = scored), 1 or C channels");
-    cmd->add_option("--data-range", a.data_range, "data range for PSNR/SSIM")
-        ->capture_default_str();
-    cmd->add_flag("--json", a.json, "print one JSON object instead of a table");
-}
 
 /// A metric value, or null when the image does not allow it (e.g. MS-SSIM on a small image).
 template <class F>
@@ -48,7 +53,7 @@ nlohmann::json try_metric(F&& f, nlohmann::json& notes, const char* name) {
     }
 }
 
-inline int run_metrics(const metrics_args& a) {
+int run_metrics(const metrics_args& a) {
     const image ref = load_array(a.reference);
     const image img = load_array(a.estimate);
     check_finite(ref, "metrics", "--ref");
@@ -104,6 +109,20 @@ inline int run_metrics(const metrics_args& a) {
         }
     }
     return 0;
+}
+
+} // namespace
+
+command metrics_command() {
+    auto a = std::make_shared<metrics_args>();
+    command c{"metrics", "quality metrics of an image against a reference"};
+    c.add("--ref", a->reference, "reference image (PNG/JPEG or .npy)").required();
+    c.add("--img", a->estimate, "image to score (same shape)").required();
+    c.add("--mask", a->mask, "foreground mask (nonzero = scored), 1 or C channels");
+    c.add("--data-range", a->data_range, "data range for PSNR/SSIM").show_default();
+    c.add("--json", a->json, "print one JSON object instead of a table");
+    c.run = [a] { return run_metrics(*a); };
+    return c;
 }
 
 } // namespace xrestore::cli

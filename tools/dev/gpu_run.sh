@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# On a machine with a GPU (through the device tool, with .gpu carried; see tools/gpu_bundle.sh):
+# On a machine with a GPU (through the device tool, with .gpu carried; see tools/dev/gpu_bundle.sh):
 # run every GPU test, then the GPU benchmark with the PyTorch CUDA comparison. Logs, the test
 # results and the benchmark's table go to $OUT (or out/gpu without the device tool).
-#   tools/gpu_run.sh [--tests-only | --bench-only] [bench options, e.g. --sizes 512]
+#   tools/dev/gpu_run.sh [--tests-only | --bench-only] [bench options, e.g. --sizes 512]
 set -uo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=${OUT:-$root/out/gpu}
 mkdir -p "$out"
 mode=all

@@ -6,7 +6,7 @@
 - results.csv and curves.csv agree with results.json;
 - the restorations are real: PnP-ADMM improves on its input in every noise-free case.
 
-Usage: tools/check_study_report.py DIR [--expect-full] [--same-as DIR2]
+Usage: tools/dev/check_study_report.py DIR [--expect-full] [--same-as DIR2]
 --expect-full adds the checks a full-size default run must pass (crop 256, 300-iteration curves);
 --same-as checks that another run with the same settings gave the same numbers (all but times).
 """

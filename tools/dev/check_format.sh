@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fail when a tracked C++/CUDA file differs from what .clang-format produces.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 if ! command -v clang-format >/dev/null; then
     echo "check_format: clang-format not installed, skipped"
     exit 0

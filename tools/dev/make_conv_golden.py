@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Golden outputs of PyTorch's depthwise conv2d / conv_transpose2d for tests/test_convolution.cpp.
 
-Run with Debian's Python (it has torch):  /usr/bin/python3 tools/make_conv_golden.py
+Run with Debian's Python (it has torch):  /usr/bin/python3 tools/dev/make_conv_golden.py
 Writes tests/golden/conv_*.npy (float32, ~260 KB in all):
   conv_input.npy                 3 x 37 x 45 image, uniform [0,1), seed 1234
   conv_kernel_<name>.npy         box7, box13 (1/p^2), rand5x9, rand4x6, rand17x17 (uniform, sum 1)
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "..", "tests", "golden")
+OUT = os.path.join(HERE, "..", "..", "tests", "golden")
 CHANNELS, HEIGHT, WIDTH = 3, 37, 45
 
 

@@ -2,7 +2,7 @@
 # Build the libFuzzer targets in fuzz/ (clang, ASan + UBSan) and run each for a fixed time on a
 # seed corpus made from the test fixtures. See fuzz/README.md.
 #
-# Usage: tools/run_fuzzers.sh [SECONDS] [TARGET...]
+# Usage: tools/dev/run_fuzzers.sh [SECONDS] [TARGET...]
 #   SECONDS   time per target (-max_total_time), default 60
 #   TARGET    pth, safetensors, image (default: all three)
 # Environment:
@@ -20,7 +20,7 @@
 #   $FUZZ_DIR/bin/fuzz_<target> -minimize_crash=1 -runs=20000 -exact_artifact_path=small.bin FILE
 # and reproduce it with $FUZZ_DIR/bin/fuzz_<target> FILE. tests/data is only read.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 seconds=${1:-60}
 [[ $# -gt 0 ]] && shift
 targets=("$@")

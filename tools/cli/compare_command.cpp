@@ -1,4 +1,3 @@
-#pragma once
 // xrestore compare --grid GRID.json --out DIR: every combination of images x degradations x
 // solvers x parameter values in the grid; writes DIR/results.csv and DIR/results.md (PSNR, SSIM,
 // iterations, wall time per run) with a progress bar on a terminal.
@@ -14,24 +13,43 @@
 //               {"solver": "pnp-admm", "denoiser": ["gaussian", "tv"], "eta": 1e-4}]
 // }
 // In a solver entry every key may hold one value or a list; lists are expanded as a product.
+// The keys of an entry are "solver", "denoiser", "denoiser_strength" and the parameters the
+// solver reads in the solver table (the flags of `restore`, without "--": iters, lambda, eta,
+// mu, step, ...); a parameter not given keeps the solver's default.
 
+#include "command.hpp"
+#include "denoiser_choice.hpp"
 #include "operator_flags.hpp"
-#include "restore_command.hpp"
+#include "solver_table.hpp"
 
-#include <xrestore/xrestore.hpp>
+#include <xrestore/core/error.hpp>
+#include <xrestore/core/noise.hpp>
+#include <xrestore/core/tensor.hpp>
+#include <xrestore/io/image.hpp>
+#include <xrestore/metrics/psnr.hpp>
+#include <xrestore/metrics/ssim.hpp>
 
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xview.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <unistd.h>
+#include <utility>
+#include <variant>
 #include <vector>
 
 namespace xrestore::cli {
+
+namespace {
 
 struct compare_args {
     std::string grid;
@@ -39,16 +57,7 @@ struct compare_args {
     bool verbose = false;
 };
 
-inline void add_compare_command(CLI::App& app, compare_args& a, CLI::App*& cmd) {
-    cmd = app.add_subcommand("compare", "run a grid of images x degradations x solvers");
-    cmd->add_option("--grid", a.grid, "grid description (JSON)")->required();
-    cmd->add_option("--out", a.out, "output folder")->capture_default_str();
-    cmd->add_flag("--verbose", a.verbose, "progress even when stderr is not a terminal");
-}
-
-namespace detail {
-
-inline nlohmann::json load_json(const std::filesystem::path& path) {
+nlohmann::json load_json(const std::filesystem::path& path) {
     std::ifstream in(path);
     if (!in) {
         throw io_error("compare: cannot open grid file '" + path.string() + "'");
@@ -61,7 +70,7 @@ inline nlohmann::json load_json(const std::filesystem::path& path) {
 }
 
 /// The product of every list-valued key of a solver entry.
-inline std::vector<nlohmann::json> expand(const nlohmann::json& entry) {
+std::vector<nlohmann::json> expand(const nlohmann::json& entry) {
     std::vector<nlohmann::json> out{nlohmann::json::object()};
     for (const auto& [key, value] : entry.items()) {
         const nlohmann::json values = value.is_array() ? value : nlohmann::json::array({value});
@@ -91,60 +100,70 @@ T get_or(const nlohmann::json& j, const char* key, T fallback) {
     }
 }
 
-inline restore_args solver_args(const nlohmann::json& s) {
-    static const std::vector<std::string> known{"solver", "iters",    "lambda",           "eta",
-                                                "step",   "denoiser", "denoiser_strength"};
+/// One solver run of the grid: the solver, the parameter values given and the denoiser.
+struct solver_run {
+    const solver_entry* solver = nullptr;
+    solver_settings given;
+    std::string denoiser_name;
+    double denoiser_strength = 0.0;
+};
+
+solver_run solver_args(const nlohmann::json& s) {
+    const std::vector<solver_parameter> parameters = solver_keys();
+    auto is_parameter = [&](const std::string& key) {
+        return std::any_of(parameters.begin(), parameters.end(),
+                           [&](const solver_parameter& p) { return p.key == key; });
+    };
     for (const auto& [key, value] : s.items()) {
-        if (std::find(known.begin(), known.end(), key) == known.end()) {
-            throw value_error("compare: unknown solver key '" + key +
-                              "' (known: solver, iters, lambda, eta, step, denoiser, "
-                              "denoiser_strength)");
+        if (key != "solver" && key != "denoiser" && key != "denoiser_strength" &&
+            !is_parameter(key)) {
+            std::string known = "solver";
+            for (const auto& p : parameters) {
+                known += ", " + p.key;
+            }
+            throw value_error("compare: unknown solver key '" + key + "' (known: " + known +
+                              ", denoiser, denoiser_strength)");
         }
     }
-    restore_args a;
-    a.solver = get_or<std::string>(s, "solver", "");
-    static const std::vector<std::string> solvers{"least-squares",
-                                                  "cg-tikhonov",
-                                                  "cg-tikhonov-grad",
-                                                  "landweber",
-                                                  "fista-haar",
-                                                  "fista-l1",
-                                                  "tv",
-                                                  "tv-haar",
-                                                  "admm-tv",
-                                                  "pnp-admm",
-                                                  "pnp-pgd",
-                                                  "pnp-hqs",
-                                                  "red",
-                                                  "red-fp",
-                                                  "rl",
-                                                  "rl-tv"};
-    if (std::find(solvers.begin(), solvers.end(), a.solver) == solvers.end()) {
+    solver_run run;
+    const std::string name = get_or<std::string>(s, "solver", "");
+    run.solver = find_solver(name);
+    if (run.solver == nullptr) {
         throw value_error("compare: solver must be one of the `restore --solver` names, got '" +
-                          a.solver + "'");
+                          name + "'");
     }
-    a.iters = get_or<int>(s, "iters", 100);
-    require(a.iters > 0, "compare", "iters", "positive", a.iters);
-    if (s.contains("lambda")) {
-        a.lambda = get_or<double>(s, "lambda", 0.0);
+    for (const auto& p : parameters) {
+        if (!s.contains(p.key)) {
+            continue;
+        }
+        if (run.solver->parameter(p.key) == nullptr) {
+            std::string reads;
+            for (const auto& q : run.solver->parameters) {
+                reads += (reads.empty() ? "" : ", ") + q.key;
+            }
+            throw value_error("compare: key '" + p.key + "' is not a parameter of solver " + name +
+                              " (it reads " + reads + ")");
+        }
+        if (p.integer) {
+            const int v = get_or<int>(s, p.key.c_str(), 0);
+            if (p.key == "iters") {
+                require(v > 0, "compare", "iters", "positive", v);
+            }
+            run.given[p.key] = v;
+        } else {
+            run.given[p.key] = get_or<double>(s, p.key.c_str(), 0.0);
+        }
     }
-    if (s.contains("eta")) {
-        a.eta = get_or<double>(s, "eta", 0.0);
+    run.denoiser_name = get_or<std::string>(s, "denoiser", "tv");
+    if (!is_denoiser_name(run.denoiser_name)) {
+        throw value_error("compare: denoiser must be " + denoiser_names() + ", got '" +
+                          run.denoiser_name + "'");
     }
-    if (s.contains("step")) {
-        a.step = get_or<double>(s, "step", 0.0);
-    }
-    a.denoiser_name = get_or<std::string>(s, "denoiser", "tv");
-    if (a.denoiser_name != "gaussian" && a.denoiser_name != "tv" && a.denoiser_name != "haar" &&
-        !(a.denoiser_name.starts_with("unet:") && a.denoiser_name.size() > 5)) {
-        throw value_error("compare: denoiser must be gaussian, tv, haar or unet:WEIGHTS, got '" +
-                          a.denoiser_name + "'");
-    }
-    a.denoiser_strength = get_or<double>(s, "denoiser_strength", 0.0);
-    return a;
+    run.denoiser_strength = get_or<double>(s, "denoiser_strength", 0.0);
+    return run;
 }
 
-inline std::string describe(const nlohmann::json& s) {
+std::string describe(const nlohmann::json& s) {
     std::string text;
     for (const auto& [key, value] : s.items()) {
         if (key == "solver") {
@@ -156,12 +175,10 @@ inline std::string describe(const nlohmann::json& s) {
     return text;
 }
 
-} // namespace detail
-
-inline int run_compare(const compare_args& a) {
+int run_compare(const compare_args& a) {
     namespace fs = std::filesystem;
     const fs::path grid_path(a.grid);
-    const nlohmann::json grid = detail::load_json(grid_path);
+    const nlohmann::json grid = load_json(grid_path);
     const fs::path base = grid_path.parent_path();
     for (const char* key : {"images", "degradations", "solvers"}) {
         if (!grid.contains(key) || !grid.at(key).is_array() || grid.at(key).empty()) {
@@ -169,8 +186,8 @@ inline int run_compare(const compare_args& a) {
                               "'");
         }
     }
-    const auto seed = detail::get_or<std::uint64_t>(grid, "seed", 0);
-    const auto crop = detail::get_or<std::size_t>(grid, "crop", 0);
+    const auto seed = get_or<std::uint64_t>(grid, "seed", 0);
+    const auto crop = get_or<std::size_t>(grid, "crop", 0);
 
     // Load and validate everything before the first long run.
     struct loaded {
@@ -194,10 +211,10 @@ inline int run_compare(const compare_args& a) {
         }
         images.push_back({p.filename().string(), std::move(x)});
     }
-    std::vector<std::pair<nlohmann::json, restore_args>> runs;
+    std::vector<std::pair<nlohmann::json, solver_run>> runs;
     for (const auto& entry : grid.at("solvers")) {
-        for (const auto& s : detail::expand(entry)) {
-            runs.emplace_back(s, detail::solver_args(s));
+        for (const auto& s : expand(entry)) {
+            runs.emplace_back(s, solver_args(s));
         }
     }
     const std::size_t total = images.size() * grid.at("degradations").size() * runs.size();
@@ -213,59 +230,48 @@ inline int run_compare(const compare_args& a) {
     const bool show = a.verbose || (isatty(fileno(stderr)) != 0);
     std::size_t done = 0;
     const auto start = std::chrono::steady_clock::now();
+    const iteration_monitor quiet = [](int, const image&) {};
     for (const auto& img : images) {
         for (const auto& deg : grid.at("degradations")) {
             operator_flags flags;
-            flags.op = detail::get_or<std::string>(deg, "op", "blur");
-            flags.kernel = detail::get_or<std::string>(deg, "kernel", flags.kernel);
-            flags.boundary = detail::get_or<std::string>(deg, "boundary", flags.boundary);
-            flags.missing = detail::get_or<double>(deg, "missing", flags.missing);
-            flags.factor = detail::get_or<std::size_t>(deg, "factor", flags.factor);
+            flags.op = get_or<std::string>(deg, "op", "blur");
+            flags.kernel = get_or<std::string>(deg, "kernel", flags.kernel);
+            flags.boundary = get_or<std::string>(deg, "boundary", flags.boundary);
+            flags.missing = get_or<double>(deg, "missing", flags.missing);
+            flags.factor = get_or<std::size_t>(deg, "factor", flags.factor);
             flags.seed = seed;
-            const std::string deg_name = detail::get_or<std::string>(deg, "name", flags.op);
-            const double noise = detail::get_or<double>(deg, "noise", 0.0);
-            const auto op = make_operator(flags, shape_of<3>(img.truth));
+            const std::string deg_name = get_or<std::string>(deg, "name", flags.op);
+            const double noise = get_or<double>(deg, "noise", 0.0);
+            const image_operator op = as_image_operator(
+                make_operator(flags, shape_of<3>(img.truth)),
+                "compare: degradation op must be blur, inpaint or downsample, got " + flags.op);
             const image y = std::visit(
                 [&](const auto& A) -> image {
-                    if constexpr (std::is_same_v<range_t<std::decay_t<decltype(A)>>, image>) {
-                        return add_gaussian_noise(A.apply(img.truth), noise, seed + 1);
-                    } else {
-                        throw value_error("compare: degradation op must be blur, inpaint or "
-                                          "downsample, got " +
-                                          flags.op);
-                    }
+                    return add_gaussian_noise(A.apply(img.truth), noise, seed + 1);
                 },
                 op);
             const bool same_shape = shape_of<3>(y) == shape_of<3>(img.truth);
             const double psnr_in = same_shape ? psnr(img.truth, y) : NAN;
-            for (const auto& [spec, args] : runs) {
-                no_monitor quiet;
-                const cli_denoiser denoiser = make_cli_denoiser(args, shape_of<3>(img.truth));
+            for (const auto& [spec, run] : runs) {
+                const cli_denoiser denoiser = make_cli_denoiser(
+                    run.denoiser_name, run.denoiser_strength, "", shape_of<3>(img.truth));
                 const auto t0 = std::chrono::steady_clock::now();
-                const auto result = std::visit(
-                    [&](const auto& A) -> solver_result<image> {
-                        using Op = std::decay_t<decltype(A)>;
-                        if constexpr (std::is_same_v<range_t<Op>, image>) {
-                            return run_solver(args, A, y, quiet, denoiser);
-                        } else {
-                            throw value_error("compare: unsupported operator");
-                        }
-                    },
-                    op);
+                const auto result = run.solver->run(run.given, op, y, quiet, denoiser);
                 const double seconds =
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 const image x = xt::clip(result.x, 0.0f, 1.0f);
                 const double p = psnr(img.truth, x);
-                const double s = ssim(img.truth, x, restore_recorder::study_ssim());
-                const std::string params = detail::describe(spec);
-                csv << img.name << ',' << deg_name << ',' << args.solver << ",\"" << params << "\","
+                const double s = ssim(img.truth, x, gaussian_ssim_options);
+                const std::string params = describe(spec);
+                const std::string& solver = run.solver->name;
+                csv << img.name << ',' << deg_name << ',' << solver << ",\"" << params << "\","
                     << psnr_in << ',' << p << ',' << s << ',' << result.iterations << ',' << seconds
                     << '\n';
                 char row[512];
                 std::snprintf(row, sizeof row,
                               "| %s | %s | %s | %s | %.2f | %.2f | %.4f | %d | %.2f |\n",
-                              img.name.c_str(), deg_name.c_str(), args.solver.c_str(),
-                              params.c_str(), psnr_in, p, s, result.iterations, seconds);
+                              img.name.c_str(), deg_name.c_str(), solver.c_str(), params.c_str(),
+                              psnr_in, p, s, result.iterations, seconds);
                 md += row;
                 ++done;
                 if (show) {
@@ -273,7 +279,7 @@ inline int run_compare(const compare_args& a) {
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
                             .count();
                     std::fprintf(stderr, "\r[%zu/%zu] %s %s: %.2f dB  ETA %.0fs      ", done, total,
-                                 deg_name.c_str(), args.solver.c_str(), p,
+                                 deg_name.c_str(), solver.c_str(), p,
                                  elapsed / done * (total - done));
                     std::fflush(stderr);
                 }
@@ -288,6 +294,18 @@ inline int run_compare(const compare_args& a) {
     std::printf("compare: %zu runs -> %s/results.csv, %s/results.md\n", total, a.out.c_str(),
                 a.out.c_str());
     return 0;
+}
+
+} // namespace
+
+command compare_command() {
+    auto args = std::make_shared<compare_args>();
+    command c{"compare", "run a grid of images x degradations x solvers"};
+    c.add("--grid", args->grid, "grid description (JSON)").required();
+    c.add("--out", args->out, "output folder").show_default();
+    c.add("--verbose", args->verbose, "progress even when stderr is not a terminal");
+    c.run = [args] { return run_compare(*args); };
+    return c;
 }
 
 } // namespace xrestore::cli

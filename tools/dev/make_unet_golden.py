@@ -3,9 +3,9 @@
 
 Run with Debian's Python (torch 1.13, numpy, PIL); the `python3` on PATH has no torch:
 
-    /usr/bin/python3 tools/make_unet_golden.py                  # regenerate tests/data/unet/
-    /usr/bin/python3 tools/make_unet_golden.py --self-check     # numpy re-implementation vs torch
-    /usr/bin/python3 tools/make_unet_golden.py --full-c64 OUTDIR  # one big case, for a test
+    /usr/bin/python3 tools/dev/make_unet_golden.py                  # regenerate tests/data/unet/
+    /usr/bin/python3 tools/dev/make_unet_golden.py --self-check     # numpy re-implementation vs torch
+    /usr/bin/python3 tools/dev/make_unet_golden.py --full-c64 OUTDIR  # one big case, for a test
 
 Default run (deterministic: every weight and input is seeded; rerunning gives the same bytes)
 writes tests/data/unet/ (~4 MB):
@@ -31,7 +31,7 @@ float32 rounding. The manifest records, per case, max |torch float32 forward - g
 guide for the tolerance a float32 native implementation can expect.
 
 The model (ConvBlock, TransposeConvBlock, Unet, same state_dict keys as fastMRI's) and the
-call conventions (call) are in tools/unet_torch.py; they are re-exported here, so
+call conventions (call) are in tools/dev/unet_torch.py; they are re-exported here, so
 `import make_unet_golden` still gives Unet, call and STD_CLAMP.
 """
 
@@ -47,7 +47,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from unet_torch import STD_CLAMP, ConvBlock, TransposeConvBlock, Unet, call  # noqa: E402,F401
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "data", "unet")
 PHOTO = os.path.join(ROOT, "data", "images", "butterfly_set5.png")
 SHIPPED_REL = os.path.join("models", "denoiser_unet_c32.pth")  # from ROOT

@@ -3,7 +3,7 @@
 
 Run with Debian's Python (scikit-image 0.19, scipy, numpy, pywt):
 
-    /usr/bin/python3 tools/make_metrics_golden.py
+    /usr/bin/python3 tools/dev/make_metrics_golden.py
 
 Writes tests/golden/metrics/*.npy (the exact test arrays, small) and tests/golden/metrics.json
 (every metric value). Test images are crops of the bundled photos (data/images) with four
@@ -32,7 +32,7 @@ import scipy.ndimage as ndi
 import scipy.signal
 from PIL import Image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, "data", "images")
 GOLDEN = os.path.join(ROOT, "tests", "golden")
 OUT = os.path.join(GOLDEN, "metrics")
@@ -359,7 +359,7 @@ def main():
     import scipy
     import skimage
     golden = {
-        "generator": "tools/make_metrics_golden.py",
+        "generator": "tools/dev/make_metrics_golden.py",
         "versions": {"skimage": skimage.__version__, "numpy": np.__version__,
                      "scipy": scipy.__version__, "pywt": pywt.__version__},
         "ms_ssim_weights": MS_SSIM_WEIGHTS,

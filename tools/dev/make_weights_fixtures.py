@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Regenerate the weights fixtures of tests/test_pth.cpp and tests/test_safetensors.cpp.
 
-Run with Debian's Python (torch 1.13, numpy 1.24):  /usr/bin/python3 tools/make_weights_fixtures.py
+Run with Debian's Python (torch 1.13, numpy 1.24):  /usr/bin/python3 tools/dev/make_weights_fixtures.py
 Writes into tests/data/weights/ (a few KB in all, deterministic):
   small.pth            torch.save of a module's state_dict (so with _metadata, set by BUILD) plus a
                        transposed view, two views sharing one storage at offsets, a strided slice,
@@ -27,7 +27,7 @@ from collections import OrderedDict
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "..", "tests", "data", "weights")
+OUT = os.path.join(HERE, "..", "..", "tests", "data", "weights")
 
 
 def path(name):

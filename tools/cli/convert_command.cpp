@@ -1,0 +1,70 @@
+// xrestore convert IN OUT.safetensors [--fp16|--bf16]: rewrite a weights file as safetensors,
+// keeping its metadata (the call convention of a JSON sidecar among it).
+
+#include "command.hpp"
+
+#include <xrestore/core/error.hpp>
+#include <xrestore/io/safetensors.hpp>
+#include <xrestore/io/state_dict.hpp>
+#include <xrestore/io/weights.hpp>
+#include <xrestore/nn/unet.hpp>
+
+#include <cstddef>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+namespace xrestore::cli {
+
+namespace {
+
+struct convert_args {
+    std::string input;
+    std::string output;
+    bool fp16 = false;
+    bool bf16 = false;
+};
+
+int run_convert(const convert_args& a) {
+    state_dict sd = load_weights(a.input);
+    std::string architecture = "unknown";
+    try {
+        const auto net = nn::unet::from_state_dict(sd);
+        const nn::unet_config& c = net.config();
+        architecture = "fastmri_unet";
+        sd.metadata.try_emplace("architecture", architecture);
+        sd.metadata.try_emplace("in_chans", std::to_string(c.in_chans));
+        sd.metadata.try_emplace("out_chans", std::to_string(c.out_chans));
+        sd.metadata.try_emplace("chans", std::to_string(c.chans));
+        sd.metadata.try_emplace("num_pool_layers", std::to_string(c.num_pool_layers));
+    } catch (const xrestore::error&) {
+        // Not a U-Net: convert the tensors as they are.
+    }
+    const weight_dtype as = a.fp16   ? weight_dtype::float16
+                            : a.bf16 ? weight_dtype::bfloat16
+                                     : weight_dtype::float32;
+    write_safetensors(a.output, sd, as);
+    std::size_t parameters = 0;
+    for (const auto& [name, t] : sd.entries()) {
+        parameters += t.numel();
+    }
+    std::printf("convert: %zu tensors, %zu parameters (%s) -> %s as %s\n", sd.size(), parameters,
+                architecture.c_str(), a.output.c_str(), std::string(to_string(as)).c_str());
+    return 0;
+}
+
+} // namespace
+
+command convert_command() {
+    auto a = std::make_shared<convert_args>();
+    command c{"convert", "rewrite a weights file (.pth or .safetensors) as "
+                         "safetensors"};
+    c.add("IN", a->input, "weights (.pth zip state_dict or .safetensors)").required();
+    c.add("OUT", a->output, "output .safetensors").required();
+    c.add("--fp16", a->fp16, "store float16");
+    c.add("--bf16", a->bf16, "store bfloat16").excludes("--fp16");
+    c.run = [a] { return run_convert(*a); };
+    return c;
+}
+
+} // namespace xrestore::cli

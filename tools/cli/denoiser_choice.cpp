@@ -1,0 +1,87 @@
+// The denoisers of the command line (see denoiser_choice.hpp).
+#include "denoiser_choice.hpp"
+
+#include <xrestore/denoisers/gaussian_denoiser.hpp>
+#include <xrestore/denoisers/haar_denoiser.hpp>
+#include <xrestore/denoisers/tv_denoiser.hpp>
+#include <xrestore/denoisers/unet_call.hpp>
+#include <xrestore/denoisers/unet_denoiser.hpp>
+
+#include <cstdio>
+#include <optional>
+#include <utility>
+
+namespace xrestore::cli {
+
+const std::vector<classical_denoiser>& classical_denoisers() {
+    static const std::vector<classical_denoiser> table{
+        {"gaussian", "sigma of the Gaussian kernel in pixels", gaussian_denoiser{}.sigma,
+         [](const image& x, double s) { return gaussian_denoiser{.sigma = s}(x); }},
+        {"tv", "weight of TV", tv_denoiser{}.weight,
+         [](const image& x, double s) { return tv_denoiser{.weight = s}(x); }},
+        {"haar", "soft threshold of the Haar detail coefficients", haar_denoiser{}.threshold,
+         [](const image& x, double s) { return haar_denoiser{.threshold = s}(x); }},
+    };
+    return table;
+}
+
+bool is_denoiser_name(const std::string& name) {
+    for (const auto& d : classical_denoisers()) {
+        if (name == d.name) {
+            return true;
+        }
+    }
+    return name.starts_with("unet:") && name.size() > 5;
+}
+
+std::string denoiser_names() {
+    std::string text;
+    for (const auto& d : classical_denoisers()) {
+        text += d.name + ", ";
+    }
+    text.resize(text.size() - 2);
+    return text + " or unet:WEIGHTS";
+}
+
+std::string denoiser_strength_help() {
+    std::string text;
+    for (const auto& d : classical_denoisers()) {
+        char value[32];
+        std::snprintf(value, sizeof value, "%g", d.default_strength);
+        text +=
+            (text.empty() ? "" : "; ") + d.name + ": " + d.strength + " (default " + value + ")";
+    }
+    return text + "; 0: the default";
+}
+
+image cli_denoiser::operator()(const image& x) const {
+    if (unet) {
+        return (*unet)(x);
+    }
+    for (const auto& d : classical_denoisers()) {
+        if (name == d.name) {
+            return d.run(x, strength > 0 ? strength : d.default_strength);
+        }
+    }
+    throw value_error("denoiser must be " + denoiser_names() + ", got '" + name + "'");
+}
+
+cli_denoiser make_cli_denoiser(const std::string& name, double strength, const std::string& call,
+                               const shape3& x_shape) {
+    if (name.starts_with("unet:")) {
+        return load_unet(name.substr(5), call, x_shape);
+    }
+    return {name, strength, nullptr};
+}
+
+cli_denoiser load_unet(const std::string& weights, const std::string& call, const shape3& x_shape) {
+    std::optional<unet_call> convention;
+    if (!call.empty()) {
+        convention = parse_unet_call(call);
+    }
+    auto net = std::make_shared<const unet_denoiser>(load_unet_denoiser(weights, convention));
+    net->check_image(x_shape);
+    return {"unet:" + weights, 0.0, std::move(net)};
+}
+
+} // namespace xrestore::cli
