@@ -14,6 +14,7 @@
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
 
+#include "xrestore/io/atomic_file.hpp"
 #include "xrestore/io/element_codec.hpp"
 #include "xrestore/io/image.hpp"
 #include "xrestore/io/kernel_file.hpp"

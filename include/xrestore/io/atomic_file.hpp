@@ -1,0 +1,115 @@
+#pragma once
+/// @file atomic_file.hpp
+/// Writing a file atomically: the content goes to a temporary file in the target's folder, which
+/// is renamed onto the target only when it is complete. A reader, or a run that is killed, sees
+/// either the old file (or none) or the whole new one, never a truncated file.
+///
+/// @code
+/// xrestore::write_atomically("out/result.npy", [&](const std::filesystem::path& temporary) {
+///     xrestore::write_npy(temporary, x);   // any writer that takes a path
+/// });
+/// @endcode
+///
+/// The temporary file is named `.<stem>.partial-<pid>-<n><extension>` beside the target, so a
+/// writer that chooses its format by extension (save_array) still sees the target's extension,
+/// and `rename` stays within one file system (atomic on POSIX). When the writer throws, or the
+/// commit does not happen, the temporary file is removed.
+
+#include "xrestore/core/error.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
+
+namespace xrestore {
+
+namespace detail {
+
+/// A number that differs between the temporary files of one process.
+inline std::uint64_t next_partial_number() {
+    static std::atomic<std::uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+inline long process_number() {
+#if defined(__unix__) || defined(__APPLE__)
+    return static_cast<long>(::getpid());
+#else
+    return 0;
+#endif
+}
+
+} // namespace detail
+
+/// A temporary file beside `target` that becomes `target` on commit(); removed otherwise.
+class atomic_file {
+public:
+    /// Plans the temporary path; nothing is created yet. The target's folder must exist.
+    explicit atomic_file(std::filesystem::path target) : target_(std::move(target)) {
+        const std::filesystem::path folder = target_.parent_path();
+        if (!target_.has_filename()) {
+            throw io_error(detail::concat("atomic_file: '", target_.string(),
+                                          "' must name a file, not a folder"));
+        }
+        std::error_code ec;
+        if (!folder.empty() && !std::filesystem::is_directory(folder, ec)) {
+            throw io_error(detail::concat("atomic_file: the folder of '", target_.string(),
+                                          "' does not exist"));
+        }
+        temporary_ =
+            folder / detail::concat(".", target_.stem().string(), ".partial-",
+                                    detail::process_number(), "-", detail::next_partial_number(),
+                                    target_.extension().string());
+    }
+    atomic_file(const atomic_file&) = delete;
+    atomic_file& operator=(const atomic_file&) = delete;
+    ~atomic_file() {
+        if (!committed_) {
+            std::error_code ignored;
+            std::filesystem::remove(temporary_, ignored);
+        }
+    }
+
+    /// Where the writer writes.
+    [[nodiscard]] const std::filesystem::path& temporary_path() const { return temporary_; }
+    /// The file the content ends up in.
+    [[nodiscard]] const std::filesystem::path& target() const { return target_; }
+
+    /// Rename the complete temporary file onto the target (replacing an old one).
+    void commit() {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(temporary_, ec)) {
+            throw io_error(
+                detail::concat("atomic_file: nothing was written for '", target_.string(), "'"));
+        }
+        std::filesystem::rename(temporary_, target_, ec);
+        if (ec) {
+            throw io_error(detail::concat("atomic_file: cannot move the new '", target_.string(),
+                                          "' into place: ", ec.message()));
+        }
+        committed_ = true;
+    }
+
+private:
+    std::filesystem::path target_;
+    std::filesystem::path temporary_;
+    bool committed_ = false;
+};
+
+/// Call write(temporary_path) and move the result onto `target` atomically; when write throws,
+/// `target` is left as it was and the exception propagates.
+template <class Write>
+void write_atomically(const std::filesystem::path& target, Write&& write) {
+    atomic_file file(target);
+    std::forward<Write>(write)(file.temporary_path());
+    file.commit();
+}
+
+} // namespace xrestore
