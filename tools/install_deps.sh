@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(cmake g++ pkg-config make ninja-build libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
-    libboost-test-dev libstb-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev
+    libboost-test-dev clang-format libstb-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev
     fonts-dejavu-core) # fonts-dejavu-core: DejaVuSans.ttf, the text of the report module's plots
 if [[ "${1:-}" == "--with-python" ]]; then
     packages+=(python3-torch python3-skimage python3-numpy)
