@@ -13,9 +13,10 @@
 //               {"solver": "pnp-admm", "denoiser": ["gaussian", "tv"], "eta": 1e-4}]
 // }
 // In a solver entry every key may hold one value or a list; lists are expanded as a product.
-// The keys of an entry are "solver", "denoiser", "denoiser_strength" and the parameters the
-// solver reads in the solver table (the flags of `restore`, without "--": iters, lambda, eta,
-// mu, step, ...); a parameter not given keeps the solver's default.
+// The keys of an entry are "solver", "denoiser", "denoiser_strength", "denoiser_call" (a U-Net's
+// call convention, for weights that declare none) and the parameters the solver reads in the
+// solver table (the flags of `restore`, without "--": iters, lambda, eta, mu, step, ...); a
+// parameter not given keeps the solver's default.
 
 #include "command.hpp"
 #include "denoiser_choice.hpp"
@@ -25,6 +26,7 @@
 #include <xrestore/core/error.hpp>
 #include <xrestore/core/noise.hpp>
 #include <xrestore/core/tensor.hpp>
+#include <xrestore/denoisers/unet_call.hpp>
 #include <xrestore/io/image.hpp>
 #include <xrestore/metrics/psnr.hpp>
 #include <xrestore/metrics/ssim.hpp>
@@ -106,6 +108,7 @@ struct solver_run {
     solver_settings given;
     std::string denoiser_name;
     double denoiser_strength = 0.0;
+    std::string denoiser_call; ///< a U-Net's call convention ("": the weights' own)
 };
 
 solver_run solver_args(const nlohmann::json& s) {
@@ -116,13 +119,13 @@ solver_run solver_args(const nlohmann::json& s) {
     };
     for (const auto& [key, value] : s.items()) {
         if (key != "solver" && key != "denoiser" && key != "denoiser_strength" &&
-            !is_parameter(key)) {
+            key != "denoiser_call" && !is_parameter(key)) {
             std::string known = "solver";
             for (const auto& p : parameters) {
                 known += ", " + p.key;
             }
             throw value_error("compare: unknown solver key '" + key + "' (known: " + known +
-                              ", denoiser, denoiser_strength)");
+                              ", denoiser, denoiser_strength, denoiser_call)");
         }
     }
     solver_run run;
@@ -160,6 +163,10 @@ solver_run solver_args(const nlohmann::json& s) {
                           run.denoiser_name + "'");
     }
     run.denoiser_strength = get_or<double>(s, "denoiser_strength", 0.0);
+    run.denoiser_call = get_or<std::string>(s, "denoiser_call", "");
+    if (!run.denoiser_call.empty()) {
+        static_cast<void>(parse_unet_call(run.denoiser_call));
+    }
     return run;
 }
 
@@ -253,8 +260,9 @@ int run_compare(const compare_args& a) {
             const bool same_shape = shape_of<3>(y) == shape_of<3>(img.truth);
             const double psnr_in = same_shape ? psnr(img.truth, y) : NAN;
             for (const auto& [spec, run] : runs) {
-                const cli_denoiser denoiser = make_cli_denoiser(
-                    run.denoiser_name, run.denoiser_strength, "", shape_of<3>(img.truth));
+                const cli_denoiser denoiser =
+                    make_cli_denoiser(run.denoiser_name, run.denoiser_strength, run.denoiser_call,
+                                      shape_of<3>(img.truth), "the grid key \"denoiser_call\":");
                 const auto t0 = std::chrono::steady_clock::now();
                 const auto result = run.solver->run(run.given, op, y, quiet, denoiser);
                 const double seconds =

@@ -563,7 +563,7 @@ int run_study(const study_settings& s) {
     check_finite(source, "study", "--image");
     const image truth = centre_crop(as_rgb(source, s.image_path), s.size, s.image_path);
     // the U-Net, checked against the crop; it runs in denoiser_choice.cpp
-    const cli_denoiser d = load_unet(s.weights_path, "", shape_of<3>(truth));
+    const cli_denoiser d = load_unet(s.weights_path, s.call, shape_of<3>(truth), "--call");
     check_output_folder(s.out_dir);
 
     study_results results;
@@ -605,6 +605,9 @@ command study_command() {
     c.add("--image", s->image_path, "ground-truth photo (PNG/JPEG/BMP)").show_default();
     c.add("--weights", s->weights_path, "U-Net denoiser weights (.pth or .safetensors)")
         .show_default();
+    c.add("--call", s->call,
+          "the U-Net's call convention, for weights that declare none (or to override theirs)")
+        .one_of({"raw", "normalised", "normalized", "residual"});
     c.add("--out", s->out_dir, "output folder (created)").show_default();
     c.add("--size", s->size, "side of the centre crop studied (pixels)").show_default();
     c.add("--seed", s->seed, "seed of the noise, the masks and the probes").show_default();
