@@ -46,18 +46,6 @@ bool contains(const std::string& text, std::string_view part) {
     return text.find(part) != std::string::npos;
 }
 
-/// The message of the xrestore::error `f` throws (fails the test when it throws nothing).
-template <class F>
-std::string error_message(F&& f) {
-    try {
-        f();
-    } catch (const xrestore::error& e) {
-        return e.what();
-    }
-    BOOST_FAIL("expected an xrestore::error");
-    return {};
-}
-
 /// The U-Net fixture c4_p2_1to1.pth (1 -> 1 channels, chans 4, 2 pools; 14 tensors).
 const state_dict& small_unet() {
     static const state_dict sd = load_weights(unet_dir / "c4_p2_1to1.pth");
