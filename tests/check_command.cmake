@@ -1,12 +1,12 @@
 # Run a command and check its exit status and output together (ctest's PASS_REGULAR_EXPRESSION
 # alone ignores the exit status, so an error test would pass on a command that exits 0).
 #   cmake -DEXPECT_EXIT=<N|error> [-DEXPECT_REGEX=<regex>] [-DFORBID_REGEX=<regex>]
-#         [-DEXPECT_PRESENT=<file>] [-DEXPECT_ABSENT=<file>]
+#         [-DEXPECT_PRESENT=<file>] [-DEXPECT_ABSENT=<file>] [-DUNSET_ENV=VAR1,VAR2]
 #         -P check_command.cmake -- <command> [args...]
 # EXPECT_EXIT=error requires an exit status from 1 to 125 (an error reported by the program),
 # never a crash or a signal. Standard output and standard error are checked together.
 # EXPECT_PRESENT names a file the command must write, EXPECT_ABSENT one it must not write; both
-# are removed before the command runs.
+# are removed before the command runs. UNSET_ENV removes variables from the command's environment.
 set(command)
 set(after_separator OFF)
 math(EXPR last "${CMAKE_ARGC} - 1")
@@ -24,6 +24,12 @@ if(NOT DEFINED EXPECT_EXIT)
     set(EXPECT_EXIT 0)
 endif()
 
+if(DEFINED UNSET_ENV)
+    string(REPLACE "," ";" unset_list "${UNSET_ENV}")
+    foreach(variable IN LISTS unset_list)
+        unset(ENV{${variable}})
+    endforeach()
+endif()
 foreach(path IN ITEMS ${EXPECT_PRESENT} ${EXPECT_ABSENT})
     file(REMOVE "${path}")
 endforeach()

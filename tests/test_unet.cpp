@@ -288,7 +288,14 @@ BOOST_AUTO_TEST_CASE(pth_and_safetensors_give_identical_outputs) {
 BOOST_AUTO_TEST_CASE(call_convention_travels_in_safetensors_metadata) {
     scratch_dir dir("xrestore_unet_");
     state_dict sd = load_weights(unet_dir / "c8_p4.pth");
-    BOOST_TEST(to_string(load_unet_denoiser(unet_dir / "c8_p4.pth").call()) == "raw");
+    // a file that declares no convention is refused rather than run with a guess
+    const std::string undeclared =
+        message_of([&] { (void)load_unet_denoiser(unet_dir / "c8_p4.pth"); });
+    BOOST_TEST(undeclared.find("'" + (unet_dir / "c8_p4.pth").string() +
+                               "' does not declare how the network is called") != std::string::npos,
+               undeclared);
+    BOOST_TEST(to_string(load_unet_denoiser(unet_dir / "c8_p4.pth", unet_call::raw).call()) ==
+               "raw");
     sd.metadata["call"] = "residual";
     write_safetensors(dir / "w.safetensors", sd);
     BOOST_TEST(to_string(load_unet_denoiser(dir / "w.safetensors").call()) == "residual");
@@ -348,8 +355,9 @@ BOOST_AUTO_TEST_CASE(architecture_errors_name_the_tensor) {
     state_dict other;
     other.insert("fc.weight", weight_tensor{{2, 2}, {1, 2, 3, 4}});
     const std::string foreign = message_of([&] { (void)nn::unet::from_state_dict(other); });
-    BOOST_TEST(foreign.find("missing tensor 'down_sample_layers.0.layers.0.weight'") !=
-                   std::string::npos,
+    BOOST_TEST(foreign.find("this is not a fastMRI U-Net (it has no tensor "
+                            "'down_sample_layers.0.layers.0.weight', under any prefix): it has "
+                            "keys like 'fc.weight' (1 tensor)") != std::string::npos,
                foreign);
 }
 

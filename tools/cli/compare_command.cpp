@@ -285,8 +285,9 @@ int run_compare(const compare_args& a) {
             const double psnr_in = same_shape ? psnr(img.truth, y) : std::nan("");
             plotted_case current{img.name, deg.name, {}, {}};
             for (const grid_run& run : grid.runs) {
-                const cli_denoiser denoiser = make_cli_denoiser(
-                    run.denoiser_name, run.denoiser_strength, "", shape_of<3>(img.truth));
+                const cli_denoiser denoiser =
+                    make_cli_denoiser(run.denoiser_name, run.denoiser_strength, run.denoiser_call,
+                                      shape_of<3>(img.truth), "the grid key \"denoiser_call\":");
                 history_recorder recorder(img.truth);
                 const iteration_monitor monitor = [&recorder](int k, const image& x,
                                                               const iteration_record& r) {

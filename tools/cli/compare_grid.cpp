@@ -4,6 +4,7 @@
 #include "denoiser_choice.hpp"
 
 #include <xrestore/core/error.hpp>
+#include <xrestore/denoisers/unet_call.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -23,9 +24,10 @@ const std::vector<std::string> degradation_keys{"name",  "op",      "kernel", "b
                                                 "noise", "missing", "factor"};
 const std::vector<std::string> image_ops{"blur", "inpaint", "downsample", "haar"};
 
-/// "solver", "denoiser", "denoiser_strength" and every parameter key of the solver table.
+/// "solver", "denoiser", "denoiser_strength", "denoiser_call" and every parameter key of the
+/// solver table.
 std::vector<std::string> solver_entry_keys() {
-    std::vector<std::string> keys{"solver", "denoiser", "denoiser_strength"};
+    std::vector<std::string> keys{"solver", "denoiser", "denoiser_strength", "denoiser_call"};
     for (const solver_parameter& p : solver_keys()) {
         keys.push_back(p.key);
     }
@@ -155,6 +157,10 @@ grid_run solver_run_of(const json& s, const std::string& where) {
                           ", got '" + run.denoiser_name + "'");
     }
     run.denoiser_strength = get_or<double>(s, "denoiser_strength", 0.0, where);
+    run.denoiser_call = get_or<std::string>(s, "denoiser_call", "", where);
+    if (!run.denoiser_call.empty()) {
+        static_cast<void>(parse_unet_call(run.denoiser_call));
+    }
     run.parameters = describe(s);
     return run;
 }
@@ -259,8 +265,9 @@ file exists there).
     {"solver": "pnp-admm", "denoiser": ["gaussian", "tv"], "eta": 1e-4}
   ]                     keys: solver (a restore --solver name, required), denoiser (gaussian, tv,
                         haar or unet:WEIGHTS; default tv), denoiser_strength (0: the denoiser's
-                        default), and the parameters the solver reads (restore's flags without
-                        "--", '-' written '_'):
+                        default), denoiser_call (a U-Net's call convention: raw, normalised
+                        or residual, for weights that declare none), and the parameters the
+                        solver reads (restore's flags without "--", '-' written '_'):
                         )" +
            parameters + R"(.
                         A parameter a solver does not read is an error; one not given keeps the

@@ -32,7 +32,8 @@ struct grid_run {
     solver_settings given; ///< the parameter values of the entry; the others keep defaults
     std::string denoiser_name;
     double denoiser_strength = 0.0;
-    std::string parameters; ///< "key=value ..." of the entry's keys but "solver", for the tables
+    std::string denoiser_call; ///< a U-Net's call convention ("": the weights' own)
+    std::string parameters;    ///< "key=value ..." of the entry's keys but "solver", for the tables
 };
 
 /// A grid file, read and checked.

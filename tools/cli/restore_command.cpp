@@ -115,7 +115,8 @@ void add_flags(command& c, restore_args& a) {
         .validated(check_denoiser_name, denoisers + "unet:WEIGHTS")
         .show_default();
     c.add("--denoiser-call", a.denoiser_call,
-          "unet call convention, overriding the weights' own: raw, normalised, residual")
+          "unet call convention, for weights that declare none (or to override theirs): raw, "
+          "normalised, residual")
         .one_of({"raw", "normalised", "normalized", "residual"});
     c.add("--denoiser-strength", a.denoiser_strength, denoiser_strength_help());
     // One flag per parameter of the solver table, with what it sets for each solver.
@@ -194,9 +195,9 @@ int run_restore(const restore_args& a) {
     }
     cli_operator op = make_operator(a.op, domain);
     const cli_denoiser denoiser =
-        solver.uses_denoiser
-            ? make_cli_denoiser(a.denoiser_name, a.denoiser_strength, a.denoiser_call, domain)
-            : cli_denoiser{a.denoiser_name, 0.0, nullptr};
+        solver.uses_denoiser ? make_cli_denoiser(a.denoiser_name, a.denoiser_strength,
+                                                 a.denoiser_call, domain, "--denoiser-call")
+                             : cli_denoiser{a.denoiser_name, 0.0, nullptr};
     const bool show = a.verbose || (isatty(fileno(stderr)) != 0);
     history_recorder recorder(reference);
     const restore_progress progress(iters, show);
