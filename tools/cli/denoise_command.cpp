@@ -51,7 +51,7 @@ int run_denoise(const denoise_args& a) {
     const image clean = load_array(a.input);
     check_finite(clean, "denoise", "IN");
     // the network, loaded and checked against the image; it runs in denoiser_choice.cpp
-    const cli_denoiser net = load_unet(a.weights, a.call, shape_of<3>(clean));
+    const cli_denoiser net = load_unet(a.weights, a.call, shape_of<3>(clean), "--call");
     const unet_denoiser& d = *net.unet;
     if (a.sigma) {
         require(*a.sigma >= 0.0 && std::isfinite(*a.sigma), "denoise", "--sigma", "finite and >= 0",
@@ -116,7 +116,8 @@ command denoise_command() {
     c.add("--sigma", a->sigma,
           "add Gaussian noise of this level first and report PSNR/SSIM against IN");
     c.add("--seed", a->seed, "noise seed").show_default();
-    c.add("--call", a->call, "call convention, overriding the weights' own")
+    c.add("--call", a->call,
+          "call convention, for weights that declare none (or to override theirs)")
         .one_of({"raw", "normalised", "normalized", "residual"});
     c.add("--noisy-out", a->noisy_output, "also write the noisy image (with --sigma)");
     c.add("--json", a->json, "print a JSON summary");
