@@ -19,6 +19,7 @@
 /// without any gradient along an axis (M1 = 0) has no defined blur: value_error (skimage
 /// returns NaN).
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/metrics/detail/common.hpp"
@@ -115,6 +116,17 @@ inline double blur_effect(const image& img, std::size_t h_size = 11) {
         worst = std::max(worst, std::abs(m1 - m2) / m1); // B = |M1 - M2| / M1
     }
     return worst;
+}
+
+// Arguments that are not images and would convert to them only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fail to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <class E>
+requires detail::mismatched_array<E, image>
+double blur_effect(const E&, std::size_t = 11) {
+    detail::reject_array<E, image>();
+    return 0.0;
 }
 
 } // namespace xrestore

@@ -18,6 +18,7 @@
 /// zeros, match pywt's bit for bit. A channel whose coefficients are all zero (a constant
 /// image of 0) gives sigma_c = 0 where skimage returns NaN.
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/metrics/detail/common.hpp"
@@ -180,6 +181,17 @@ inline double estimate_sigma(const image& img) {
         total += detail::estimate_sigma_channel(img.data() + c * h * w, h, w);
     }
     return total / static_cast<double>(channels);
+}
+
+// Arguments that are not images and would convert to them only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fail to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <class E>
+requires detail::mismatched_array<E, image>
+double estimate_sigma(const E&) {
+    detail::reject_array<E, image>();
+    return 0.0;
 }
 
 } // namespace xrestore

@@ -17,6 +17,7 @@
 ///   3. GMS = (2 m1 m2 + c) / (m1^2 + m2^2 + c), c = 170;
 ///   4. GMSD = standard deviation of the GMS map with N - 1 normalisation (MATLAB std2).
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/metrics/detail/common.hpp"
@@ -182,6 +183,24 @@ inline matrix gms_map(const image& reference, const image& estimate,
         out.data()[i] = static_cast<float>(q[i]);
     }
     return out;
+}
+
+// Arguments that are not images and would convert to them only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fail to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <class R, class E>
+requires detail::mismatched_arrays<image, R, E>
+double gmsd(const R&, const E&, const gmsd_options& = {}) {
+    detail::reject_arrays<image, R, E>();
+    return {};
+}
+
+template <class R, class E>
+requires detail::mismatched_arrays<image, R, E> matrix gms_map(const R&, const E&,
+                                                               const gmsd_options& = {}) {
+    detail::reject_arrays<image, R, E>();
+    return {};
 }
 
 } // namespace xrestore

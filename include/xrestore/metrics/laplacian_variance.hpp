@@ -14,6 +14,7 @@
 ///   result  = (1/N) sum (L - mean L)^2 over those N = (H - 2)(W - 2) values (population
 ///             variance, numpy's var). Images in [0, 255] give 255^2 times the value.
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/metrics/detail/common.hpp"
@@ -56,6 +57,17 @@ inline double laplacian_variance(const image& img) {
         ss += (v - mean) * (v - mean);
     }
     return ss / static_cast<double>(n);
+}
+
+// Arguments that are not images and would convert to them only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fail to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <class E>
+requires detail::mismatched_array<E, image>
+double laplacian_variance(const E&) {
+    detail::reject_array<E, image>();
+    return 0.0;
 }
 
 } // namespace xrestore

@@ -18,6 +18,7 @@
 /// With a 1 x H x W mask ssim_masked is the mean over channels of the per-channel masked means,
 /// like ssim(); with an all-ones mask it equals ssim(). Selecting nothing is a value_error.
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/metrics/detail/common.hpp"
@@ -112,6 +113,31 @@ inline double ssim_masked(const image& reference, const image& estimate, const i
                            "that excludes ", win.crop, " pixels on every side, got none"));
     }
     return total / count;
+}
+
+// Arguments that are not images and would convert to them only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fail to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <class R, class E, class M>
+requires detail::mismatched_arrays<image, R, E, M>
+double mse_masked(const R&, const E&, const M&) {
+    detail::reject_arrays<image, R, E, M>();
+    return 0.0;
+}
+
+template <class R, class E, class M>
+requires detail::mismatched_arrays<image, R, E, M>
+double psnr_masked(const R&, const E&, const M&, double = 1.0) {
+    detail::reject_arrays<image, R, E, M>();
+    return 0.0;
+}
+
+template <class R, class E, class M>
+requires detail::mismatched_arrays<image, R, E, M>
+double ssim_masked(const R&, const E&, const M&, const ssim_options& = {}) {
+    detail::reject_arrays<image, R, E, M>();
+    return 0.0;
 }
 
 } // namespace xrestore

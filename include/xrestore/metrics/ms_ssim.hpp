@@ -22,6 +22,7 @@
 /// pytorch_msssim's (Wang's code would return a complex number). The coarsest scale must hold
 /// the window, so images need at least 11 * 2^(M-1) pixels (176 for M = 5) per side.
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/metrics/detail/common.hpp"
@@ -139,6 +140,17 @@ inline double ms_ssim(const image& reference, const image& estimate,
         total += v;
     }
     return total / static_cast<double>(channels);
+}
+
+// Arguments that are not images and would convert to them only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fail to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <class R, class E>
+requires detail::mismatched_arrays<image, R, E>
+double ms_ssim(const R&, const E&, const ms_ssim_options& = {}) {
+    detail::reject_arrays<image, R, E>();
+    return {};
 }
 
 } // namespace xrestore

@@ -33,6 +33,7 @@
 /// turn that off). The result does not depend on the number of threads. Dense arrays of other
 /// types (device images) run the two-pass kernel bodies below on their backend instead.
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
@@ -743,6 +744,24 @@ inline image ssim_map(const image& reference, const image& estimate,
     detail::ssim_channel_sums(reference.data(), estimate.data(), reference.shape()[0],
                               reference.shape()[1], reference.shape()[2], win, map.data(), false);
     return map;
+}
+
+// Arguments that are not images and would convert to them only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fail to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <class R, class E>
+requires detail::mismatched_arrays<image, R, E>
+double ssim(const R&, const E&, const ssim_options& = {}) {
+    detail::reject_arrays<image, R, E>();
+    return {};
+}
+
+template <class R, class E>
+requires detail::mismatched_arrays<image, R, E> image ssim_map(const R&, const E&,
+                                                               const ssim_options& = {}) {
+    detail::reject_arrays<image, R, E>();
+    return {};
 }
 
 } // namespace xrestore

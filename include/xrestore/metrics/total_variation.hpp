@@ -13,6 +13,7 @@
 ///   dy = x[c][i+1][j] - x[c][i][j]  (0 in the last row),
 /// summed over channels (channel by channel, not a vectorial TV), accumulated in double.
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/metrics/detail/common.hpp"
@@ -49,6 +50,17 @@ inline double total_variation(const image& img) {
         }
     }
     return total;
+}
+
+// Arguments that are not images and would convert to them only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fail to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <class E>
+requires detail::mismatched_array<E, image>
+double total_variation(const E&) {
+    detail::reject_array<E, image>();
+    return 0.0;
 }
 
 } // namespace xrestore

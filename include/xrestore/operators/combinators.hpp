@@ -12,6 +12,7 @@
 /// auto N = xrestore::shifted_normal(A, 1e-3);                       // A^T A + 1e-3 I
 /// @endcode
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/tensor.hpp"
@@ -65,6 +66,7 @@ class identity_operator {
 public:
     using domain_type = V;
     using range_type = V;
+    XRESTORE_ARRAY_ARGUMENT_CHECKS(domain_type, range_type)
     using shape_type = shape_t<V>;
 
     explicit identity_operator(shape_type shape) : shape_(std::move(shape)) {}
@@ -113,6 +115,7 @@ class scaled_operator {
 public:
     using domain_type = domain_t<A>;
     using range_type = range_t<A>;
+    XRESTORE_ARRAY_ARGUMENT_CHECKS(domain_type, range_type)
 
     /// `factor` must be finite.
     scaled_operator(double factor, A op) : factor_(factor), op_(std::move(op)) {
@@ -173,6 +176,7 @@ class composed_operator {
 public:
     using domain_type = domain_t<B>;
     using range_type = range_t<A>;
+    XRESTORE_ARRAY_ARGUMENT_CHECKS(domain_type, range_type)
 
     /// Throws shape_error unless A's domain shape equals B's range shape.
     composed_operator(A a, B b) : a_(std::move(a)), b_(std::move(b)) {
@@ -237,6 +241,7 @@ class sum_operator {
 public:
     using domain_type = domain_t<A>;
     using range_type = range_t<A>;
+    XRESTORE_ARRAY_ARGUMENT_CHECKS(domain_type, range_type)
 
     /// Throws shape_error unless both operators have the same domain and range shapes.
     sum_operator(A a, B b) : a_(std::move(a)), b_(std::move(b)) {
@@ -303,6 +308,7 @@ class stacked_operator {
 public:
     using domain_type = domain_t<A>;
     using range_type = product_vector<range_t<A>, range_t<B>>;
+    XRESTORE_ARRAY_ARGUMENT_CHECKS(domain_type, range_type)
 
     /// Throws shape_error unless both operators have the same domain shape.
     stacked_operator(A a, B b) : a_(std::move(a)), b_(std::move(b)) {
@@ -362,6 +368,7 @@ class normal_operator {
 public:
     using domain_type = domain_t<A>;
     using range_type = domain_t<A>;
+    XRESTORE_ARRAY_ARGUMENT_CHECKS(domain_type, range_type)
 
     explicit normal_operator(A op) : op_(std::move(op)) {}
 
@@ -393,6 +400,7 @@ class shifted_normal_operator {
 public:
     using domain_type = domain_t<A>;
     using range_type = domain_t<A>;
+    XRESTORE_ARRAY_ARGUMENT_CHECKS(domain_type, range_type)
 
     /// `eta` must be finite and >= 0.
     shifted_normal_operator(A op, double eta) : op_(std::move(op)), eta_(eta) {

@@ -33,6 +33,7 @@
 /// when the `xrestore::openmp` target is linked. On other arrays: the kernel bodies below on the
 /// array's backend (shared-memory tiles where the backend has them; see detail::body_correlation).
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
@@ -888,6 +889,7 @@ class basic_convolution {
 public:
     using domain_type = V;
     using range_type = V;
+    XRESTORE_ARRAY_ARGUMENT_CHECKS(domain_type, range_type)
 
     /// The blur of images of `shape` (C x H x W) with `kernel` (kh x kw, any size, also larger
     /// than the image). Throws shape_error for an empty shape or kernel, value_error for a kernel

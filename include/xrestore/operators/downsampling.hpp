@@ -15,6 +15,7 @@
 /// xrestore::image up = S.adjoint(y);
 /// @endcode
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
@@ -81,6 +82,7 @@ class basic_decimation {
 public:
     using domain_type = V;
     using range_type = V;
+    XRESTORE_ARRAY_ARGUMENT_CHECKS(domain_type, range_type)
 
     /// `factor` must be >= 1 and at most min(H, W); C must be >= 1.
     basic_decimation(shape3 in_shape, std::size_t factor) : in_shape_(in_shape), factor_(factor) {
@@ -175,6 +177,7 @@ class basic_downsampling {
 public:
     using domain_type = V;
     using range_type = V;
+    XRESTORE_ARRAY_ARGUMENT_CHECKS(domain_type, range_type)
 
     /// `factor` must be in [1, min(H, W)]; `options.antialias_sigma` finite, >= 0 and below
     /// 511 (the kernel must fit in 4096 pixels).

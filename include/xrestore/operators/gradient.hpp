@@ -11,6 +11,7 @@
 /// xrestore::image d = xrestore::divergence(g);    // d = -D^T g
 /// @endcode
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
@@ -108,6 +109,7 @@ class basic_gradient {
 public:
     using domain_type = V;
     using range_type = rebind_rank_t<V, 4>;
+    XRESTORE_ARRAY_ARGUMENT_CHECKS(domain_type, range_type)
 
     /// `shape` must have every extent > 0 (a 1-pixel dimension has zero difference).
     explicit basic_gradient(shape3 shape) : shape_(shape) {

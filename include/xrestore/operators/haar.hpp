@@ -20,6 +20,7 @@
 /// block); top-right holds the horizontal details (differences along W), bottom-left the
 /// vertical ones and bottom-right the diagonal ones. A level needs a block of at least 2 x 2.
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
@@ -103,6 +104,7 @@ class basic_haar_wavelet {
 public:
     using domain_type = V;
     using range_type = V;
+    XRESTORE_ARRAY_ARGUMENT_CHECKS(domain_type, range_type)
 
     /// `levels` must be in [1, max_levels(shape)], the number of times the low-pass block can be
     /// split while both its sides are at least 2 (each split takes a side n to ceil(n / 2)).

@@ -10,6 +10,7 @@
 /// xrestore::image y = A.apply(x);                            // y = m .* x
 /// @endcode
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
@@ -130,6 +131,7 @@ class basic_inpainting {
 public:
     using domain_type = V;
     using range_type = V;
+    XRESTORE_ARRAY_ARGUMENT_CHECKS(domain_type, range_type)
 
     /// `mask` must be non-empty, finite and contain only 0 and 1 (checked on the host, then
     /// moved to V's backend).

@@ -18,6 +18,7 @@
 /// xrestore::image x = r.x;  // r.iterations, r.stop, r.change
 /// @endcode
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/solvers/cg.hpp"
 #include "xrestore/solvers/detail/admm_loop.hpp"
@@ -68,6 +69,17 @@ requires admm_v_update<std::remove_reference_t<VUpdate>, domain_t<Op>> &&
     return detail::admm_loop(A, y, v_update, {options.eta, options.eta_growth, options.eta_max},
                              options.max_iter, options.tol, options.cg, options.warm_start, monitor,
                              "admm");
+}
+
+// A y that is not of A's range type and would convert to it only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fails to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <linear_operator Op, class Y, class VUpdate, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+admm(const Op&, const Y&, VUpdate&&, const admm_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
 }
 
 } // namespace xrestore

@@ -29,6 +29,7 @@
 /// and the thresholding already yields W x_k (for orthonormal W). So each iteration applies A once
 /// and A^T once, plus W and W^T (none for the identity).
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/tensor.hpp"
@@ -315,6 +316,66 @@ ista(const Op& a, const range_t<Op>& y, const W& w, domain_t<Op> x0, const fista
      Monitor&& monitor = {}) {
     return detail::proximal_gradient(
         a, y, std::move(x0), [&]() -> const W& { return w; }, options, false, monitor);
+}
+
+// A y that is not of A's range type and would convert to it only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fails to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <linear_operator Op, class Y, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+fista(const Op&, const Y&, const fista_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+fista(const Op&, const Y&, const domain_t<Op>&, const fista_options&, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, sparsifying_transform<domain_t<Op>> W, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+fista(const Op&, const Y&, const W&, const fista_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, sparsifying_transform<domain_t<Op>> W, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+fista(const Op&, const Y&, const W&, const domain_t<Op>&, const fista_options&, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+ista(const Op&, const Y&, const fista_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+ista(const Op&, const Y&, const domain_t<Op>&, const fista_options&, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, sparsifying_transform<domain_t<Op>> W, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+ista(const Op&, const Y&, const W&, const fista_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, sparsifying_transform<domain_t<Op>> W, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+ista(const Op&, const Y&, const W&, const domain_t<Op>&, const fista_options&, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
 }
 
 } // namespace xrestore

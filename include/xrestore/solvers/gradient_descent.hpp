@@ -13,6 +13,7 @@
 /// auto s = xrestore::gradient_descent(blur, y, x0, {.max_iter = 50, .step = 1.0});
 /// @endcode
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/vector_space.hpp"
@@ -119,6 +120,25 @@ requires solver_monitor<std::remove_reference_t<Monitor>, domain_t<Op>> solver_r
 gradient_descent(const Op& a, const range_t<Op>& y, domain_t<Op> x0,
                  const gradient_descent_options& options, Monitor&& monitor = {}) {
     return detail::gradient_descent_impl(a, y, std::move(x0), options, monitor);
+}
+
+// A y that is not of A's range type and would convert to it only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fails to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <linear_operator Op, class Y, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+gradient_descent(const Op&, const Y&, const gradient_descent_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+gradient_descent(const Op&, const Y&, const domain_t<Op>&, const gradient_descent_options&,
+                 Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
 }
 
 } // namespace xrestore

@@ -20,6 +20,7 @@
 /// denoiser call: entry k is E at the iterate x_k that iteration k + 1 starts from (x_0 = A^T y),
 /// so it lags the returned x by one iteration.
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/denoiser.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/linear_operator.hpp"
@@ -167,6 +168,24 @@ requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
         detail::clip_unit(x);
     }
     return result;
+}
+
+// A y that is not of A's range type and would convert to it only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fails to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <linear_operator Op, class Y, class D, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+red_gradient_descent(const Op&, const Y&, const D&, const red_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, class D, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+red_fixed_point(const Op&, const Y&, const D&, const red_fixed_point_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
 }
 
 } // namespace xrestore

@@ -24,6 +24,7 @@
 /// The start is the flat image x_0 = sum(y) / sum(A^T 1), which gives A x_0 the measured total
 /// intensity.
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
@@ -301,6 +302,24 @@ requires detail::is_image_operator<Op> && solver_monitor<std::remove_reference_t
                                          Monitor&& monitor = {}) {
     return detail::richardson_lucy_impl(
         A, y, [&]() -> const D& { return d; }, options, monitor);
+}
+
+// A y that is not of A's range type and would convert to it only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fails to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <linear_operator Op, class Y, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+richardson_lucy(const Op&, const Y&, const richardson_lucy_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, tv_gradient<image> D, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+richardson_lucy(const Op&, const Y&, const D&, const richardson_lucy_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
 }
 
 } // namespace xrestore

@@ -16,6 +16,7 @@
 /// the CG solver only. `tikhonov_regularizer::periodic_gradient` (forward differences that wrap
 /// around) is available in both and makes the two agree on circular convolutions.
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
@@ -264,6 +265,24 @@ least_squares(const Op& A, const range_t<Op>& y, const least_squares_options& op
               Monitor&& monitor = {}) {
     return detail::tikhonov_cg(A, y, 0.0, tikhonov_regularizer::none, options.cg,
                                options.record_objective, monitor, "least_squares");
+}
+
+// A y that is not of A's range type and would convert to it only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fails to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <linear_operator Op, class Y, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+tikhonov(const Op&, const Y&, const tikhonov_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+least_squares(const Op&, const Y&, const least_squares_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
 }
 
 } // namespace xrestore

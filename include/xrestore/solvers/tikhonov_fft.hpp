@@ -12,6 +12,7 @@
 /// auto k = xrestore::convolution_transfer_function(A);  // H x W complex, A x = F^-1[K F x]
 /// @endcode
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/operators/boundary.hpp"
@@ -139,6 +140,17 @@ inline image tikhonov_fft(const convolution& A, const image& y,
         }
     }
     return x;
+}
+
+// A y that is not of A's range type and would convert to it only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fails to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <class Y>
+requires detail::mismatched_array<Y, image> image tikhonov_fft(const convolution&, const Y&,
+                                                               const tikhonov_options& = {}) {
+    detail::reject_array<Y, image>();
+    return {};
 }
 
 } // namespace xrestore

@@ -39,6 +39,7 @@
 /// iteration for the objective, and K x_bar = 2 K x_new - K x follows by linearity, so an
 /// iteration applies A, A^T, D, D^T (and W, W^T) once each.
 
+#include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/tensor.hpp"
@@ -467,6 +468,72 @@ tv_haar_primal_dual(const Op& a, const range_t<Op>& y, const D& d, const W& w, d
     return detail::tv_primal_dual_impl(
         a, y, std::move(x0), [&]() -> const D& { return d; }, [&]() -> const W& { return w; },
         detail::problem_of(options), "tv_haar_primal_dual", monitor);
+}
+
+// A y that is not of A's range type and would convert to it only by copying an array of unfixed
+// rank, changing the rank or narrowing double to float (an xt::xarray, a matrix, a double
+// tensor) fails to compile here with a plain message naming the type needed
+// (core/array_argument.hpp) instead of converting silently.
+template <linear_operator Op, class Y, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+tv_primal_dual(const Op&, const Y&, const tv_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+tv_primal_dual(const Op&, const Y&, const domain_t<Op>&, const tv_options&, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, tv_gradient<domain_t<Op>> D, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+tv_primal_dual(const Op&, const Y&, const D&, const tv_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, tv_gradient<domain_t<Op>> D, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+tv_primal_dual(const Op&, const Y&, const D&, const domain_t<Op>&, const tv_options&,
+               Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+tv_haar_primal_dual(const Op&, const Y&, const tv_haar_options& = {}, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+tv_haar_primal_dual(const Op&, const Y&, const domain_t<Op>&, const tv_haar_options&,
+                    Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, tv_gradient<domain_t<Op>> D,
+          sparsifying_transform<domain_t<Op>> W, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+tv_haar_primal_dual(const Op&, const Y&, const D&, const W&, const tv_haar_options& = {},
+                    Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
+}
+
+template <linear_operator Op, class Y, tv_gradient<domain_t<Op>> D,
+          sparsifying_transform<domain_t<Op>> W, class... Monitor>
+requires detail::mismatched_array<Y, range_t<Op>> solver_result<domain_t<Op>>
+tv_haar_primal_dual(const Op&, const Y&, const D&, const W&, const domain_t<Op>&,
+                    const tv_haar_options&, Monitor&&...) {
+    detail::reject_array<Y, range_t<Op>>();
+    return {};
 }
 
 } // namespace xrestore
