@@ -396,6 +396,95 @@ BOOST_AUTO_TEST_CASE(hostile_headers_raise_io_error) {
     BOOST_TEST(message.find("8000 x 8000") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(bad_png_headers_and_truncations_say_what_is_wrong) {
+    // stb reported "unknown image type" for a PNG declaring 100000 x 100000 or 0 x 0 pixels (its
+    // info call tries every other format after PNG), and an empty reason "()" for a PNG cut
+    // right after its header
+    image one = xt::zeros<float>({1, 1, 1});
+    scratch_dir dir("xrestore_test_image_io_");
+    write_png(dir / "one.png", one);
+    const std::string good = slurp(dir / "one.png");
+    auto patched = [&](std::uint32_t width, std::uint32_t height) {
+        std::string bytes = good;
+        for (int k = 0; k < 4; ++k) {
+            bytes[16 + k] = static_cast<char>(width >> (24 - 8 * k));
+            bytes[20 + k] = static_cast<char>(height >> (24 - 8 * k));
+        }
+        const auto* type = reinterpret_cast<const unsigned char*>(bytes.data() + 12);
+        const std::uint32_t crc = detail::png_crc32(std::span<const unsigned char>(type, 17));
+        for (int k = 0; k < 4; ++k) {
+            bytes[29 + k] = static_cast<char>(crc >> (24 - 8 * k));
+        }
+        return bytes;
+    };
+    auto message_of = [](const std::string& bytes) {
+        return io_error_message([&] {
+            (void)read_image_from_memory(
+                std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(bytes.data()),
+                                               bytes.size()),
+                "bad.png");
+        });
+    };
+    std::string m = message_of(patched(100000, 100000));
+    BOOST_TEST(m.find("'bad.png' declares 100000 x 100000 pixels, more than the 268435456 "
+                      "accepted") != std::string::npos,
+               m);
+    m = message_of(patched(0, 0));
+    BOOST_TEST(m.find("'bad.png' declares an empty image (0 x 0)") != std::string::npos, m);
+    m = message_of(patched(0, 7));
+    BOOST_TEST(m.find("declares an empty image (0 x 7)") != std::string::npos, m);
+
+    const std::string png = slurp(data_dir / "images" / "cameraman.png");
+    m = message_of(png.substr(0, 33)); // the signature and IHDR, nothing after them
+    BOOST_TEST(m.find("'bad.png': it is truncated: it ends after 33 bytes, before any image "
+                      "data (IDAT)") != std::string::npos,
+               m);
+    BOOST_TEST(m.find("()") == std::string::npos, m);
+    m = message_of(png.substr(0, png.size() / 2)); // inside an IDAT chunk
+    BOOST_TEST(m.find("is truncated: its IDAT chunk at byte") != std::string::npos, m);
+    m = message_of(png.substr(0, png.size() - 12)); // IEND missing
+    BOOST_TEST(m.find("is truncated: it ends after") != std::string::npos, m);
+    BOOST_TEST(m.find("inside its image data, with no IEND chunk") != std::string::npos, m);
+}
+
+BOOST_AUTO_TEST_CASE(an_integer_npy_is_not_an_image) {
+    // a uint8 .npy was read as values 0-255 where an image holds [0, 1]
+    scratch_dir dir("xrestore_test_image_io_");
+    auto npy = [&](const std::string& name, const std::string& descr, std::size_t item) {
+        std::string header =
+            "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (1, 2, 2), }";
+        header.append(63 - (10 + header.size()) % 64, ' ');
+        header += '\n';
+        std::string bytes = "\x93NUMPY\x01";
+        bytes += '\0';
+        bytes += static_cast<char>(header.size() & 0xFF);
+        bytes += static_cast<char>(header.size() >> 8);
+        bytes += header;
+        bytes += std::string(4 * item, '\x01');
+        spill(dir / name, bytes);
+        return dir / name;
+    };
+    for (const auto& [descr, item] :
+         {std::pair<std::string, std::size_t>{"|u1", 1}, {"|i1", 1}, {"<u2", 2}, {"<i4", 4}}) {
+        BOOST_TEST_CONTEXT(descr) {
+            const fs::path file = npy("int.npy", descr, item);
+            const std::string m = io_error_message([&] { (void)load_array(file); });
+            BOOST_TEST(m.find("load_array: '" + file.string() +
+                              "' must hold float32 or float64 values in [0, 1], got integers "
+                              "(dtype " +
+                              descr + ")") != std::string::npos,
+                       m);
+            // read_npy reads them as they are (masks, kernels)
+            BOOST_TEST(read_npy<3>(file)(0, 0, 0) == (item == 1   ? 1.0f
+                                                      : item == 2 ? 257.0f
+                                                                  : 16843009.0f));
+        }
+    }
+    // bool is 0/1 already
+    const image b = load_array(npy("bool.npy", "|b1", 1));
+    BOOST_TEST(b(0, 1, 1) == 1.0f);
+}
+
 BOOST_AUTO_TEST_CASE(load_and_save_array_by_extension) {
     scratch_dir dir("xrestore_test_image_io_");
     image x({2, 3, 4});

@@ -30,10 +30,12 @@
 #include <fstream>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace xrestore {
@@ -224,6 +226,61 @@ inline std::string_view image_format(std::span<const unsigned char> bytes) {
     return {};
 }
 
+/// Width and height a PNG's IHDR declares, when the file is long enough to hold them.
+inline std::optional<std::pair<std::uint32_t, std::uint32_t>>
+png_declared_size(std::span<const unsigned char> bytes) {
+    static constexpr std::array<unsigned char, 4> ihdr{'I', 'H', 'D', 'R'};
+    if (bytes.size() < 24 || !std::equal(ihdr.begin(), ihdr.end(), bytes.begin() + 12)) {
+        return std::nullopt;
+    }
+    auto be32 = [&](std::size_t at) {
+        return std::uint32_t{bytes[at]} << 24 | std::uint32_t{bytes[at + 1]} << 16 |
+               std::uint32_t{bytes[at + 2]} << 8 | std::uint32_t{bytes[at + 3]};
+    };
+    return std::pair{be32(16), be32(20)};
+}
+
+/// What is wrong with a PNG's chunk structure ("" when every chunk fits and IEND ends it): the
+/// decoder's own reason is empty or beside the point for a file that was cut short.
+inline std::string png_structure_problem(std::span<const unsigned char> bytes) {
+    std::size_t at = 8;
+    bool image_data = false;
+    while (at + 8 <= bytes.size()) {
+        const std::size_t length = std::size_t{bytes[at]} << 24 | std::size_t{bytes[at + 1]} << 16 |
+                                   std::size_t{bytes[at + 2]} << 8 | std::size_t{bytes[at + 3]};
+        std::string type;
+        for (std::size_t k = 4; k < 8; ++k) {
+            const unsigned char c = bytes[at + k];
+            type += std::isalpha(c) != 0 ? static_cast<char>(c) : '?';
+        }
+        if (length > bytes.size() - at - 8 || bytes.size() - at - 8 - length < 4) {
+            return concat("is truncated: its ", type, " chunk at byte ", at, " declares ", length,
+                          " bytes and a CRC, but only ", bytes.size() - at - 8, " bytes follow");
+        }
+        if (type == "IEND") {
+            return image_data ? "" : "has no image data (no IDAT chunk before IEND)";
+        }
+        image_data = image_data || type == "IDAT";
+        at += 12 + length;
+    }
+    return concat("is truncated: it ends after ", bytes.size(), " bytes, ",
+                  image_data ? "inside its image data" : "before any image data (IDAT)",
+                  ", with no IEND chunk");
+}
+
+/// Why stb_image refused `bytes`: the PNG structure's problem when there is one, else the
+/// decoder's reason ("no reason given" when it gives none).
+inline std::string decode_failure(std::span<const unsigned char> bytes, std::string_view format) {
+    if (format == "png") {
+        std::string problem = png_structure_problem(bytes);
+        if (!problem.empty()) {
+            return problem;
+        }
+    }
+    const std::string reason = stbi_reason();
+    return concat("is not a readable image (", reason.empty() ? "no reason given" : reason, ")");
+}
+
 /// Throw io_error if a JPEG Huffman table (DHT segment) declares more than 256 codes or more
 /// bytes than its segment holds: the decoder would write past its tables.
 inline void check_jpeg_huffman_tables(std::span<const unsigned char> bytes, std::string_view name) {
@@ -290,13 +347,29 @@ inline image read_image_from_memory(std::span<const unsigned char> bytes,
     if (format == "jpeg") {
         detail::check_jpeg_huffman_tables(bytes, name);
     }
+    if (format == "png") {
+        // stb's info call tries every format after PNG's and reports the last one's reason
+        // ("unknown image type"): the declared size is checked here first
+        if (const auto size = detail::png_declared_size(bytes)) {
+            const auto [w, h] = *size;
+            if (w == 0 || h == 0) {
+                throw io_error(detail::concat("read_image: '", name, "' declares an empty image (",
+                                              w, " x ", h, ")"));
+            }
+            if (std::uint64_t{w} * h > detail::max_image_pixels) {
+                throw io_error(detail::concat("read_image: '", name, "' declares ", w, " x ", h,
+                                              " pixels, more than the ", detail::max_image_pixels,
+                                              " accepted (a corrupt file?)"));
+            }
+        }
+    }
     const int length = static_cast<int>(bytes.size());
     int width = 0;
     int height = 0;
     int channels = 0;
     if (stbi_info_from_memory(bytes.data(), length, &width, &height, &channels) == 0) {
-        throw io_error(detail::concat("read_image: '", name, "' is not a readable image (",
-                                      detail::stbi_reason(), ")"));
+        throw io_error(
+            detail::concat("read_image: '", name, "' ", detail::decode_failure(bytes, format)));
     }
     if (format == "bmp" && height < 0 && height > INT_MIN) {
         height = -height; // a top-down BMP: stbi_info reports its height negative
@@ -330,8 +403,8 @@ inline image read_image_from_memory(std::span<const unsigned char> bytes,
         using sample = std::remove_pointer_t<decltype(pixels_raw)>;
         std::unique_ptr<sample, detail::stbi_deleter> pixels(pixels_raw);
         if (!pixels) {
-            throw io_error(detail::concat("read_image: cannot decode '", name, "' (",
-                                          detail::stbi_reason(), ")"));
+            throw io_error(detail::concat("read_image: cannot decode '", name, "': it ",
+                                          detail::decode_failure(bytes, format)));
         }
         if (w <= 0 || h <= 0 || n < 1 || n > 4) {
             throw io_error(detail::concat("read_image: '", name, "' decodes to an invalid ", w,
@@ -430,10 +503,28 @@ inline void write_png(const std::filesystem::path& path, const image& x, png_opt
     detail::write_whole_file(path, file, "write_png");
 }
 
-/// Read an array for a restoration run: `.npy` (rank 3, or rank 2 read as 1 x H x W) through
-/// read_npy, any other name through read_image. An empty array is refused with io_error.
+/// Read an image for a restoration run: `.npy` (rank 3, or rank 2 read as 1 x H x W; float32,
+/// float64 or bool) through read_npy, any other name through read_image. An empty array is
+/// refused with io_error, and so is an integer .npy: its values are not on the [0, 1] scale of
+/// an image, and guessing a scale (255? the largest value?) would change results silently;
+/// the message says how to convert it. (read_npy itself reads integers as they are, as masks
+/// and kernels want.)
 inline image load_array(const std::filesystem::path& path) {
-    image x = detail::lower_extension(path) == ".npy" ? read_npy<3>(path) : read_image(path);
+    image x;
+    if (detail::lower_extension(path) == ".npy") {
+        npy_array a = read_npy_any(path);
+        if (a.dtype != "<f4" && a.dtype != "<f8" && a.dtype != "|b1") {
+            const bool is_unsigned = a.dtype.find('u') != std::string::npos;
+            throw io_error(detail::concat(
+                "load_array: '", path.string(), "' must hold float32 or float64 values in [0, 1], ",
+                "got integers (dtype ", a.dtype, "); convert it in numpy, e.g. ",
+                is_unsigned ? "(a / np.iinfo(a.dtype).max).astype('float32')"
+                            : "a.astype('float32') scaled to [0, 1]"));
+        }
+        x = detail::npy_as_tensor<3>(std::move(a), path);
+    } else {
+        x = read_image(path);
+    }
     if (x.size() == 0) {
         throw io_error(detail::concat("load_array: '", path.string(),
                                       "' holds an empty array (shape ", shape_string(x.shape()),

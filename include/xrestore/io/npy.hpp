@@ -27,6 +27,7 @@ namespace xrestore {
 struct npy_array {
     std::vector<std::size_t> shape;
     std::vector<float> data;
+    std::string dtype{}; ///< the file's dtype as numpy writes it: "<f4", "<f8", "|u1", "<i2"...
 };
 
 namespace detail {
@@ -186,6 +187,7 @@ inline npy_array read_npy_any(const std::filesystem::path& path) {
     std::string type = descr;
     std::erase(type, '\'');
     std::erase(type, ' ');
+    result.dtype = type;
     if (type == "<f4") {
         item = 4;
     } else if (type == "<f8") {
@@ -237,10 +239,11 @@ inline npy_array read_npy_any(const std::filesystem::path& path) {
     return result;
 }
 
-/// Read a .npy file of rank N (a rank-2 file read as rank 3 gets a leading channel of 1).
+namespace detail {
+
+/// `a`, read from `path`, as a rank-N tensor (see read_npy).
 template <std::size_t N>
-tensor<N> read_npy(const std::filesystem::path& path) {
-    npy_array a = read_npy_any(path);
+tensor<N> npy_as_tensor(npy_array a, const std::filesystem::path& path) {
     if (N == 3 && a.shape.size() == 2) {
         a.shape.insert(a.shape.begin(), 1);
     }
@@ -254,6 +257,14 @@ tensor<N> read_npy(const std::filesystem::path& path) {
     tensor<N> t(shape);
     std::copy(a.data.begin(), a.data.end(), t.begin());
     return t;
+}
+
+} // namespace detail
+
+/// Read a .npy file of rank N (a rank-2 file read as rank 3 gets a leading channel of 1).
+template <std::size_t N>
+tensor<N> read_npy(const std::filesystem::path& path) {
+    return detail::npy_as_tensor<N>(read_npy_any(path), path);
 }
 
 /// Write a float32 tensor (any xtensor expression is evaluated first) as a version 1.0 .npy.
