@@ -4,7 +4,8 @@
 /// through stb_image (Radiance HDR too, tone-mapped to 8 bits by stb), 8- or 16-bit, into a C x H x
 /// W float32 image with values in [0,1] (8-bit samples / 255, 16-bit samples / 65535); gray+alpha
 /// gives 1 channel and RGBA 3 (alpha is dropped). Writing produces 8-bit PNGs through
-/// stb_image_write and 16-bit PNGs through a small built-in encoder (stored deflate blocks).
+/// stb_image_write and 16-bit PNGs through a small built-in encoder (stored deflate blocks), each
+/// written atomically (a temporary file beside the target, renamed into place).
 /// `load_array` / `save_array` pick .npy or an image format from the file name.
 ///
 /// @code
@@ -14,6 +15,7 @@
 /// @endcode
 
 #include "xrestore/core/tensor.hpp"
+#include "xrestore/io/atomic_file.hpp"
 #include "xrestore/io/npy.hpp"
 
 #include <stb_image.h>
@@ -81,18 +83,27 @@ image deinterleave(const Sample* samples, std::size_t height, std::size_t width,
     return x;
 }
 
+/// Write `bytes` to `path` atomically (write_atomically): a reader or a killed run sees the old
+/// file or the whole new one.
 inline void write_whole_file(const std::filesystem::path& path,
                              std::span<const unsigned char> bytes, std::string_view where) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) {
-        throw io_error(concat(where, ": cannot open '", path.string(), "' for writing"));
+    if (!path.has_filename() ||
+        !std::filesystem::is_directory(path.parent_path().empty() ? "." : path.parent_path())) {
+        throw io_error(concat(where, ": cannot open '", path.string(),
+                              "' for writing: its folder does not exist"));
     }
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) {
-        throw io_error(concat(where, ": error while writing '", path.string(), "'"));
-    }
+    write_atomically(path, [&](const std::filesystem::path& temporary) {
+        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+        if (!out) {
+            throw io_error(concat(where, ": cannot open '", path.string(), "' for writing"));
+        }
+        out.write(reinterpret_cast<const char*>(bytes.data()),
+                  static_cast<std::streamsize>(bytes.size()));
+        out.close();
+        if (!out) {
+            throw io_error(concat(where, ": error while writing '", path.string(), "'"));
+        }
+    });
 }
 
 /// CRC-32 (ISO 3309, the one PNG uses) of `bytes`, continuing from `crc`.

@@ -10,6 +10,7 @@
 /// @endcode
 
 #include "xrestore/core/tensor.hpp"
+#include "xrestore/io/atomic_file.hpp"
 
 #include <array>
 #include <cstdint>
@@ -18,6 +19,8 @@
 #include <fstream>
 #include <limits>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <type_traits>
 #include <vector>
 
@@ -267,7 +270,8 @@ tensor<N> read_npy(const std::filesystem::path& path) {
     return detail::npy_as_tensor<N>(read_npy_any(path), path);
 }
 
-/// Write a float32 tensor (any xtensor expression is evaluated first) as a version 1.0 .npy.
+/// Write a float32 tensor (any xtensor expression is evaluated first) as a version 1.0 .npy,
+/// atomically (a temporary file beside `path`, renamed into place).
 template <class E>
 void write_npy(const std::filesystem::path& path, const E& expression) {
     const auto values = xt::eval(xt::cast<float>(expression));
@@ -281,22 +285,32 @@ void write_npy(const std::filesystem::path& path, const E& expression) {
     const std::size_t total = 10 + header.size() + 1;
     header.append((64 - total % 64) % 64, ' ');
     header += '\n';
-    std::ofstream out(path, std::ios::binary);
-    if (!out) {
-        throw io_error(detail::concat("write_npy: cannot open '", path.string(), "' for writing"));
+    std::error_code ec;
+    if (!path.has_filename() ||
+        !std::filesystem::is_directory(path.parent_path().empty() ? "." : path.parent_path(), ec)) {
+        throw io_error(detail::concat("write_npy: cannot open '", path.string(),
+                                      "' for writing: its folder does not exist"));
     }
-    // magic, version 1.0, header length (little-endian uint16)
-    unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
-    preamble[8] = static_cast<unsigned char>(header.size() & 0xff);
-    preamble[9] = static_cast<unsigned char>(header.size() >> 8);
-    out.write(reinterpret_cast<const char*>(preamble), 10);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    out.write(reinterpret_cast<const char*>(values.data()),
-              static_cast<std::streamsize>(values.size() * sizeof(float)));
-    out.close();
-    if (!out) {
-        throw io_error(detail::concat("write_npy: error while writing '", path.string(), "'"));
-    }
+    // atomically: a reader or a killed run sees the old file or the whole new one
+    write_atomically(path, [&](const std::filesystem::path& temporary) {
+        std::ofstream out(temporary, std::ios::binary);
+        if (!out) {
+            throw io_error(
+                detail::concat("write_npy: cannot open '", path.string(), "' for writing"));
+        }
+        // magic, version 1.0, header length (little-endian uint16)
+        unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
+        preamble[8] = static_cast<unsigned char>(header.size() & 0xff);
+        preamble[9] = static_cast<unsigned char>(header.size() >> 8);
+        out.write(reinterpret_cast<const char*>(preamble), 10);
+        out.write(header.data(), static_cast<std::streamsize>(header.size()));
+        out.write(reinterpret_cast<const char*>(values.data()),
+                  static_cast<std::streamsize>(values.size() * sizeof(float)));
+        out.close();
+        if (!out) {
+            throw io_error(detail::concat("write_npy: error while writing '", path.string(), "'"));
+        }
+    });
 }
 
 } // namespace xrestore

@@ -14,6 +14,7 @@
 /// @endcode
 
 #include "xrestore/core/error.hpp"
+#include "xrestore/io/atomic_file.hpp"
 #include "xrestore/io/element_codec.hpp"
 #include "xrestore/io/json.hpp"
 #include "xrestore/io/npy.hpp"
@@ -35,6 +36,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -301,7 +303,8 @@ inline state_dict read_safetensors(const std::filesystem::path& path) {
 }
 
 /// Write `sd` as safetensors with every tensor stored `as` float32, float16 or bfloat16 (round to
-/// nearest even), in the state_dict's order, with sd.metadata as `__metadata__`. A finite value
+/// nearest even), in the state_dict's order, with sd.metadata as `__metadata__`, atomically (a
+/// temporary file beside `path`, renamed into place). A finite value
 /// that overflows the target type, or a tensor whose values do not match its shape, throws
 /// value_error naming the tensor.
 inline void write_safetensors(const std::filesystem::path& path, const state_dict& sd,
@@ -373,24 +376,33 @@ inline void write_safetensors(const std::filesystem::path& path, const state_dic
     }
     text += "}";
     text.append((8 - text.size() % 8) % 8, ' '); // as the reference implementation pads
-    std::ofstream out(path, std::ios::binary);
-    if (!out) {
-        throw io_error(
-            detail::concat("write_safetensors: cannot open '", path.string(), "' for writing"));
+    std::error_code ec;
+    if (!path.has_filename() ||
+        !std::filesystem::is_directory(path.parent_path().empty() ? "." : path.parent_path(), ec)) {
+        throw io_error(detail::concat("write_safetensors: cannot open '", path.string(),
+                                      "' for writing: its folder does not exist"));
     }
-    unsigned char length[8];
-    for (std::size_t k = 0; k < 8; ++k) {
-        length[k] = static_cast<unsigned char>(
-            (static_cast<std::uint64_t>(text.size()) >> (8 * k)) & 0xFFU);
-    }
-    out.write(reinterpret_cast<const char*>(length), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    out.close();
-    if (!out) {
-        throw io_error(
-            detail::concat("write_safetensors: error while writing '", path.string(), "'"));
-    }
+    // atomically: a reader or a killed run sees the old file or the whole new one
+    write_atomically(path, [&](const std::filesystem::path& temporary) {
+        std::ofstream out(temporary, std::ios::binary);
+        if (!out) {
+            throw io_error(
+                detail::concat("write_safetensors: cannot open '", path.string(), "' for writing"));
+        }
+        unsigned char length[8];
+        for (std::size_t k = 0; k < 8; ++k) {
+            length[k] = static_cast<unsigned char>(
+                (static_cast<std::uint64_t>(text.size()) >> (8 * k)) & 0xFFU);
+        }
+        out.write(reinterpret_cast<const char*>(length), 8);
+        out.write(text.data(), static_cast<std::streamsize>(text.size()));
+        out.write(data.data(), static_cast<std::streamsize>(data.size()));
+        out.close();
+        if (!out) {
+            throw io_error(
+                detail::concat("write_safetensors: error while writing '", path.string(), "'"));
+        }
+    });
 }
 
 } // namespace xrestore
