@@ -485,6 +485,28 @@ BOOST_AUTO_TEST_CASE(an_integer_npy_is_not_an_image) {
     BOOST_TEST(b(0, 1, 1) == 1.0f);
 }
 
+BOOST_AUTO_TEST_CASE(array_info_reads_the_shape_from_the_header_alone) {
+    // what a command estimates its memory from, before decoding anything
+    const array_info photo = read_array_info(data_dir / "images" / "butterfly_set5.png");
+    BOOST_TEST((photo.shape == shape3{3, 256, 256}));
+    BOOST_TEST(photo.file_bytes == fs::file_size(data_dir / "images" / "butterfly_set5.png"));
+    BOOST_TEST(photo.decoder_bytes >= photo.file_bytes + 3u * 256u * 256u);
+    const array_info gray = read_array_info(fixtures / "gray16_4x5.png");
+    BOOST_TEST((gray.shape == shape_of<3>(read_image(fixtures / "gray16_4x5.png"))));
+    BOOST_TEST(gray.shape[0] == 1u);
+    // a .npy: its header only (rank 2 reads as 1 x H x W), even when the data is missing
+    BOOST_TEST((read_array_info(fixtures / "f64_3x4.npy").shape == shape3{1, 3, 4}));
+    scratch_dir dir("xrestore_test_image_io_");
+    const std::string header_only = slurp(fixtures / "u8_2x3x4.npy").substr(0, 128);
+    spill(dir / "cut.npy", header_only);
+    BOOST_TEST((read_array_info(dir / "cut.npy").shape == shape3{2, 3, 4}));
+    BOOST_CHECK_THROW((void)read_npy<3>(dir / "cut.npy"), io_error);
+    // the header checks of read_image apply
+    spill(dir / "text.png", "this is not an image");
+    BOOST_CHECK_THROW((void)read_array_info(dir / "text.png"), io_error);
+    BOOST_CHECK_THROW((void)read_array_info(dir / "missing.npy"), io_error);
+}
+
 BOOST_AUTO_TEST_CASE(load_and_save_array_by_extension) {
     scratch_dir dir("xrestore_test_image_io_");
     image x({2, 3, 4});

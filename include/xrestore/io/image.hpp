@@ -337,12 +337,21 @@ inline void check_jpeg_huffman_tables(std::span<const unsigned char> bytes, std:
 
 } // namespace detail
 
-/// Decode a PNG (8 or 16 bit), JPEG or BMP image held in memory into C x H x W floats in [0,1].
-/// `name` only labels error messages. Throws io_error for other formats, empty, truncated,
-/// corrupt or unsupported data, zero-size images, images over 2^28 pixels and headers that
-/// declare more pixels than the data could hold (over 16384 per byte).
-inline image read_image_from_memory(std::span<const unsigned char> bytes,
-                                    std::string_view name = "<memory>") {
+/// What an image file declares, read from its header without decoding it (read_array_info).
+struct image_header {
+    std::size_t width = 0;
+    std::size_t height = 0;
+    std::size_t file_channels = 0; ///< 1 to 4, as stored
+    std::size_t channels = 0;      ///< as read_image returns it: 1 (gray) or 3
+    bool sixteen_bit = false;
+};
+
+namespace detail {
+
+/// The header of an image held in memory, with every check read_image_from_memory makes before
+/// decoding (format, declared size, pixels per byte).
+inline image_header checked_image_header(std::span<const unsigned char> bytes,
+                                         std::string_view name) {
     if (bytes.empty()) {
         throw io_error(detail::concat("read_image: '", name, "' is empty (0 bytes)"));
     }
@@ -405,7 +414,27 @@ inline image read_image_from_memory(std::span<const unsigned char> bytes,
                                       " pixels in only ", bytes.size(),
                                       " bytes (a truncated or corrupt file?)"));
     }
-    const bool sixteen = stbi_is_16_bit_from_memory(bytes.data(), length) != 0;
+    image_header header;
+    header.width = static_cast<std::size_t>(width);
+    header.height = static_cast<std::size_t>(height);
+    header.file_channels = static_cast<std::size_t>(channels);
+    header.channels = channels <= 2 ? 1 : 3;
+    header.sixteen_bit = stbi_is_16_bit_from_memory(bytes.data(), length) != 0;
+    return header;
+}
+
+} // namespace detail
+
+/// Decode a PNG (8 or 16 bit), JPEG or BMP image held in memory into C x H x W floats in [0,1].
+/// `name` only labels error messages. Throws io_error for other formats, empty, truncated,
+/// corrupt or unsupported data, zero-size images, images over 2^28 pixels and headers that
+/// declare more pixels than the data could hold (over 16384 per byte).
+inline image read_image_from_memory(std::span<const unsigned char> bytes,
+                                    std::string_view name = "<memory>") {
+    const image_header header = detail::checked_image_header(bytes, name);
+    const std::string_view format = detail::image_format(bytes);
+    const int length = static_cast<int>(bytes.size());
+    const bool sixteen = header.sixteen_bit;
     int w = 0;
     int h = 0;
     int n = 0;
@@ -440,6 +469,49 @@ inline image read_image(const std::filesystem::path& path) {
         std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(bytes.data()),
                                        bytes.size()),
         path.string());
+}
+
+/// What load_array would read from `path`, without decoding it: the C x H x W shape it returns,
+/// and the bytes a decoder holds besides that float image (the file, and stb_image's 8- or 16-bit
+/// samples). An image's header goes through read_image's checks; a .npy's header is read alone.
+struct array_info {
+    shape3 shape{};
+    std::uint64_t file_bytes = 0;
+    std::uint64_t decoder_bytes = 0;
+};
+
+inline array_info read_array_info(const std::filesystem::path& path) {
+    array_info info;
+    if (detail::lower_extension(path) == ".npy") {
+        const npy_header h = read_npy_header(path);
+        std::error_code ec;
+        info.file_bytes = std::filesystem::file_size(path, ec);
+        const std::vector<std::size_t>& s = h.shape;
+        if (s.size() == 3) {
+            info.shape = {s[0], s[1], s[2]};
+        } else if (s.size() == 2) {
+            info.shape = {1, s[0], s[1]};
+        } else {
+            throw shape_error(detail::concat("read_npy: '", path.string(),
+                                             "' must have rank 3 (or 2), got rank ", s.size(),
+                                             " (shape ", shape_string(s), ")"));
+        }
+        // the file's bytes, then its values converted to float before the image is filled
+        info.decoder_bytes = info.file_bytes + 4 * std::uint64_t{h.count};
+        return info;
+    }
+    const std::string bytes = detail::read_whole_file(path, "read_image");
+    const image_header h = detail::checked_image_header(
+        std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(bytes.data()),
+                                       bytes.size()),
+        path.string());
+    info.shape = {h.channels, h.height, h.width};
+    info.file_bytes = bytes.size();
+    // stb's interleaved samples, and about as much again for its decoding buffers (a PNG's
+    // inflated rows, a JPEG's component planes)
+    info.decoder_bytes = info.file_bytes + 2 * std::uint64_t{h.width} * h.height * h.file_channels *
+                                               (h.sixteen_bit ? 2 : 1);
+    return info;
 }
 
 /// Write a C x H x W image (C = 1 gray, 3 RGB or 4 RGBA) as an 8- or 16-bit PNG. Values are
