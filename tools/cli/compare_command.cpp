@@ -19,13 +19,17 @@
 
 #include "command.hpp"
 #include "denoiser_choice.hpp"
+#include "memory_budget.hpp"
 #include "operator_flags.hpp"
+#include "output_paths.hpp"
 #include "solver_table.hpp"
 
 #include <xrestore/core/error.hpp>
 #include <xrestore/core/noise.hpp>
 #include <xrestore/core/tensor.hpp>
+#include <xrestore/io/atomic_file.hpp>
 #include <xrestore/io/image.hpp>
+#include <xrestore/io/json.hpp>
 #include <xrestore/metrics/psnr.hpp>
 #include <xrestore/metrics/ssim.hpp>
 
@@ -40,8 +44,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <unistd.h>
 #include <utility>
 #include <variant>
@@ -55,19 +61,8 @@ struct compare_args {
     std::string grid;
     std::string out = "compare_out";
     bool verbose = false;
+    double max_memory = 0.0;
 };
-
-nlohmann::json load_json(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    if (!in) {
-        throw io_error("compare: cannot open grid file '" + path.string() + "'");
-    }
-    try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        throw io_error("compare: grid file '" + path.string() + "' is not valid JSON: " + e.what());
-    }
-}
 
 /// The product of every list-valued key of a solver entry.
 std::vector<nlohmann::json> expand(const nlohmann::json& entry) {
@@ -90,13 +85,43 @@ std::vector<nlohmann::json> expand(const nlohmann::json& entry) {
     return out;
 }
 
+/// The value of `key` as a T, or `fallback` when it is absent. Integers must be whole numbers in
+/// T's range (no sign for an unsigned T: -5 is not wrapped to 18446744073709551611).
 template <class T>
 T get_or(const nlohmann::json& j, const char* key, T fallback) {
-    try {
-        return j.contains(key) ? j.at(key).get<T>() : fallback;
-    } catch (const nlohmann::json::exception& e) {
-        throw value_error(std::string("compare: key '") + key +
-                          "' has the wrong type: " + e.what());
+    if (!j.contains(key)) {
+        return fallback;
+    }
+    const nlohmann::json& v = j.at(key);
+    auto wrong = [&](const char* expected) {
+        return value_error(std::string("compare: key '") + key + "' must be " + expected +
+                           ", got " + v.dump());
+    };
+    if constexpr (std::is_same_v<T, std::string>) {
+        if (!v.is_string()) {
+            throw wrong("a string");
+        }
+        return v.get<std::string>();
+    } else if constexpr (std::is_integral_v<T>) {
+        if (std::is_unsigned_v<T> ? !v.is_number_unsigned() : !v.is_number_integer()) {
+            throw wrong(std::is_unsigned_v<T> ? "a non-negative integer" : "an integer");
+        }
+        if constexpr (std::is_unsigned_v<T>) {
+            if (v.get<std::uint64_t>() > std::numeric_limits<T>::max()) {
+                throw wrong("an integer in range");
+            }
+        } else {
+            const auto n = v.get<std::int64_t>();
+            if (n < std::numeric_limits<T>::min() || n > std::numeric_limits<T>::max()) {
+                throw wrong("an integer in range");
+            }
+        }
+        return v.get<T>();
+    } else {
+        if (!v.is_number()) {
+            throw wrong("a number");
+        }
+        return v.get<T>();
     }
 }
 
@@ -160,6 +185,8 @@ solver_run solver_args(const nlohmann::json& s) {
                           run.denoiser_name + "'");
     }
     run.denoiser_strength = get_or<double>(s, "denoiser_strength", 0.0);
+    require(run.denoiser_strength >= 0.0, "compare", "denoiser_strength", ">= 0 (0: the default)",
+            run.denoiser_strength);
     return run;
 }
 
@@ -178,7 +205,7 @@ std::string describe(const nlohmann::json& s) {
 int run_compare(const compare_args& a) {
     namespace fs = std::filesystem;
     const fs::path grid_path(a.grid);
-    const nlohmann::json grid = load_json(grid_path);
+    const nlohmann::json grid = read_json_file(grid_path, "compare: grid file");
     const fs::path base = grid_path.parent_path();
     for (const char* key : {"images", "degradations", "solvers"}) {
         if (!grid.contains(key) || !grid.at(key).is_array() || grid.at(key).empty()) {
@@ -190,17 +217,36 @@ int run_compare(const compare_args& a) {
     const auto crop = get_or<std::size_t>(grid, "crop", 0);
 
     // Load and validate everything before the first long run.
+    std::vector<fs::path> image_paths;
+    file_plan files("compare");
+    files.input("--grid", a.grid);
+    for (const auto& entry : grid.at("images")) {
+        if (!entry.is_string()) {
+            throw value_error("compare: every entry of 'images' must be a path, got " +
+                              entry.dump());
+        }
+        fs::path p = entry.get<std::string>();
+        if (p.is_relative() && !fs::exists(p)) {
+            p = base / p;
+        }
+        image_paths.push_back(p);
+        files.input("image", p.string());
+    }
+    files.report_folder("--out", a.out, "results.md").check();
+    for (const fs::path& p : image_paths) {
+        memory_plan memory("compare", a.max_memory);
+        const shape3 s = memory.input("image", p.string());
+        memory.add("a solver's working set (about 16 images)",
+                   image_bytes(crop > 0 ? shape3{s[0], crop, crop} : s, 16));
+        memory.check();
+    }
     struct loaded {
         std::string name;
         image truth;
     };
     std::vector<loaded> images;
-    for (const auto& entry : grid.at("images")) {
-        fs::path p = entry.get<std::string>();
-        if (p.is_relative() && !fs::exists(p)) {
-            p = base / p;
-        }
-        image x = load_array(p);
+    for (const fs::path& p : image_paths) {
+        image x = during("reading '" + p.string() + "'", [&] { return load_array(p); });
         check_finite(x, "compare", p.string());
         if (crop > 0) {
             const auto [c, h, w] = shape_of<3>(x);
@@ -219,10 +265,12 @@ int run_compare(const compare_args& a) {
     }
     const std::size_t total = images.size() * grid.at("degradations").size() * runs.size();
 
-    fs::create_directories(a.out);
-    std::ofstream csv(fs::path(a.out) / "results.csv");
+    // the results go to a fresh folder that replaces --out at the end (complete or not at all)
+    atomic_folder folder(a.out);
+    const fs::path& dir = folder.path();
+    std::ofstream csv(dir / "results.csv");
     if (!csv) {
-        throw io_error("compare: cannot write results.csv in '" + a.out + "'");
+        throw io_error("compare: cannot write results.csv in '" + dir.string() + "'");
     }
     csv << "image,degradation,solver,parameters,psnr_input,psnr,ssim,iterations,seconds\n";
     std::string md = "| image | degradation | solver | parameters | PSNR in (dB) | PSNR (dB) | "
@@ -242,6 +290,8 @@ int run_compare(const compare_args& a) {
             flags.seed = seed;
             const std::string deg_name = get_or<std::string>(deg, "name", flags.op);
             const double noise = get_or<double>(deg, "noise", 0.0);
+            require(noise >= 0.0 && noise <= max_noise_sigma, "compare", "noise",
+                    "in [0, 1e6] (images are in [0, 1])", noise);
             const image_operator op = as_image_operator(
                 make_operator(flags, shape_of<3>(img.truth)),
                 "compare: degradation op must be blur, inpaint or downsample, got " + flags.op);
@@ -255,8 +305,18 @@ int run_compare(const compare_args& a) {
             for (const auto& [spec, run] : runs) {
                 const cli_denoiser denoiser = make_cli_denoiser(
                     run.denoiser_name, run.denoiser_strength, "", shape_of<3>(img.truth));
+                if (denoiser.unet) {
+                    memory_plan memory("compare", a.max_memory);
+                    memory.add("a solver's working set (about 16 images)",
+                               image_bytes(shape_of<3>(img.truth), 16));
+                    memory.add("the U-Net's activations",
+                               denoiser.working_bytes(shape_of<3>(img.truth)));
+                    memory.check();
+                }
                 const auto t0 = std::chrono::steady_clock::now();
-                const auto result = run.solver->run(run.given, op, y, quiet, denoiser);
+                const auto result = during("running " + run.solver->name + " on " + img.name, [&] {
+                    return run.solver->run(run.given, op, y, quiet, denoiser);
+                });
                 const double seconds =
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 const image x = xt::clip(result.x, 0.0f, 1.0f);
@@ -289,7 +349,12 @@ int run_compare(const compare_args& a) {
     if (show) {
         std::fputc('\n', stderr);
     }
-    std::ofstream(fs::path(a.out) / "results.md") << md;
+    csv.close();
+    if (!csv) {
+        throw io_error("compare: writing results.csv in '" + dir.string() + "' failed");
+    }
+    write_text_file(dir / "results.md", md, "compare");
+    folder.commit();
     std::printf("%s", md.c_str());
     std::printf("compare: %zu runs -> %s/results.csv, %s/results.md\n", total, a.out.c_str(),
                 a.out.c_str());
@@ -304,6 +369,7 @@ command compare_command() {
     c.add("--grid", args->grid, "grid description (JSON)").required();
     c.add("--out", args->out, "output folder").show_default();
     c.add("--verbose", args->verbose, "progress even when stderr is not a terminal");
+    add_memory_flag(c, args->max_memory);
     c.run = [args] { return run_compare(*args); };
     return c;
 }

@@ -2,6 +2,8 @@
 // keeping its metadata (the call convention of a JSON sidecar among it).
 
 #include "command.hpp"
+#include "memory_budget.hpp"
+#include "output_paths.hpp"
 
 #include <xrestore/core/error.hpp>
 #include <xrestore/io/safetensors.hpp>
@@ -11,8 +13,10 @@
 
 #include <cstddef>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <system_error>
 
 namespace xrestore::cli {
 
@@ -23,10 +27,18 @@ struct convert_args {
     std::string output;
     bool fp16 = false;
     bool bf16 = false;
+    double max_memory = 0.0;
 };
 
 int run_convert(const convert_args& a) {
-    state_dict sd = load_weights(a.input);
+    file_plan("convert").input("IN", a.input).output("OUT", a.output, {".safetensors"}).check();
+    memory_plan memory("convert", a.max_memory);
+    std::error_code ec;
+    const auto file_bytes = static_cast<double>(std::filesystem::file_size(a.input, ec));
+    // the file, its tensors as float32 (twice its size for float16 weights) and the output
+    memory.add("reading IN '" + a.input + "' and writing OUT", ec ? 0.0 : 5.0 * file_bytes);
+    memory.check();
+    state_dict sd = during("reading IN '" + a.input + "'", [&] { return load_weights(a.input); });
     std::string architecture = "unknown";
     try {
         const auto net = nn::unet::from_state_dict(sd);
@@ -43,7 +55,7 @@ int run_convert(const convert_args& a) {
     const weight_dtype as = a.fp16   ? weight_dtype::float16
                             : a.bf16 ? weight_dtype::bfloat16
                                      : weight_dtype::float32;
-    write_safetensors(a.output, sd, as);
+    during("writing OUT '" + a.output + "'", [&] { write_safetensors(a.output, sd, as); });
     std::size_t parameters = 0;
     for (const auto& [name, t] : sd.entries()) {
         parameters += t.numel();
@@ -63,6 +75,7 @@ command convert_command() {
     c.add("OUT", a->output, "output .safetensors").required();
     c.add("--fp16", a->fp16, "store float16");
     c.add("--bf16", a->bf16, "store bfloat16").excludes("--fp16");
+    add_memory_flag(c, a->max_memory);
     c.run = [a] { return run_convert(*a); };
     return c;
 }

@@ -5,7 +5,9 @@
 
 #include "command.hpp"
 #include "denoiser_choice.hpp"
+#include "memory_budget.hpp"
 #include "operator_flags.hpp"
+#include "output_paths.hpp"
 #include "solver_table.hpp"
 
 #include <xrestore/core/error.hpp>
@@ -23,10 +25,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <unistd.h>
 #include <variant>
@@ -51,6 +53,7 @@ struct restore_args {
     std::string history;
     bool json = false;
     bool verbose = false;
+    double max_memory = 0.0;
 };
 
 /// Per-iteration record and progress display; the monitor every solver is given.
@@ -137,7 +140,7 @@ void add_flags(command& c, restore_args& a) {
     c.add("--denoiser-call", a.denoiser_call,
           "unet call convention, overriding the weights' own: raw, normalised, residual")
         .one_of({"raw", "normalised", "normalized", "residual"});
-    c.add("--denoiser-strength", a.denoiser_strength, denoiser_strength_help());
+    c.add("--denoiser-strength", a.denoiser_strength, denoiser_strength_help()).at_least(0.0);
     // One flag per parameter of the solver table, with what it sets for each solver.
     for (const solver_parameter& p : solver_keys()) {
         if (p.integer) {
@@ -150,6 +153,7 @@ void add_flags(command& c, restore_args& a) {
     c.add("--history", a.history, "write the per-iteration history to this CSV");
     c.add("--json", a.json, "print a JSON summary");
     c.add("--verbose", a.verbose, "progress even when stderr is not a terminal");
+    add_memory_flag(c, a.max_memory);
 }
 
 /// The solver parameters given as flags.
@@ -191,11 +195,27 @@ int run_restore(const restore_args& a) {
     }
     check_flags_read(solver, given);
     const int iters = static_cast<int>(solver.value(given, "iters"));
-    const image y = load_array(a.measured);
+    file_plan("restore")
+        .input("Y", a.measured)
+        .input("--ref", a.reference)
+        .input("--mask", a.op.mask_in)
+        .input("--denoiser", a.denoiser_name.starts_with("unet:") ? a.denoiser_name.substr(5) : "")
+        .output("OUT", a.output, {".png", ".npy"})
+        .output("--history", a.history, {})
+        .output("--mask-out", a.op.mask_out, {".png", ".npy"})
+        .check();
+    memory_plan memory("restore", a.max_memory);
+    const shape3 y_shape = memory.input("Y", a.measured);
+    const shape3 x_shape = a.reference.empty() ? y_shape : memory.input("--ref", a.reference);
+    memory.add(solver.name + "'s working set (about 16 images)", image_bytes(x_shape, 16));
+    memory.check();
+    const image y =
+        during("reading Y '" + a.measured + "'", [&] { return load_array(a.measured); });
     check_finite(y, "restore", "Y");
     std::optional<image> reference;
     if (!a.reference.empty()) {
-        reference = load_array(a.reference);
+        reference =
+            during("reading --ref '" + a.reference + "'", [&] { return load_array(a.reference); });
         check_finite(*reference, "restore", "--ref");
     }
     // The operator's domain is the reference's shape, or y's shape for shape-preserving operators.
@@ -210,6 +230,10 @@ int run_restore(const restore_args& a) {
         solver.uses_denoiser
             ? make_cli_denoiser(a.denoiser_name, a.denoiser_strength, a.denoiser_call, domain)
             : cli_denoiser{a.denoiser_name, 0.0, nullptr};
+    if (denoiser.unet) {
+        memory.add("the U-Net's activations", denoiser.working_bytes(domain));
+        memory.check();
+    }
     const bool show = a.verbose || (isatty(fileno(stderr)) != 0);
     restore_recorder recorder(reference, iters, show);
     const iteration_monitor monitor = [&recorder](int k, const image& x) { recorder(k, x); };
@@ -217,19 +241,27 @@ int run_restore(const restore_args& a) {
         std::move(op), "restore: --op must be blur, inpaint or downsample, got " + a.op.op);
     std::visit(
         [&](const auto& forward) {
+            if (reference && shape_of<3>(y) != forward.range_shape()) {
+                // the operator was built on the --ref's shape: say which two files disagree
+                throw shape_error(
+                    "restore: --ref '" + a.reference + "' (" +
+                    shape_string(shape_of<3>(*reference)) + ") must be the image Y '" + a.measured +
+                    "' was degraded from: --op " + a.op.op + " maps " + shape_string(domain) +
+                    " to " + shape_string(forward.range_shape()) + ", but Y is " +
+                    shape_string(shape_of<3>(y)));
+            }
             check_shape(y, forward.range_shape(), "restore", "Y (for this operator)");
         },
         A);
-    const solver_result<image> result = solver.run(given, A, y, monitor, denoiser);
+    const solver_result<image> result =
+        during("running " + solver.name + " on a " + shape_string(domain) + " image",
+               [&] { return solver.run(given, A, y, monitor, denoiser); });
     recorder.finish();
     image x = xt::clip(result.x, 0.0f, 1.0f);
     save_array(a.output, x);
 
     if (!a.history.empty()) {
-        std::ofstream csv(a.history);
-        if (!csv) {
-            throw io_error("restore: cannot open --history file '" + a.history + "' for writing");
-        }
+        std::ostringstream csv;
         csv << "iteration,seconds,mse,psnr,ssim,change\n";
         for (const auto& r : recorder.rows()) {
             const auto k = static_cast<std::size_t>(r.iteration);
@@ -237,6 +269,7 @@ int run_restore(const restore_args& a) {
             csv << r.iteration << ',' << r.seconds << ',' << r.mse << ',' << r.psnr << ',' << r.ssim
                 << ',' << change << '\n';
         }
+        write_text_file(a.history, csv.str(), "restore: --history");
     }
     nlohmann::json summary{{"solver", a.solver},
                            {"operator", a.op.op},
