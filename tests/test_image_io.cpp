@@ -31,6 +31,20 @@ float u16(int v) {
     return static_cast<float>(v) / 65535.0f;
 }
 
+/// `png` with its IHDR patched to declare width x height (CRC fixed up).
+std::string with_declared_size(std::string bytes, std::uint32_t width, std::uint32_t height) {
+    for (int k = 0; k < 4; ++k) {
+        bytes[16 + k] = static_cast<char>(width >> (24 - 8 * k));
+        bytes[20 + k] = static_cast<char>(height >> (24 - 8 * k));
+    }
+    const auto* type = reinterpret_cast<const unsigned char*>(bytes.data() + 12);
+    const std::uint32_t crc = detail::png_crc32(std::span<const unsigned char>(type, 17));
+    for (int k = 0; k < 4; ++k) {
+        bytes[29 + k] = static_cast<char>(crc >> (24 - 8 * k));
+    }
+    return bytes;
+}
+
 } // namespace
 
 // Reference pixels from Debian's Pillow 9.4:
@@ -345,17 +359,7 @@ BOOST_AUTO_TEST_CASE(hostile_headers_raise_io_error) {
     write_png(dir / "one.png", one, {.bit_depth = 16});
     const std::string good = slurp(dir / "one.png");
     auto patched = [&](std::uint32_t width, std::uint32_t height) {
-        std::string bytes = good;
-        for (int k = 0; k < 4; ++k) {
-            bytes[16 + k] = static_cast<char>(width >> (24 - 8 * k));
-            bytes[20 + k] = static_cast<char>(height >> (24 - 8 * k));
-        }
-        const auto* type = reinterpret_cast<const unsigned char*>(bytes.data() + 12);
-        const std::uint32_t crc = detail::png_crc32(std::span<const unsigned char>(type, 17));
-        for (int k = 0; k < 4; ++k) {
-            bytes[29 + k] = static_cast<char>(crc >> (24 - 8 * k));
-        }
-        return bytes;
+        return with_declared_size(good, width, height);
     };
     BOOST_TEST(read_image_from_memory(
                    std::span<const unsigned char>(
@@ -405,17 +409,7 @@ BOOST_AUTO_TEST_CASE(bad_png_headers_and_truncations_say_what_is_wrong) {
     write_png(dir / "one.png", one);
     const std::string good = slurp(dir / "one.png");
     auto patched = [&](std::uint32_t width, std::uint32_t height) {
-        std::string bytes = good;
-        for (int k = 0; k < 4; ++k) {
-            bytes[16 + k] = static_cast<char>(width >> (24 - 8 * k));
-            bytes[20 + k] = static_cast<char>(height >> (24 - 8 * k));
-        }
-        const auto* type = reinterpret_cast<const unsigned char*>(bytes.data() + 12);
-        const std::uint32_t crc = detail::png_crc32(std::span<const unsigned char>(type, 17));
-        for (int k = 0; k < 4; ++k) {
-            bytes[29 + k] = static_cast<char>(crc >> (24 - 8 * k));
-        }
-        return bytes;
+        return with_declared_size(good, width, height);
     };
     auto message_of = [](const std::string& bytes) {
         return io_error_message([&] {

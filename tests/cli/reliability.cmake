@@ -52,11 +52,11 @@ reliability_test(cli_compare_grid_nested_100000_levels --status error
 # 3. Memory: 16000 x 16000 PNGs of a few MB need GBs once decoded; refused up front with the
 # estimate, and an allocation that fails anyway says what it was for
 reliability_test(cli_degrade_refuses_a_16000x16000_rgb_png_over_max_memory --status error
-    --match "degrade: this run needs about [0-9.]+ GB of memory"
+    --fresh ${rel}/big --match "degrade: this run needs about [0-9.]+ GB of memory"
     --match "decoding IN '[^']*big_rgb.png' \\(3 x 16000 x 16000\\): [0-9.]+ GB"
     --match "more than --max-memory 2 GB"
-    --no-file ${rel}/big_rgb_out.npy
-    -- ${cli} degrade ${in}/big_rgb.png ${rel}/big_rgb_out.npy --max-memory 2)
+    --no-file ${rel}/big/big_rgb_out.npy
+    -- ${cli} degrade ${in}/big_rgb.png ${rel}/big/big_rgb_out.npy --max-memory 2)
 reliability_test(cli_degrade_refuses_a_1_bit_16000x16000_png_over_max_memory --status error
     --match "decoding IN '[^']*big_1bit.png' \\(1 x 16000 x 16000\\)"
     --match "more than --max-memory 2 GB"
@@ -72,11 +72,11 @@ reliability_test(cli_max_memory_must_be_positive --status error
 
 # 4. Two outputs naming one file, or an output naming an input: refused before anything is
 # written (the input is still a .npy afterwards)
-reliability_test(cli_restore_history_must_not_be_the_output --status error
+reliability_test(cli_restore_history_must_not_be_the_output --status error --fresh ${rel}/history
     --match "restore: --history '[^']*same.png' must be another file than OUT '[^']*same.png'"
-    --no-file ${rel}/same.png
-    -- ${cli} restore ${in}/y.npy ${rel}/same.png --op blur --kernel box:3 --solver tv --iters 2
-        --history ${rel}/../reliability/same.png)
+    --no-file ${rel}/history/same.png
+    -- ${cli} restore ${in}/y.npy ${rel}/history/same.png --op blur --kernel box:3 --solver tv
+        --iters 2 --history ${rel}/history/../history/same.png)
 reliability_test(cli_denoise_noisy_out_must_not_be_the_output --status error
     --match "denoise: --noisy-out '[^']*' must be another file than OUT"
     -- ${cli} denoise ${in}/y.npy ${rel}/d.npy --weights ${weights} --sigma 0.1

@@ -21,7 +21,10 @@ namespace {
 fs::path resolved(const std::string& path) {
     std::error_code ec;
     fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec);
-    return ec ? fs::absolute(path).lexically_normal() : p;
+    if (ec) {
+        p = fs::absolute(path).lexically_normal();
+    }
+    return p.has_filename() ? p : p.parent_path(); // "out/" is the folder out
 }
 
 std::string lower(std::string s) {
@@ -175,13 +178,8 @@ void file_plan::check() const {
 }
 
 void write_text_file(const fs::path& path, std::string_view text, std::string_view what) {
-    write_atomically(path, [&](const fs::path& temporary) {
-        std::ofstream out(temporary, std::ios::binary);
+    write_file_atomically(path, what, [&](std::ostream& out) {
         out.write(text.data(), static_cast<std::streamsize>(text.size()));
-        out.close();
-        if (!out) {
-            throw io_error(std::string(what) + ": cannot write '" + path.string() + "'");
-        }
     });
 }
 

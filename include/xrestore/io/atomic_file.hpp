@@ -26,7 +26,10 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <ostream>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -116,6 +119,33 @@ void write_atomically(const std::filesystem::path& target, Write&& write) {
     atomic_file file(target);
     std::forward<Write>(write)(file.temporary_path());
     file.commit();
+}
+
+/// Write a file through a binary stream, atomically: write(out) fills the temporary file. io_error
+/// "<where>: cannot open '<path>' for writing..." when its folder does not exist or the file
+/// cannot be created, "<where>: error while writing '<path>'" when the stream fails (a full disk);
+/// `path` is then left as it was.
+template <class Write>
+void write_file_atomically(const std::filesystem::path& path, std::string_view where,
+                           Write&& write) {
+    std::error_code ec;
+    if (!path.has_filename() ||
+        !std::filesystem::is_directory(path.parent_path().empty() ? "." : path.parent_path(), ec)) {
+        throw io_error(detail::concat(where, ": cannot open '", path.string(),
+                                      "' for writing: its folder does not exist"));
+    }
+    write_atomically(path, [&](const std::filesystem::path& temporary) {
+        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+        if (!out) {
+            throw io_error(
+                detail::concat(where, ": cannot open '", path.string(), "' for writing"));
+        }
+        std::forward<Write>(write)(static_cast<std::ostream&>(out));
+        out.close();
+        if (!out) {
+            throw io_error(detail::concat(where, ": error while writing '", path.string(), "'"));
+        }
+    });
 }
 
 /// A fresh folder beside `target` that replaces `target` (a folder, or nothing) on commit();

@@ -29,13 +29,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -83,26 +84,13 @@ image deinterleave(const Sample* samples, std::size_t height, std::size_t width,
     return x;
 }
 
-/// Write `bytes` to `path` atomically (write_atomically): a reader or a killed run sees the old
-/// file or the whole new one.
+/// Write `bytes` to `path` atomically (write_file_atomically): a reader or a killed run sees the
+/// old file or the whole new one.
 inline void write_whole_file(const std::filesystem::path& path,
                              std::span<const unsigned char> bytes, std::string_view where) {
-    if (!path.has_filename() ||
-        !std::filesystem::is_directory(path.parent_path().empty() ? "." : path.parent_path())) {
-        throw io_error(concat(where, ": cannot open '", path.string(),
-                              "' for writing: its folder does not exist"));
-    }
-    write_atomically(path, [&](const std::filesystem::path& temporary) {
-        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-        if (!out) {
-            throw io_error(concat(where, ": cannot open '", path.string(), "' for writing"));
-        }
+    write_file_atomically(path, where, [&](std::ostream& out) {
         out.write(reinterpret_cast<const char*>(bytes.data()),
                   static_cast<std::streamsize>(bytes.size()));
-        out.close();
-        if (!out) {
-            throw io_error(concat(where, ": error while writing '", path.string(), "'"));
-        }
     });
 }
 

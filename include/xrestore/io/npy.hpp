@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -345,19 +346,8 @@ void write_npy(const std::filesystem::path& path, const E& expression) {
     const std::size_t total = 10 + header.size() + 1;
     header.append((64 - total % 64) % 64, ' ');
     header += '\n';
-    std::error_code ec;
-    if (!path.has_filename() ||
-        !std::filesystem::is_directory(path.parent_path().empty() ? "." : path.parent_path(), ec)) {
-        throw io_error(detail::concat("write_npy: cannot open '", path.string(),
-                                      "' for writing: its folder does not exist"));
-    }
     // atomically: a reader or a killed run sees the old file or the whole new one
-    write_atomically(path, [&](const std::filesystem::path& temporary) {
-        std::ofstream out(temporary, std::ios::binary);
-        if (!out) {
-            throw io_error(
-                detail::concat("write_npy: cannot open '", path.string(), "' for writing"));
-        }
+    write_file_atomically(path, "write_npy", [&](std::ostream& out) {
         // magic, version 1.0, header length (little-endian uint16)
         unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
         preamble[8] = static_cast<unsigned char>(header.size() & 0xff);
@@ -366,10 +356,6 @@ void write_npy(const std::filesystem::path& path, const E& expression) {
         out.write(header.data(), static_cast<std::streamsize>(header.size()));
         out.write(reinterpret_cast<const char*>(values.data()),
                   static_cast<std::streamsize>(values.size() * sizeof(float)));
-        out.close();
-        if (!out) {
-            throw io_error(detail::concat("write_npy: error while writing '", path.string(), "'"));
-        }
     });
 }
 

@@ -29,14 +29,13 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <numeric>
+#include <ostream>
 #include <set>
 #include <span>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -376,19 +375,8 @@ inline void write_safetensors(const std::filesystem::path& path, const state_dic
     }
     text += "}";
     text.append((8 - text.size() % 8) % 8, ' '); // as the reference implementation pads
-    std::error_code ec;
-    if (!path.has_filename() ||
-        !std::filesystem::is_directory(path.parent_path().empty() ? "." : path.parent_path(), ec)) {
-        throw io_error(detail::concat("write_safetensors: cannot open '", path.string(),
-                                      "' for writing: its folder does not exist"));
-    }
     // atomically: a reader or a killed run sees the old file or the whole new one
-    write_atomically(path, [&](const std::filesystem::path& temporary) {
-        std::ofstream out(temporary, std::ios::binary);
-        if (!out) {
-            throw io_error(
-                detail::concat("write_safetensors: cannot open '", path.string(), "' for writing"));
-        }
+    write_file_atomically(path, "write_safetensors", [&](std::ostream& out) {
         unsigned char length[8];
         for (std::size_t k = 0; k < 8; ++k) {
             length[k] = static_cast<unsigned char>(
@@ -397,11 +385,6 @@ inline void write_safetensors(const std::filesystem::path& path, const state_dic
         out.write(reinterpret_cast<const char*>(length), 8);
         out.write(text.data(), static_cast<std::streamsize>(text.size()));
         out.write(data.data(), static_cast<std::streamsize>(data.size()));
-        out.close();
-        if (!out) {
-            throw io_error(
-                detail::concat("write_safetensors: error while writing '", path.string(), "'"));
-        }
     });
 }
 
