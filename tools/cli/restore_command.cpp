@@ -206,7 +206,10 @@ int run_restore(const restore_args& a) {
         .check();
     memory_plan memory("restore", a.max_memory);
     const shape3 y_shape = memory.input("Y", a.measured);
-    const shape3 x_shape = a.reference.empty() ? y_shape : memory.input("--ref", a.reference);
+    shape3 x_shape = a.reference.empty() ? y_shape : memory.input("--ref", a.reference);
+    if (a.reference.empty() && a.op.op == "downsample") {
+        x_shape = {y_shape[0], y_shape[1] * a.op.factor, y_shape[2] * a.op.factor};
+    }
     memory.add(solver.name + "'s working set (about 16 images)", image_bytes(x_shape, 16));
     memory.check();
     const image y =
