@@ -412,9 +412,13 @@ BOOST_AUTO_TEST_CASE(entry_errors) {
     BOOST_TEST(contains(entry_error(R"("F32")", "[3]", "[0, 16]"),
                         "tensor 'w' of shape [3] and dtype F32 needs 12 bytes (3 x 4), but "
                         "data_offsets span 16 bytes"));
-    BOOST_TEST(contains(entry_error(R"("I64")", "[2]", "[0, 16]"),
-                        "tensor 'w' dtype must be F32, F16 or BF16, got \"I64\""));
-    BOOST_TEST(contains(entry_error(R"("F64")", "[2]", "[0, 16]"), "got \"F64\""));
+    BOOST_TEST(contains(entry_error(R"("U16")", "[2]", "[0, 4]"),
+                        "tensor 'w' dtype must be F32, F16, BF16, F64, I64, I32, I16, I8, U8 or "
+                        "BOOL, got \"U16\""));
+    BOOST_TEST(contains(entry_error(R"("F8_E4M3")", "[2]", "[0, 2]"), "got \"F8_E4M3\""));
+    // F64 and I64 are read (their own tests below); their sizes are checked as any other
+    BOOST_TEST(contains(entry_error(R"("I64")", "[2]", "[0, 8]"),
+                        "tensor 'w' of shape [2] and dtype I64 needs 16 bytes (2 x 8)"));
     BOOST_TEST(contains(entry_error("7", "[2]", "[0, 16]"), "got 7"));
     BOOST_TEST(
         contains(entry_error(R"("F32")", "[4611686018427387904, 4611686018427387904]", "[0, 16]"),

@@ -160,4 +160,16 @@ std::string io_error_message(F&& f) {
     return {};
 }
 
+/// The message of the xrestore::error `f` throws (fails the test when it throws nothing).
+template <class F>
+std::string error_message(F&& f) {
+    try {
+        f();
+    } catch (const xrestore::error& e) {
+        return e.what();
+    }
+    BOOST_FAIL("expected an xrestore::error");
+    return {};
+}
+
 } // namespace xrestore::test

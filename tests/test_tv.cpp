@@ -19,11 +19,14 @@
 
 #include <xtensor/xview.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
 #include <ostream>
+#include <random>
 #include <string>
+#include <vector>
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -257,4 +260,158 @@ BOOST_AUTO_TEST_CASE(bad_arguments_throw) {
     image nan = p.y;
     nan(0, 5, 5) = std::numeric_limits<float>::quiet_NaN();
     BOOST_CHECK_THROW(tv_primal_dual(p.a, nan), value_error);
+}
+
+namespace {
+
+/// A 4 x 4 array of doubles for the hand-computed reference below.
+using block4 = std::array<std::array<double, 4>, 4>;
+
+/// One level of the orthonormal Haar transform on a 4 x 4 block written as a matrix H (per
+/// line: two pair sums, then two pair differences, each over sqrt 2): W X = H X H^T, along the
+/// rows then the columns; W^T Y = H^T Y H.
+block4 haar_level(const block4& x, bool inverse) {
+    const double s = 1.0 / std::sqrt(2.0);
+    const double h[4][4] = {{s, s, 0, 0}, {0, 0, s, s}, {s, -s, 0, 0}, {0, 0, s, -s}};
+    block4 t{};
+    block4 out{};
+    for (int i = 0; i < 4; ++i) { // t = X H^T (rows) or Y H (inverse)
+        for (int j = 0; j < 4; ++j) {
+            for (int k = 0; k < 4; ++k) {
+                t[i][j] += x[i][k] * (inverse ? h[k][j] : h[j][k]);
+            }
+        }
+    }
+    for (int i = 0; i < 4; ++i) { // out = H t (columns) or H^T t (inverse)
+        for (int j = 0; j < 4; ++j) {
+            for (int k = 0; k < 4; ++k) {
+                out[i][j] += (inverse ? h[k][i] : h[i][k]) * t[k][j];
+            }
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(tv_haar_inpainting_matches_hand_computed_primal_dual_steps) {
+    // An independent reference for TV + Haar-L1 inpainting: four Chambolle-Pock iterations on a
+    // 1 x 4 x 4 image with 5 missing pixels, computed here in double with plain loops from the
+    // algorithm's definition (x_0 = A^T y, x_bar_0 = x_0, duals 0, explicit tau and sigma):
+    //   q = (q + sigma (A x_bar - y)) / (1 + sigma)
+    //   p = proj_{|p_ij| <= lambda_tv}(p + sigma D x_bar),  w = clip(w + sigma W x_bar, +-lambda_w)
+    //   x_new = x - tau (A^T q + D^T p + W^T w),  x_bar = 2 x_new - x
+    const double lambda_tv = 0.05;
+    const double lambda_w = 0.02;
+    const double tau = 0.2;
+    const double sigma = 0.3; // tau sigma ||K||^2 <= 0.06 (1 + 8 + 1) < 1
+    block4 truth{};
+    block4 mask{};
+    std::mt19937_64 rng(21);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (auto& row : truth) {
+        for (auto& v : row) {
+            v = static_cast<float>(u(rng));
+        }
+    }
+    const int missing[5][2] = {{0, 1}, {1, 2}, {2, 0}, {3, 3}, {2, 2}};
+    for (auto& row : mask) {
+        row.fill(1.0);
+    }
+    for (const auto& m : missing) {
+        mask[m[0]][m[1]] = 0.0;
+    }
+    block4 y{};
+    for (int i = 0; i < 4; ++i) {
+        for (int j = 0; j < 4; ++j) {
+            y[i][j] = mask[i][j] * truth[i][j];
+        }
+    }
+    block4 x = y; // A^T y (A = A^T = the mask)
+    block4 x_bar = x;
+    block4 q{};
+    block4 p0{};
+    block4 p1{};
+    block4 w{};
+    std::vector<double> reference_objective;
+    for (int it = 0; it < 4; ++it) {
+        const block4 wx = haar_level(x_bar, false);
+        block4 kt{}; // A^T q + D^T p (W^T w added below)
+        for (int i = 0; i < 4; ++i) {
+            for (int j = 0; j < 4; ++j) {
+                q[i][j] = (q[i][j] + sigma * (mask[i][j] * x_bar[i][j] - y[i][j])) / (1 + sigma);
+                const double g0 = i < 3 ? x_bar[i + 1][j] - x_bar[i][j] : 0.0;
+                const double g1 = j < 3 ? x_bar[i][j + 1] - x_bar[i][j] : 0.0;
+                double a = p0[i][j] + sigma * g0;
+                double b = p1[i][j] + sigma * g1;
+                const double scale = std::max(1.0, std::sqrt(a * a + b * b) / lambda_tv);
+                p0[i][j] = a / scale;
+                p1[i][j] = b / scale;
+                w[i][j] = std::clamp(w[i][j] + sigma * wx[i][j], -lambda_w, lambda_w);
+            }
+        }
+        const block4 wtw = haar_level(w, true);
+        for (int i = 0; i < 4; ++i) {
+            for (int j = 0; j < 4; ++j) {
+                // D^T p = -div p
+                double div = 0.0;
+                div += i < 3 ? p0[i][j] : 0.0;
+                div -= i > 0 ? p0[i - 1][j] : 0.0;
+                div += j < 3 ? p1[i][j] : 0.0;
+                div -= j > 0 ? p1[i][j - 1] : 0.0;
+                kt[i][j] = mask[i][j] * q[i][j] - div + wtw[i][j];
+            }
+        }
+        block4 next{};
+        for (int i = 0; i < 4; ++i) {
+            for (int j = 0; j < 4; ++j) {
+                next[i][j] = x[i][j] - tau * kt[i][j];
+                x_bar[i][j] = 2 * next[i][j] - x[i][j];
+            }
+        }
+        x = next;
+        // F(x) = 1/2 ||A x - y||^2 + lambda_tv TV(x) + lambda_w ||W x||_1
+        const block4 wx_new = haar_level(x, false);
+        double f = 0.0;
+        for (int i = 0; i < 4; ++i) {
+            for (int j = 0; j < 4; ++j) {
+                const double r = mask[i][j] * x[i][j] - y[i][j];
+                const double g0 = i < 3 ? x[i + 1][j] - x[i][j] : 0.0;
+                const double g1 = j < 3 ? x[i][j + 1] - x[i][j] : 0.0;
+                f += 0.5 * r * r + lambda_tv * std::sqrt(g0 * g0 + g1 * g1) +
+                     lambda_w * std::abs(wx_new[i][j]);
+            }
+        }
+        reference_objective.push_back(f);
+    }
+
+    image mask_image(shape3{1, 4, 4});
+    image yi(shape3{1, 4, 4});
+    for (std::size_t i = 0; i < 4; ++i) {
+        for (std::size_t j = 0; j < 4; ++j) {
+            mask_image(0, i, j) = static_cast<float>(mask[i][j]);
+            yi(0, i, j) = static_cast<float>(y[i][j]);
+        }
+    }
+    const inpainting a(mask_image);
+    const auto r = tv_haar_primal_dual(a, yi,
+                                       {.lambda_tv = lambda_tv,
+                                        .lambda_wavelet = lambda_w,
+                                        .levels = 1,
+                                        .max_iter = 4,
+                                        .tau = tau,
+                                        .sigma = sigma});
+    BOOST_TEST_REQUIRE(r.iterations == 4);
+    double worst = 0.0;
+    for (std::size_t i = 0; i < 4; ++i) {
+        for (std::size_t j = 0; j < 4; ++j) {
+            worst = std::max(worst, std::abs(r.x(0, i, j) - x[i][j]));
+        }
+    }
+    BOOST_TEST(worst < 2e-6, "largest difference from the hand-computed iterate " << worst);
+    for (std::size_t k = 0; k < 4; ++k) {
+        BOOST_TEST(std::abs(r.objective[k] - reference_objective[k]) <
+                       1e-5 * reference_objective[k],
+                   "objective " << k << ": " << r.objective[k] << " vs " << reference_objective[k]);
+    }
 }

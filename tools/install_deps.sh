@@ -5,8 +5,8 @@
 # python3-skimage, used only to regenerate golden files and run peer benchmarks)
 set -euo pipefail
 
-packages=(cmake g++ pkg-config make ninja-build libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
-    libboost-test-dev libstb-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev
+packages=(cmake g++ pkg-config make ninja-build python3 libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
+    libboost-test-dev clang-format libstb-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev
     fonts-dejavu-core) # fonts-dejavu-core: DejaVuSans.ttf, the text of the report module's plots
 if [[ "${1:-}" == "--with-python" ]]; then
     packages+=(python3-torch python3-skimage python3-numpy)

@@ -5,7 +5,8 @@
 #                                        label gpu, when nvcc is found: built always, run on a GPU,
 #                                        reported as skipped without one)
 #        tools/run_tests.sh --sanitize   AddressSanitizer + UBSan build in build-sanitize/ (host
-#                                        code only: the CUDA backend is off)
+#                                        code only: the CUDA backend is off; the CLI and its
+#                                        end-to-end tests included)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/tools/install_deps.sh"
@@ -17,7 +18,7 @@ if [[ "${1:-}" == "--sanitize" ]]; then
     build="$root/build-sanitize"
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DXRESTORE_SANITIZE=ON \
-        -DXRESTORE_BUILD_BENCHMARKS=OFF -DXRESTORE_BUILD_EXAMPLES=OFF -DXRESTORE_BUILD_CLI=OFF \
+        -DXRESTORE_BUILD_BENCHMARKS=OFF -DXRESTORE_BUILD_EXAMPLES=OFF -DXRESTORE_BUILD_CLI=ON \
         -DXRESTORE_WARNINGS_AS_ERRORS=ON -DXRESTORE_CUDA=OFF >/dev/null
     cmake --build "$build" -j "$jobs"
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1

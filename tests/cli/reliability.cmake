@@ -1,9 +1,9 @@
 # Hostile inputs and bad arguments end to end (included by tests/cli/CMakeLists.txt): each test
-# checks the exit status and the message together, and the files left behind, through expect.sh.
+# checks the exit status and the message together, and the files left behind, through
+# tests/check_command.cmake (${check_command}).
 # The inputs (16000 x 16000 PNGs of a few MB, a black and a constant photo, a sidecar and a grid
 # nested 100,000 levels deep...) are written by cli_test_inputs (make_test_inputs.cpp) once, by
 # the fixture test cli_reliability_inputs.
-set(expect sh ${CMAKE_CURRENT_SOURCE_DIR}/expect.sh)
 set(rel ${CMAKE_CURRENT_BINARY_DIR}/reliability)
 set(in ${rel}/inputs)
 add_executable(cli_test_inputs ${CMAKE_CURRENT_SOURCE_DIR}/make_test_inputs.cpp)
@@ -12,9 +12,57 @@ add_test(NAME cli_reliability_inputs
     COMMAND $<TARGET_FILE:cli_test_inputs> ${in} ${PROJECT_SOURCE_DIR})
 set_tests_properties(cli_reliability_inputs PROPERTIES FIXTURES_SETUP cli_reliability_inputs)
 
-# reliability_test(NAME CHECKS... -- COMMAND...): expect.sh CHECKS -- COMMAND, with the inputs.
+# reliability_test(NAME CHECK... -- COMMAND...): COMMAND through ${check_command}, with the
+# inputs. CHECKs: --status 0|error, --match REGEX, --no-match REGEX, --file PATH (written),
+# --no-file PATH (not written), --file-match PATH REGEX, --no-glob PATTERN (after the run);
+# --fresh DIR (emptied), --write PATH TEXT (before it); --address-space KB (ulimit -v).
 function(reliability_test name)
-    add_test(NAME ${name} COMMAND ${expect} ${ARGN})
+    set(defines)
+    set(prefix)
+    foreach(kind match no_match file no_file file_match write)
+        set(${kind}_n 0)
+    endforeach()
+    set(suffixes "" _2 _3 _4 _5)
+    set(rest ${ARGN})
+    while(rest)
+        list(POP_FRONT rest option)
+        if(option STREQUAL "--")
+            break()
+        endif()
+        list(POP_FRONT rest value)
+        if(option STREQUAL "--status")
+            list(APPEND defines "-DEXPECT_EXIT=${value}")
+        elseif(option STREQUAL "--fresh")
+            list(APPEND defines "-DFRESH_DIR=${value}")
+        elseif(option STREQUAL "--no-glob")
+            list(APPEND defines "-DABSENT_GLOB=${value}")
+        elseif(option STREQUAL "--address-space")
+            set(prefix sh -c "ulimit -v ${value} && exec \"$0\" \"$@\"")
+        else()
+            string(REGEX REPLACE "^--" "" kind "${option}")
+            string(REPLACE "-" "_" kind "${kind}")
+            list(GET suffixes ${${kind}_n} n)
+            math(EXPR ${kind}_n "${${kind}_n} + 1")
+            if(kind STREQUAL "match")
+                list(APPEND defines "-DEXPECT_REGEX${n}=${value}")
+            elseif(kind STREQUAL "no_match")
+                list(APPEND defines "-DFORBID_REGEX${n}=${value}")
+            elseif(kind STREQUAL "file")
+                list(APPEND defines "-DEXPECT_PRESENT${n}=${value}")
+            elseif(kind STREQUAL "no_file")
+                list(APPEND defines "-DEXPECT_ABSENT${n}=${value}")
+            elseif(kind STREQUAL "file_match")
+                list(POP_FRONT rest pattern)
+                list(APPEND defines "-DEXPECT_FILE${n}=${value}" "-DEXPECT_FILE_REGEX${n}=${pattern}")
+            elseif(kind STREQUAL "write")
+                list(POP_FRONT rest text)
+                list(APPEND defines "-DWRITE_FILE${n}=${value}" "-DWRITE_TEXT${n}=${text}")
+            else()
+                message(FATAL_ERROR "reliability_test(${name}): unknown check ${option}")
+            endif()
+        endif()
+    endwhile()
+    add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} ${defines} -P ${check_command} -- ${prefix} ${rest})
     set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED cli_reliability_inputs
         ENVIRONMENT "OMP_NUM_THREADS=2;OMP_WAIT_POLICY=passive" TIMEOUT 120)
 endfunction()
@@ -69,6 +117,14 @@ reliability_test(cli_out_of_memory_says_what_was_being_allocated --status error
 reliability_test(cli_max_memory_must_be_positive --status error
     --match "--max-memory: must be a number of GB > 0, got '0'"
     -- ${cli} degrade ${in}/y.npy ${rel}/unused.npy --max-memory 0)
+
+# ... the estimate of a downsample restore without --ref counts the upsampled image (Y is
+# 3 x 32 x 32 here, X 3 x 128 x 128 with --factor 4: 16 images of X take 3.1 MB, of Y 0.2 MB)
+reliability_test(cli_restore_downsample_memory_counts_the_upsampled_image --status error
+    --match "restore: this run needs about 0.0 GB of memory \\(tv's working set \\(about 16 images\\)"
+    --match "more than --max-memory 0.002 GB"
+    -- ${cli} restore ${in}/y.npy ${rel}/unused.npy --op downsample --factor 4 --solver tv
+        --iters 2 --max-memory 0.002)
 
 # 4. Two outputs naming one file, or an output naming an input: refused before anything is
 # written (the input is still a .npy afterwards)
@@ -161,8 +217,29 @@ reliability_test(cli_unsigned_flag_negative --status error
     --match "--factor: must be a non-negative integer, got -2"
     --no-match "18446744073709551614"
     -- ${cli} degrade ${in}/y.npy ${rel}/unused.npy --op downsample --factor -2)
+# every unsigned option of every command (CLI11 would wrap -1 to 18446744073709551615)
+set(unsigned_flags
+    "degrade|--factor|--op downsample" "degrade|--levels|" "degrade|--seed|" "denoise|--seed|"
+    "adjoint-check|--trials|" "adjoint-check|--seed|" "study|--size|" "study|--seed|")
+foreach(case IN LISTS unsigned_flags)
+    string(REPLACE "|" ";" parts "${case}")
+    list(GET parts 0 command)
+    list(GET parts 1 flag)
+    list(GET parts 2 extra)
+    separate_arguments(extra)
+    set(inputs ${in}/y.npy ${rel}/unused.npy)
+    if(command STREQUAL "adjoint-check" OR command STREQUAL "study")
+        set(inputs)
+    endif()
+    string(REGEX REPLACE "^--" "" flag_name "${flag}")
+    string(REPLACE "-" "_" test_name "cli_${command}_${flag_name}_negative")
+    reliability_test(${test_name} --status error
+        --match "${flag}: must be a non-negative integer, got -1"
+        --no-match "18446744073709551615"
+        -- ${cli} ${command} ${inputs} ${flag} -1 ${extra})
+endforeach()
 reliability_test(cli_compare_negative_crop --status error
-    --match "compare: key 'crop' must be a non-negative integer, got -5"
+    --match "compare: key 'crop' in the grid's top level must be a non-negative integer, got -5"
     -- ${cli} compare --grid ${grid_negative_crop} --out ${rel}/compare_crop)
 reliability_test(cli_integer_npy_is_not_an_image --status error
     --match "load_array: '[^']*u8_2x3x4.npy' must hold float32 or float64 values in \\[0, 1\\], got integers \\(dtype \\|u1\\)"
@@ -208,7 +285,7 @@ reliability_test(cli_restore_ref_of_another_size_names_the_ref --status error
 reliability_test(cli_compare_failing_midway_keeps_the_old_report --status error
     --fresh ${rel}/report_kept --write ${rel}/report_kept/results.md "OLD REPORT"
     --match "unet_denoiser: a denoiser needs as many output as input channels"
-    --file-match ${rel}/report_kept/results.md "^OLD REPORT$"
+    --file-match ${rel}/report_kept/results.md "^OLD REPORT\n$"
     --no-file ${rel}/report_kept/results.csv
     --no-glob "${rel}/.report_kept.*"
     -- ${cli} compare --grid ${grid_fails_midway} --out ${rel}/report_kept)

@@ -1,6 +1,6 @@
 // A type with apply() but no adjoint() is not a linear_operator: solvers must reject it at compile
 // time with a message that names the concept.
-// expect: linear_operator
+// expect: satisfaction of [^ ]*linear_operator<Op>[^ ]* \[with Op = forward_only\]
 #include <xrestore/xrestore.hpp>
 
 struct forward_only {

@@ -91,6 +91,7 @@ struct command {
     std::string help{};
     std::vector<flag> flags{};
     std::function<int()> run{};
+    std::string footer{}; ///< printed after the flags in the subcommand's --help (empty: none)
 
     /// Binds an option or positional argument `name` to `value` (a bool: a flag without value).
     template <class T>

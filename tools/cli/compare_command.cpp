@@ -1,27 +1,19 @@
 // xrestore compare --grid GRID.json --out DIR: every combination of images x degradations x
-// solvers x parameter values in the grid; writes DIR/results.csv and DIR/results.md (PSNR, SSIM,
-// iterations, wall time per run) with a progress bar on a terminal.
-//
-// Grid format (paths relative to the grid file):
-// {
-//   "seed": 0, "crop": 128,                      // optional: centre crop (square side)
-//   "images": ["../data/images/butterfly_set5.png"],
-//   "degradations": [{"name": "box13", "op": "blur", "kernel": "box:13", "boundary": "zero",
-//                     "noise": 0.01},
-//                    {"name": "inpaint60", "op": "inpaint", "missing": 0.6}],
-//   "solvers": [{"solver": "tv", "iters": 100, "lambda": [1e-3, 3e-3]},
-//               {"solver": "pnp-admm", "denoiser": ["gaussian", "tv"], "eta": 1e-4}]
-// }
-// In a solver entry every key may hold one value or a list; lists are expanded as a product.
-// The keys of an entry are "solver", "denoiser", "denoiser_strength" and the parameters the
-// solver reads in the solver table (the flags of `restore`, without "--": iters, lambda, eta,
-// mu, step, ...); a parameter not given keeps the solver's default.
+// solvers x parameter values in the grid (the format: compare_grid.cpp, compare --help). Each run
+// records its history (seconds, objective, relative change, MSE/PSNR/SSIM of every iterate
+// against the ground truth); writes DIR/results.csv and DIR/results.md (final and best PSNR,
+// SSIM, iterations, stop, seconds, seconds per iteration per run), DIR/history.csv (every run's
+// history, one row per run and iteration) and a PSNR-against-iteration plot per image x
+// degradation, with a progress bar on a terminal. A diverged run is marked in the tables and
+// makes the exit status 3, unless --allow-diverged.
 
 #include "command.hpp"
+#include "compare_grid.hpp"
 #include "denoiser_choice.hpp"
 #include "memory_budget.hpp"
 #include "operator_flags.hpp"
 #include "output_paths.hpp"
+#include "run_history.hpp"
 #include "solver_table.hpp"
 
 #include <xrestore/core/error.hpp>
@@ -29,25 +21,22 @@
 #include <xrestore/core/tensor.hpp>
 #include <xrestore/io/atomic_file.hpp>
 #include <xrestore/io/image.hpp>
-#include <xrestore/io/json.hpp>
 #include <xrestore/metrics/psnr.hpp>
 #include <xrestore/metrics/ssim.hpp>
+#include <xrestore/report/plot.hpp>
+#include <xrestore/solvers/monitor.hpp>
 
-#include <nlohmann/json.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xview.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <limits>
 #include <memory>
+#include <set>
 #include <string>
-#include <type_traits>
 #include <unistd.h>
 #include <utility>
 #include <variant>
@@ -60,184 +49,215 @@ namespace {
 struct compare_args {
     std::string grid;
     std::string out = "compare_out";
+    bool allow_diverged = false;
     bool verbose = false;
     double max_memory = 0.0;
 };
 
-/// The product of every list-valued key of a solver entry.
-std::vector<nlohmann::json> expand(const nlohmann::json& entry) {
-    std::vector<nlohmann::json> out{nlohmann::json::object()};
-    for (const auto& [key, value] : entry.items()) {
-        const nlohmann::json values = value.is_array() ? value : nlohmann::json::array({value});
-        if (values.empty()) {
-            throw value_error("compare: solver key '" + key + "' must not be an empty list");
-        }
-        std::vector<nlohmann::json> next;
-        for (const auto& partial : out) {
-            for (const auto& v : values) {
-                nlohmann::json p = partial;
-                p[key] = v;
-                next.push_back(p);
-            }
-        }
-        out = std::move(next);
+/// The exit status when a run diverged.
+constexpr int diverged_status = 3;
+
+/// What one run of the grid gave.
+struct run_outcome {
+    int id = 0; ///< 1, 2, ... in the order of the tables
+    std::string image;
+    std::string degradation;
+    const grid_run* run = nullptr;
+    double psnr_input = 0.0;
+    double psnr = 0.0;
+    double ssim = 0.0;
+    int iterations = 0;
+    solver_stop stop = solver_stop::max_iterations;
+    std::string stop_detail;
+    double seconds = 0.0; ///< the solver's wall time, less the time of the per-iteration metrics
+    /// mean seconds of an iteration after the first (the first also carries the solver's
+    /// set-up); the first's seconds for a one-iteration run, NaN for none
+    double seconds_per_iteration = 0.0;
+    std::vector<history_row> history;
+    const history_row* best = nullptr; ///< into history: the highest PSNR
+};
+
+/// The mean seconds of an iteration after the first (see run_outcome).
+double seconds_per_iteration(const std::vector<double>& seconds) {
+    if (seconds.empty()) {
+        return std::nan("");
+    }
+    if (seconds.size() == 1) {
+        return seconds.front();
+    }
+    return (seconds.back() - seconds.front()) / static_cast<double>(seconds.size() - 1);
+}
+
+/// `text` as a CSV field, quoted (with doubled quotes) when it holds a comma or a quote.
+std::string csv_text(const std::string& text) {
+    if (text.find_first_of(",\"\n") == std::string::npos) {
+        return text;
+    }
+    std::string quoted = "\"";
+    for (char c : text) {
+        quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    }
+    return quoted + "\"";
+}
+
+/// `text` with every character outside [A-Za-z0-9._-] as '_', for a file name.
+std::string file_name_part(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        out += plain ? c : '_';
     }
     return out;
 }
 
-/// The value of `key` as a T, or `fallback` when it is absent. Integers must be whole numbers in
-/// T's range (no sign for an unsigned T: -5 is not wrapped to 18446744073709551611).
-template <class T>
-T get_or(const nlohmann::json& j, const char* key, T fallback) {
-    if (!j.contains(key)) {
-        return fallback;
+std::string fixed(const char* format, double v) {
+    if (std::isnan(v)) {
+        return "";
     }
-    const nlohmann::json& v = j.at(key);
-    auto wrong = [&](const char* expected) {
-        return value_error(std::string("compare: key '") + key + "' must be " + expected +
-                           ", got " + v.dump());
-    };
-    if constexpr (std::is_same_v<T, std::string>) {
-        if (!v.is_string()) {
-            throw wrong("a string");
-        }
-        return v.get<std::string>();
-    } else if constexpr (std::is_integral_v<T>) {
-        if (std::is_unsigned_v<T> ? !v.is_number_unsigned() : !v.is_number_integer()) {
-            throw wrong(std::is_unsigned_v<T> ? "a non-negative integer" : "an integer");
-        }
-        if constexpr (std::is_unsigned_v<T>) {
-            if (v.get<std::uint64_t>() > std::numeric_limits<T>::max()) {
-                throw wrong("an integer in range");
-            }
-        } else {
-            const auto n = v.get<std::int64_t>();
-            if (n < std::numeric_limits<T>::min() || n > std::numeric_limits<T>::max()) {
-                throw wrong("an integer in range");
-            }
-        }
-        return v.get<T>();
-    } else {
-        if (!v.is_number()) {
-            throw wrong("a number");
-        }
-        return v.get<T>();
-    }
+    char text[64];
+    std::snprintf(text, sizeof text, format, v);
+    return text;
 }
 
-/// One solver run of the grid: the solver, the parameter values given and the denoiser.
-struct solver_run {
-    const solver_entry* solver = nullptr;
-    solver_settings given;
-    std::string denoiser_name;
-    double denoiser_strength = 0.0;
+/// Writes `text` to `path` atomically.
+void write_text(const std::filesystem::path& path, const std::string& text) {
+    write_atomically(path, [&](const std::filesystem::path& temporary) {
+        std::ofstream out(temporary, std::ios::binary);
+        out << text;
+        out.close();
+        if (!out) {
+            throw io_error("compare: cannot write '" + path.string() + "'");
+        }
+    });
+}
+
+std::string results_csv(const std::vector<run_outcome>& runs) {
+    std::string csv = "run,image,degradation,solver,parameters,psnr_input,psnr,ssim,best_psnr,"
+                      "best_iteration,iterations,stop,seconds,seconds_per_iteration\n";
+    for (const run_outcome& r : runs) {
+        csv += std::to_string(r.id) + ',' + csv_text(r.image) + ',' + csv_text(r.degradation) +
+               ',' + r.run->solver->name + ',' + csv_text(r.run->parameters) + ',' +
+               csv_number(r.psnr_input) + ',' + csv_number(r.psnr) + ',' + csv_number(r.ssim) +
+               ',' + (r.best ? csv_number(r.best->psnr) : "") + ',' +
+               (r.best ? std::to_string(r.best->iteration) : "") + ',' +
+               std::to_string(r.iterations) + ',' + to_string(r.stop) + ',' +
+               csv_number(r.seconds) + ',' + csv_number(r.seconds_per_iteration) + '\n';
+    }
+    return csv;
+}
+
+std::string history_csv(const std::vector<run_outcome>& runs) {
+    std::string csv = "run,image,degradation,solver,parameters," + history_csv_header() + '\n';
+    for (const run_outcome& r : runs) {
+        const std::string prefix = std::to_string(r.id) + ',' + csv_text(r.image) + ',' +
+                                   csv_text(r.degradation) + ',' + r.run->solver->name + ',' +
+                                   csv_text(r.run->parameters) + ',';
+        for (const history_row& row : r.history) {
+            csv += prefix + history_csv_fields(row) + '\n';
+        }
+    }
+    return csv;
+}
+
+std::string table_row(const run_outcome& r) {
+    const std::string stop = r.stop == solver_stop::diverged ? "**diverged**" : to_string(r.stop);
+    return "| " + std::to_string(r.id) + " | " + r.image + " | " + r.degradation + " | " +
+           r.run->solver->name + " | " + r.run->parameters + " | " + fixed("%.2f", r.psnr_input) +
+           " | " + fixed("%.2f", r.psnr) + " | " + fixed("%.4f", r.ssim) + " | " +
+           (r.best ? fixed("%.2f", r.best->psnr) : "") + " | " +
+           (r.best ? std::to_string(r.best->iteration) : "") + " | " +
+           std::to_string(r.iterations) + " | " + stop + " | " + fixed("%.2f", r.seconds) + " | " +
+           fixed("%.3g", r.seconds_per_iteration) + " |\n";
+}
+
+std::string results_table(const std::vector<run_outcome>& runs) {
+    std::string md =
+        "| run | image | degradation | solver | parameters | PSNR in (dB) | PSNR (dB) | "
+        "SSIM | best PSNR (dB) | best at | iterations | stop | time (s) | "
+        "s / iteration |\n|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|"
+        "---:|\n";
+    for (const run_outcome& r : runs) {
+        md += table_row(r);
+    }
+    return md;
+}
+
+/// A case of the grid: an image x degradation, with the runs on it and its plot's file.
+struct plotted_case {
+    std::string image;
+    std::string degradation;
+    std::vector<const run_outcome*> runs;
+    std::string plot; ///< file name in --out; empty when no plot was written
 };
 
-solver_run solver_args(const nlohmann::json& s) {
-    const std::vector<solver_parameter> parameters = solver_keys();
-    auto is_parameter = [&](const std::string& key) {
-        return std::any_of(parameters.begin(), parameters.end(),
-                           [&](const solver_parameter& p) { return p.key == key; });
-    };
-    for (const auto& [key, value] : s.items()) {
-        if (key != "solver" && key != "denoiser" && key != "denoiser_strength" &&
-            !is_parameter(key)) {
-            std::string known = "solver";
-            for (const auto& p : parameters) {
-                known += ", " + p.key;
-            }
-            throw value_error("compare: unknown solver key '" + key + "' (known: " + known +
-                              ", denoiser, denoiser_strength)");
+/// The PSNR-against-iteration plot of a case, every run a series; "" when written, else why not.
+std::string write_case_plot(const std::filesystem::path& path, const plotted_case& c) {
+    std::vector<report::plot_series> series;
+    for (const run_outcome* r : c.runs) {
+        report::plot_series s;
+        s.label = std::to_string(r->id) + ": " + r->run->solver->name +
+                  (r->run->parameters.empty() ? "" : " " + r->run->parameters) +
+                  (r->stop == solver_stop::diverged ? " (diverged)" : "");
+        for (const history_row& row : r->history) {
+            s.x.push_back(row.iteration);
+            s.y.push_back(row.psnr);
         }
+        series.push_back(std::move(s));
     }
-    solver_run run;
-    const std::string name = get_or<std::string>(s, "solver", "");
-    run.solver = find_solver(name);
-    if (run.solver == nullptr) {
-        throw value_error("compare: solver must be one of the `restore --solver` names, got '" +
-                          name + "'");
+    try {
+        write_atomically(path, [&](const std::filesystem::path& temporary) {
+            report::write_line_plot(
+                temporary, series,
+                {.title = c.image + ", " + c.degradation + ": PSNR against iteration",
+                 .x_label = "iteration",
+                 .y_label = "PSNR (dB)",
+                 .legend = report::legend_position::above});
+        });
+    } catch (const xrestore::error& e) {
+        return e.what();
     }
-    for (const auto& p : parameters) {
-        if (!s.contains(p.key)) {
-            continue;
-        }
-        if (run.solver->parameter(p.key) == nullptr) {
-            std::string reads;
-            for (const auto& q : run.solver->parameters) {
-                reads += (reads.empty() ? "" : ", ") + q.key;
-            }
-            throw value_error("compare: key '" + p.key + "' is not a parameter of solver " + name +
-                              " (it reads " + reads + ")");
-        }
-        if (p.integer) {
-            const int v = get_or<int>(s, p.key.c_str(), 0);
-            if (p.key == "iters") {
-                require(v > 0, "compare", "iters", "positive", v);
-            }
-            run.given[p.key] = v;
-        } else {
-            run.given[p.key] = get_or<double>(s, p.key.c_str(), 0.0);
-        }
-    }
-    run.denoiser_name = get_or<std::string>(s, "denoiser", "tv");
-    if (!is_denoiser_name(run.denoiser_name)) {
-        throw value_error("compare: denoiser must be " + denoiser_names() + ", got '" +
-                          run.denoiser_name + "'");
-    }
-    run.denoiser_strength = get_or<double>(s, "denoiser_strength", 0.0);
-    require(run.denoiser_strength >= 0.0, "compare", "denoiser_strength", ">= 0 (0: the default)",
-            run.denoiser_strength);
-    return run;
+    return {};
 }
 
-std::string describe(const nlohmann::json& s) {
-    std::string text;
-    for (const auto& [key, value] : s.items()) {
-        if (key == "solver") {
-            continue;
+std::string results_markdown(const std::vector<run_outcome>& runs,
+                             const std::vector<plotted_case>& cases) {
+    std::string md = "# compare: results\n\n" + results_table(runs) +
+                     "\nPSNR and SSIM are those of the returned estimate clipped to [0, 1]; best "
+                     "PSNR is the highest PSNR over the iterations and \"best at\" the iteration "
+                     "that reached it (history.csv has every iteration of every run, by run "
+                     "number). SSIM is the Gaussian-window SSIM of Wang et al. as scikit-image "
+                     "computes it: structural_similarity(gaussian_weights=True, sigma=1.5, "
+                     "use_sample_covariance=False, data_range=1), over the channels. Time is the "
+                     "solver's wall time without the per-iteration metrics; s / iteration is the "
+                     "mean time of an iteration after the first (the first also carries the "
+                     "solver's set-up). A diverged run stopped on the divergence rule; its numbers "
+                     "are those of its last good iterate.\n";
+    for (const plotted_case& c : cases) {
+        if (!c.plot.empty()) {
+            md += "\n![" + c.image + ", " + c.degradation + ": PSNR against iteration](" + c.plot +
+                  ")\n";
         }
-        text += (text.empty() ? "" : " ") + key + "=" +
-                (value.is_string() ? value.get<std::string>() : value.dump());
     }
-    return text;
+    return md;
 }
 
 int run_compare(const compare_args& a) {
     namespace fs = std::filesystem;
-    const fs::path grid_path(a.grid);
-    const nlohmann::json grid = read_json_file(grid_path, "compare: grid file");
-    const fs::path base = grid_path.parent_path();
-    for (const char* key : {"images", "degradations", "solvers"}) {
-        if (!grid.contains(key) || !grid.at(key).is_array() || grid.at(key).empty()) {
-            throw value_error(std::string("compare: the grid must have a non-empty list '") + key +
-                              "'");
-        }
-    }
-    const auto seed = get_or<std::uint64_t>(grid, "seed", 0);
-    const auto crop = get_or<std::size_t>(grid, "crop", 0);
+    const compare_grid grid = read_compare_grid(a.grid);
 
-    // Load and validate everything before the first long run.
-    std::vector<fs::path> image_paths;
+    // Load and check everything before the first long run.
     file_plan files("compare");
     files.input("--grid", a.grid);
-    for (const auto& entry : grid.at("images")) {
-        if (!entry.is_string()) {
-            throw value_error("compare: every entry of 'images' must be a path, got " +
-                              entry.dump());
-        }
-        fs::path p = entry.get<std::string>();
-        if (p.is_relative() && !fs::exists(p)) {
-            p = base / p;
-        }
-        image_paths.push_back(p);
-        files.input("image", p.string());
+    for (const grid_image& entry : grid.images) {
+        files.input("image", entry.path.string());
     }
     files.report_folder("--out", a.out, "results.md").check();
-    for (const fs::path& p : image_paths) {
+    for (const grid_image& entry : grid.images) {
         memory_plan memory("compare", a.max_memory);
-        const shape3 s = memory.input("image", p.string());
+        const shape3 s = memory.input("image", entry.path.string());
         memory.add("a solver's working set (about 16 images)",
-                   image_bytes(crop > 0 ? shape3{s[0], crop, crop} : s, 16));
+                   image_bytes(grid.crop > 0 ? shape3{s[0], grid.crop, grid.crop} : s, 16));
         memory.check();
     }
     struct loaded {
@@ -245,66 +265,47 @@ int run_compare(const compare_args& a) {
         image truth;
     };
     std::vector<loaded> images;
-    for (const fs::path& p : image_paths) {
-        image x = during("reading '" + p.string() + "'", [&] { return load_array(p); });
-        check_finite(x, "compare", p.string());
-        if (crop > 0) {
+    for (const grid_image& entry : grid.images) {
+        image x =
+            during("reading '" + entry.path.string() + "'", [&] { return load_array(entry.path); });
+        check_finite(x, "compare", entry.path.string());
+        if (grid.crop > 0) {
             const auto [c, h, w] = shape_of<3>(x);
-            require(crop <= h && crop <= w, "compare", "crop", "at most the image size", crop);
-            const std::size_t top = (h - crop) / 2;
-            const std::size_t left = (w - crop) / 2;
-            x = xt::view(x, xt::all(), xt::range(top, top + crop), xt::range(left, left + crop));
+            require(grid.crop <= h && grid.crop <= w, "compare", "crop", "at most the image size",
+                    grid.crop);
+            const std::size_t top = (h - grid.crop) / 2;
+            const std::size_t left = (w - grid.crop) / 2;
+            x = xt::view(x, xt::all(), xt::range(top, top + grid.crop),
+                         xt::range(left, left + grid.crop));
         }
-        images.push_back({p.filename().string(), std::move(x)});
+        images.push_back({entry.name, std::move(x)});
     }
-    std::vector<std::pair<nlohmann::json, solver_run>> runs;
-    for (const auto& entry : grid.at("solvers")) {
-        for (const auto& s : expand(entry)) {
-            runs.emplace_back(s, solver_args(s));
-        }
-    }
-    const std::size_t total = images.size() * grid.at("degradations").size() * runs.size();
-
+    const std::size_t total = images.size() * grid.degradations.size() * grid.runs.size();
     // the results go to a fresh folder that replaces --out at the end (complete or not at all)
     atomic_folder folder(a.out);
-    const fs::path& dir = folder.path();
-    std::ofstream csv(dir / "results.csv");
-    if (!csv) {
-        throw io_error("compare: cannot write results.csv in '" + dir.string() + "'");
-    }
-    csv << "image,degradation,solver,parameters,psnr_input,psnr,ssim,iterations,seconds\n";
-    std::string md = "| image | degradation | solver | parameters | PSNR in (dB) | PSNR (dB) | "
-                     "SSIM | iterations | time (s) |\n|---|---|---|---|---:|---:|---:|---:|---:|\n";
+
     const bool show = a.verbose || (isatty(fileno(stderr)) != 0);
-    std::size_t done = 0;
+    std::vector<run_outcome> outcomes;
+    outcomes.reserve(total); // the cases keep pointers into it
+    std::vector<plotted_case> cases;
     const auto start = std::chrono::steady_clock::now();
-    const iteration_monitor quiet = [](int, const image&) {};
     for (const auto& img : images) {
-        for (const auto& deg : grid.at("degradations")) {
-            operator_flags flags;
-            flags.op = get_or<std::string>(deg, "op", "blur");
-            flags.kernel = get_or<std::string>(deg, "kernel", flags.kernel);
-            flags.boundary = get_or<std::string>(deg, "boundary", flags.boundary);
-            flags.missing = get_or<double>(deg, "missing", flags.missing);
-            flags.factor = get_or<std::size_t>(deg, "factor", flags.factor);
-            flags.seed = seed;
-            const std::string deg_name = get_or<std::string>(deg, "name", flags.op);
-            const double noise = get_or<double>(deg, "noise", 0.0);
-            require(noise >= 0.0 && noise <= max_noise_sigma, "compare", "noise",
-                    "in [0, 1e6] (images are in [0, 1])", noise);
+        for (const grid_degradation& deg : grid.degradations) {
             const image_operator op = as_image_operator(
-                make_operator(flags, shape_of<3>(img.truth)),
-                "compare: degradation op must be blur, inpaint or downsample, got " + flags.op);
+                make_operator(deg.flags, shape_of<3>(img.truth)),
+                "compare: degradation op must be blur, inpaint or downsample, got " + deg.flags.op);
             const image y = std::visit(
                 [&](const auto& A) -> image {
-                    return add_gaussian_noise(A.apply(img.truth), noise, seed + 1);
+                    return add_gaussian_noise(A.apply(img.truth), deg.noise, grid.seed + 1);
                 },
                 op);
             const bool same_shape = shape_of<3>(y) == shape_of<3>(img.truth);
-            const double psnr_in = same_shape ? psnr(img.truth, y) : NAN;
-            for (const auto& [spec, run] : runs) {
-                const cli_denoiser denoiser = make_cli_denoiser(
-                    run.denoiser_name, run.denoiser_strength, "", shape_of<3>(img.truth));
+            const double psnr_in = same_shape ? psnr(img.truth, y) : std::nan("");
+            plotted_case current{img.name, deg.name, {}, {}};
+            for (const grid_run& run : grid.runs) {
+                const cli_denoiser denoiser =
+                    make_cli_denoiser(run.denoiser_name, run.denoiser_strength, run.denoiser_call,
+                                      shape_of<3>(img.truth), "the grid key \"denoiser_call\":");
                 if (denoiser.unet) {
                     memory_plan memory("compare", a.max_memory);
                     memory.add("a solver's working set (about 16 images)",
@@ -313,51 +314,96 @@ int run_compare(const compare_args& a) {
                                denoiser.working_bytes(shape_of<3>(img.truth)));
                     memory.check();
                 }
+                history_recorder recorder(img.truth);
+                const iteration_monitor monitor = [&recorder](int k, const image& x,
+                                                              const iteration_record& r) {
+                    recorder(k, x, r);
+                };
                 const auto t0 = std::chrono::steady_clock::now();
                 const auto result = during("running " + run.solver->name + " on " + img.name, [&] {
-                    return run.solver->run(run.given, op, y, quiet, denoiser);
+                    return run.solver->run(run.given, op, y, monitor, denoiser);
                 });
-                const double seconds =
+                const double wall =
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 const image x = xt::clip(result.x, 0.0f, 1.0f);
-                const double p = psnr(img.truth, x);
-                const double s = ssim(img.truth, x, gaussian_ssim_options);
-                const std::string params = describe(spec);
-                const std::string& solver = run.solver->name;
-                csv << img.name << ',' << deg_name << ',' << solver << ",\"" << params << "\","
-                    << psnr_in << ',' << p << ',' << s << ',' << result.iterations << ',' << seconds
-                    << '\n';
-                char row[512];
-                std::snprintf(row, sizeof row,
-                              "| %s | %s | %s | %s | %.2f | %.2f | %.4f | %d | %.2f |\n",
-                              img.name.c_str(), deg_name.c_str(), solver.c_str(), params.c_str(),
-                              psnr_in, p, s, result.iterations, seconds);
-                md += row;
-                ++done;
+                run_outcome& r = outcomes.emplace_back();
+                r.id = static_cast<int>(outcomes.size());
+                r.image = img.name;
+                r.degradation = deg.name;
+                r.run = &run;
+                r.psnr_input = psnr_in;
+                r.psnr = psnr(img.truth, x);
+                r.ssim = ssim(img.truth, x, gaussian_ssim_options);
+                r.iterations = result.iterations;
+                r.stop = result.stop;
+                r.stop_detail = result.stop_detail;
+                r.seconds = wall - recorder.own_seconds();
+                r.seconds_per_iteration = seconds_per_iteration(result.seconds);
+                r.history = recorder.rows();
+                if (const history_row* best = recorder.best()) {
+                    r.best = &r.history[static_cast<std::size_t>(best - recorder.rows().data())];
+                }
+                current.runs.push_back(&r);
                 if (show) {
                     const double elapsed =
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
                             .count();
+                    const auto done = outcomes.size();
                     std::fprintf(stderr, "\r[%zu/%zu] %s %s: %.2f dB  ETA %.0fs      ", done, total,
-                                 deg_name.c_str(), solver.c_str(), p,
-                                 elapsed / done * (total - done));
+                                 deg.name.c_str(), run.solver->name.c_str(), r.psnr,
+                                 elapsed / static_cast<double>(done) *
+                                     static_cast<double>(total - done));
                     std::fflush(stderr);
                 }
             }
+            cases.push_back(std::move(current));
         }
     }
     if (show) {
         std::fputc('\n', stderr);
     }
-    csv.close();
-    if (!csv) {
-        throw io_error("compare: writing results.csv in '" + dir.string() + "' failed");
+
+    const fs::path& out = folder.path();
+    write_text(out / "results.csv", results_csv(outcomes));
+    write_text(out / "history.csv", history_csv(outcomes));
+    std::set<std::string> plot_names;
+    for (plotted_case& c : cases) {
+        std::string name = "psnr_" + file_name_part(fs::path(c.image).stem().string()) + "_" +
+                           file_name_part(c.degradation);
+        for (int n = 2; plot_names.count(name) > 0; ++n) {
+            name = "psnr_" + file_name_part(fs::path(c.image).stem().string()) + "_" +
+                   file_name_part(c.degradation) + "_" + std::to_string(n);
+        }
+        plot_names.insert(name);
+        if (const std::string why = write_case_plot(out / (name + ".png"), c); why.empty()) {
+            c.plot = name + ".png";
+        } else {
+            std::fprintf(stderr, "compare: no plot for %s, %s: %s\n", c.image.c_str(),
+                         c.degradation.c_str(), why.c_str());
+        }
     }
-    write_text_file(dir / "results.md", md, "compare");
+    write_text(out / "results.md", results_markdown(outcomes, cases));
     folder.commit();
-    std::printf("%s", md.c_str());
-    std::printf("compare: %zu runs -> %s/results.csv, %s/results.md\n", total, a.out.c_str(),
-                a.out.c_str());
+
+    std::printf("%s", results_table(outcomes).c_str());
+    std::printf("compare: %zu runs -> %s/results.csv, %s/results.md, %s/history.csv\n", total,
+                a.out.c_str(), a.out.c_str(), a.out.c_str());
+    int diverged = 0;
+    for (const run_outcome& r : outcomes) {
+        if (r.stop == solver_stop::diverged) {
+            ++diverged;
+            std::fprintf(stderr, "compare: run %d (%s, %s, %s %s) diverged: %s\n", r.id,
+                         r.image.c_str(), r.degradation.c_str(), r.run->solver->name.c_str(),
+                         r.run->parameters.c_str(), r.stop_detail.c_str());
+        }
+    }
+    if (diverged > 0 && !a.allow_diverged) {
+        std::fprintf(stderr,
+                     "xrestore: error: compare: %d of %zu runs diverged (marked in the tables; "
+                     "--allow-diverged exits 0)\n",
+                     diverged, total);
+        return diverged_status;
+    }
     return 0;
 }
 
@@ -366,10 +412,13 @@ int run_compare(const compare_args& a) {
 command compare_command() {
     auto args = std::make_shared<compare_args>();
     command c{"compare", "run a grid of images x degradations x solvers"};
-    c.add("--grid", args->grid, "grid description (JSON)").required();
+    c.add("--grid", args->grid, "grid description (JSON; its format is below)").required();
     c.add("--out", args->out, "output folder").show_default();
+    c.add("--allow-diverged", args->allow_diverged,
+          "exit 0 even when runs diverged (they are marked \"diverged\" in the tables either way)");
     c.add("--verbose", args->verbose, "progress even when stderr is not a terminal");
     add_memory_flag(c, args->max_memory);
+    c.footer = compare_grid_help();
     c.run = [args] { return run_compare(*args); };
     return c;
 }

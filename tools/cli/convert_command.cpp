@@ -1,11 +1,13 @@
-// xrestore convert IN OUT.safetensors [--fp16|--bf16]: rewrite a weights file as safetensors,
-// keeping its metadata (the call convention of a JSON sidecar among it).
+// xrestore convert IN OUT.safetensors [--fp16|--bf16] [--call C]: rewrite a weights file as
+// safetensors, keeping its metadata (the call convention of a JSON sidecar among it, or the one
+// given with --call).
 
 #include "command.hpp"
 #include "memory_budget.hpp"
 #include "output_paths.hpp"
 
 #include <xrestore/core/error.hpp>
+#include <xrestore/denoisers/unet_call.hpp>
 #include <xrestore/io/safetensors.hpp>
 #include <xrestore/io/state_dict.hpp>
 #include <xrestore/io/weights.hpp>
@@ -15,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -28,6 +31,7 @@ struct convert_args {
     bool fp16 = false;
     bool bf16 = false;
     double max_memory = 0.0;
+    std::string call;
 };
 
 int run_convert(const convert_args& a) {
@@ -39,6 +43,15 @@ int run_convert(const convert_args& a) {
     memory.add("reading IN '" + a.input + "' and writing OUT", ec ? 0.0 : 5.0 * file_bytes);
     memory.check();
     state_dict sd = during("reading IN '" + a.input + "'", [&] { return load_weights(a.input); });
+    for (const std::string& note : sd.notes) {
+        std::fprintf(stderr, "xrestore: note: '%s': %s\n", a.input.c_str(), note.c_str());
+    }
+    // the call convention travels in the metadata: the input's own, or the one chosen here
+    if (!a.call.empty()) {
+        sd.metadata["call"] = to_string(parse_unet_call(a.call));
+    } else if (const std::optional<unet_call> declared = declared_unet_call(sd)) {
+        sd.metadata["call"] = to_string(*declared); // a sidecar's quoted JSON string, unquoted
+    }
     std::string architecture = "unknown";
     try {
         const auto net = nn::unet::from_state_dict(sd);
@@ -60,8 +73,13 @@ int run_convert(const convert_args& a) {
     for (const auto& [name, t] : sd.entries()) {
         parameters += t.numel();
     }
-    std::printf("convert: %zu tensors, %zu parameters (%s) -> %s as %s\n", sd.size(), parameters,
-                architecture.c_str(), a.output.c_str(), std::string(to_string(as)).c_str());
+    const auto call = sd.metadata.find("call");
+    std::printf("convert: %zu tensors, %zu parameters (%s) -> %s as %s, %s\n", sd.size(),
+                parameters, architecture.c_str(), a.output.c_str(),
+                std::string(to_string(as)).c_str(),
+                call != sd.metadata.end()
+                    ? ("call convention " + call->second).c_str()
+                    : "no call convention (give one with --call to use it as a denoiser)");
     return 0;
 }
 
@@ -76,6 +94,9 @@ command convert_command() {
     c.add("--fp16", a->fp16, "store float16");
     c.add("--bf16", a->bf16, "store bfloat16").excludes("--fp16");
     add_memory_flag(c, a->max_memory);
+    c.add("--call", a->call,
+          "a U-Net's call convention to record in the metadata (default: the input's own)")
+        .one_of({"raw", "normalised", "normalized", "residual"});
     c.run = [a] { return run_convert(*a); };
     return c;
 }

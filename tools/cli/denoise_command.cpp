@@ -65,7 +65,7 @@ int run_denoise(const denoise_args& a) {
     const image clean = during("reading IN '" + a.input + "'", [&] { return load_array(a.input); });
     check_finite(clean, "denoise", "IN");
     // the network, loaded and checked against the image; it runs in denoiser_choice.cpp
-    const cli_denoiser net = load_unet(a.weights, a.call, shape_of<3>(clean));
+    const cli_denoiser net = load_unet(a.weights, a.call, shape_of<3>(clean), "--call");
     const unet_denoiser& d = *net.unet;
     memory.add("the U-Net's activations", net.working_bytes(shape));
     memory.check();
@@ -134,7 +134,8 @@ command denoise_command() {
           "add Gaussian noise of this level first and report PSNR/SSIM against IN")
         .in_range(0.0, max_noise_sigma);
     c.add("--seed", a->seed, "noise seed").show_default();
-    c.add("--call", a->call, "call convention, overriding the weights' own")
+    c.add("--call", a->call,
+          "call convention, for weights that declare none (or to override theirs)")
         .one_of({"raw", "normalised", "normalized", "residual"});
     c.add("--noisy-out", a->noisy_output, "also write the noisy image (with --sigma)");
     c.add("--json", a->json, "print a JSON summary");

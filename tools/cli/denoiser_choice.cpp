@@ -6,11 +6,14 @@
 #include <xrestore/denoisers/tv_denoiser.hpp>
 #include <xrestore/denoisers/unet_call.hpp>
 #include <xrestore/denoisers/unet_denoiser.hpp>
+#include <xrestore/io/state_dict.hpp>
+#include <xrestore/io/weights.hpp>
 #include <xrestore/nn/unet.hpp>
 #include <xrestore/nn/unet_architecture.hpp>
 
 #include <cstdio>
 #include <optional>
+#include <string>
 #include <utility>
 
 namespace xrestore::cli {
@@ -86,21 +89,31 @@ double cli_denoiser::working_bytes(const shape3& x_shape) const {
 }
 
 cli_denoiser make_cli_denoiser(const std::string& name, double strength, const std::string& call,
-                               const shape3& x_shape) {
+                               const shape3& x_shape, const std::string& call_flag) {
     if (name.starts_with("unet:")) {
-        return load_unet(name.substr(5), call, x_shape);
+        return load_unet(name.substr(5), call, x_shape, call_flag);
     }
     return {name, strength, nullptr};
 }
 
-cli_denoiser load_unet(const std::string& weights, const std::string& call, const shape3& x_shape) {
+cli_denoiser load_unet(const std::string& weights, const std::string& call, const shape3& x_shape,
+                       const std::string& call_flag) {
     std::optional<unet_call> convention;
     if (!call.empty()) {
         convention = parse_unet_call(call);
     }
-    auto net = std::make_shared<const unet_denoiser>(load_unet_denoiser(weights, convention));
-    net->check_image(x_shape);
-    return {"unet:" + weights, 0.0, std::move(net)};
+    const state_dict sd = load_weights(weights);
+    auto net = std::make_shared<const nn::unet>(nn::unet::from_state_dict(sd));
+    detail::require_denoiser_network(net->config());
+    static_cast<void>(detail::unet_call_shape_for(net->config(), x_shape));
+    const unet_call chosen = resolve_unet_call(
+        sd, convention, weights, "choose one with " + call_flag + " raw, normalised or residual");
+    for (const auto* notes : {&sd.notes, &net->load_notes()}) {
+        for (const std::string& note : *notes) {
+            std::fprintf(stderr, "xrestore: note: '%s': %s\n", weights.c_str(), note.c_str());
+        }
+    }
+    return {"unet:" + weights, 0.0, std::make_shared<const unet_denoiser>(std::move(net), chosen)};
 }
 
 } // namespace xrestore::cli

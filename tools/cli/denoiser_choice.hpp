@@ -49,13 +49,18 @@ struct cli_denoiser {
 };
 
 /// The denoiser `name` with `strength` (0: its default); a U-Net is loaded with the call
-/// convention `call` (empty: the weights' own) and checked against images of shape `x_shape`
-/// here, before any iteration runs.
+/// convention `call` (empty: the weights' own; `call_flag` names how the command sets it, for
+/// the error when the weights declare none) and checked against images of shape `x_shape` here,
+/// before any iteration runs.
 cli_denoiser make_cli_denoiser(const std::string& name, double strength, const std::string& call,
-                               const shape3& x_shape);
+                               const shape3& x_shape, const std::string& call_flag);
 
-/// The U-Net of `weights` as make_cli_denoiser loads it (for unet:WEIGHTS). Its calls run in
-/// denoiser_choice.cpp, so that the network's code is compiled once for all commands.
-cli_denoiser load_unet(const std::string& weights, const std::string& call, const shape3& x_shape);
+/// The U-Net of `weights` as make_cli_denoiser loads it (for unet:WEIGHTS): the network, then
+/// whether images of shape `x_shape` suit it, then the call convention (`call`, else the
+/// weights' own, else an error naming `call_flag`); the loader's notes (float64 tensors
+/// converted, integer buffers left out) go to stderr. Its calls run in denoiser_choice.cpp, so
+/// that the network's code is compiled once for all commands.
+cli_denoiser load_unet(const std::string& weights, const std::string& call, const shape3& x_shape,
+                       const std::string& call_flag);
 
 } // namespace xrestore::cli

@@ -1,13 +1,16 @@
 // xrestore restore Y OUT --op ... --solver ... : restore a degraded image with any solver of the
-// solver table. With --ref it records MSE/PSNR/SSIM per iteration (CSV with --history), shows a
-// progress bar with the current PSNR when stderr is a terminal, and reports the final numbers
-// (JSON with --json).
+// solver table. --history writes the solver's record of each iteration (seconds, objective,
+// relative change) and, with --ref, MSE/PSNR/SSIM per iteration as CSV; a progress bar with the
+// current PSNR shows when stderr is a terminal; the final numbers are reported (JSON with
+// --json). A run that diverges exits with status 3 and a message naming the solver and what
+// diverged, and writes OUT (its last good iterate) only with --write-diverged.
 
 #include "command.hpp"
 #include "denoiser_choice.hpp"
 #include "memory_budget.hpp"
 #include "operator_flags.hpp"
 #include "output_paths.hpp"
+#include "run_history.hpp"
 #include "solver_table.hpp"
 
 #include <xrestore/core/error.hpp>
@@ -17,6 +20,7 @@
 #include <xrestore/metrics/mse.hpp>
 #include <xrestore/metrics/psnr.hpp>
 #include <xrestore/metrics/ssim.hpp>
+#include <xrestore/solvers/monitor.hpp>
 
 #include <nlohmann/json.hpp>
 #include <xtensor/xmath.hpp>
@@ -51,50 +55,24 @@ struct restore_args {
     std::map<std::string, std::optional<double>> reals;
     std::string reference;
     std::string history;
+    bool write_diverged = false;
     bool json = false;
     bool verbose = false;
     double max_memory = 0.0;
 };
 
-/// Per-iteration record and progress display; the monitor every solver is given.
-class restore_recorder {
+/// The exit status of a run whose solver diverged.
+constexpr int diverged_status = 3;
+
+/// The progress display of restore: a bar with the iteration, the PSNR (with --ref) and the ETA.
+class restore_progress {
 public:
-    restore_recorder(std::optional<image> reference, int total, bool show_progress)
-        : reference_(std::move(reference)), total_(total), show_(show_progress),
-          start_(std::chrono::steady_clock::now()) {}
+    restore_progress(int total, bool show) : total_(total), show_(show) {}
 
-    void operator()(int k, const image& x) {
-        row r{k, seconds(), NAN, NAN, NAN};
-        if (reference_) {
-            const image clipped = xt::clip(x, 0.0f, 1.0f);
-            r.mse = xrestore::mse(*reference_, clipped);
-            r.psnr = 10.0 * std::log10(1.0 / std::max(r.mse, 1e-30));
-            r.ssim = xrestore::ssim(*reference_, clipped, gaussian_ssim_options);
+    void draw(const history_row& r) const {
+        if (!show_) {
+            return;
         }
-        rows_.push_back(r);
-        if (show_) {
-            draw(r);
-        }
-    }
-    void finish() const {
-        if (show_) {
-            std::fputc('\n', stderr);
-        }
-    }
-    struct row {
-        int iteration;
-        double seconds;
-        double mse;
-        double psnr;
-        double ssim;
-    };
-    const std::vector<row>& rows() const { return rows_; }
-    double seconds() const {
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    }
-
-private:
-    void draw(const row& r) const {
         const int width = 30;
         const double fraction = total_ > 0 ? std::min(1.0, double(r.iteration) / total_) : 1.0;
         const int filled = static_cast<int>(fraction * width);
@@ -107,12 +85,15 @@ private:
         std::fprintf(stderr, "  ETA %.0fs   ", std::max(0.0, eta));
         std::fflush(stderr);
     }
+    void finish() const {
+        if (show_) {
+            std::fputc('\n', stderr);
+        }
+    }
 
-    std::optional<image> reference_;
+private:
     int total_;
     bool show_;
-    std::chrono::steady_clock::time_point start_;
-    std::vector<row> rows_;
 };
 
 /// "" for a denoiser name (is_denoiser_name), else the error.
@@ -138,7 +119,8 @@ void add_flags(command& c, restore_args& a) {
         .validated(check_denoiser_name, denoisers + "unet:WEIGHTS")
         .show_default();
     c.add("--denoiser-call", a.denoiser_call,
-          "unet call convention, overriding the weights' own: raw, normalised, residual")
+          "unet call convention, for weights that declare none (or to override theirs): raw, "
+          "normalised, residual")
         .one_of({"raw", "normalised", "normalized", "residual"});
     c.add("--denoiser-strength", a.denoiser_strength, denoiser_strength_help()).at_least(0.0);
     // One flag per parameter of the solver table, with what it sets for each solver.
@@ -150,7 +132,14 @@ void add_flags(command& c, restore_args& a) {
         }
     }
     c.add("--ref", a.reference, "ground truth: record MSE/PSNR/SSIM per iteration");
-    c.add("--history", a.history, "write the per-iteration history to this CSV");
+    c.add("--history", a.history,
+          "write the per-iteration history to this CSV: iteration, seconds (since the solver "
+          "started, without the time of these metrics), objective (where the solver has one), "
+          "change (relative change of x), mse, psnr, ssim (with --ref, of x clipped to [0, 1]); "
+          "empty where not defined. Written also for a diverged run");
+    c.add("--write-diverged", a.write_diverged,
+          "when the solver diverges, still write OUT: its last good iterate (the run exits with "
+          "status 3 either way)");
     c.add("--json", a.json, "print a JSON summary");
     c.add("--verbose", a.verbose, "progress even when stderr is not a terminal");
     add_memory_flag(c, a.max_memory);
@@ -230,16 +219,20 @@ int run_restore(const restore_args& a) {
     }
     cli_operator op = make_operator(a.op, domain);
     const cli_denoiser denoiser =
-        solver.uses_denoiser
-            ? make_cli_denoiser(a.denoiser_name, a.denoiser_strength, a.denoiser_call, domain)
-            : cli_denoiser{a.denoiser_name, 0.0, nullptr};
+        solver.uses_denoiser ? make_cli_denoiser(a.denoiser_name, a.denoiser_strength,
+                                                 a.denoiser_call, domain, "--denoiser-call")
+                             : cli_denoiser{a.denoiser_name, 0.0, nullptr};
     if (denoiser.unet) {
         memory.add("the U-Net's activations", denoiser.working_bytes(domain));
         memory.check();
     }
     const bool show = a.verbose || (isatty(fileno(stderr)) != 0);
-    restore_recorder recorder(reference, iters, show);
-    const iteration_monitor monitor = [&recorder](int k, const image& x) { recorder(k, x); };
+    history_recorder recorder(reference);
+    const restore_progress progress(iters, show);
+    const iteration_monitor monitor = [&](int k, const image& x, const iteration_record& r) {
+        recorder(k, x, r);
+        progress.draw(recorder.rows().back());
+    };
     const image_operator A = as_image_operator(
         std::move(op), "restore: --op must be blur, inpaint or downsample, got " + a.op.op);
     std::visit(
@@ -256,30 +249,33 @@ int run_restore(const restore_args& a) {
             check_shape(y, forward.range_shape(), "restore", "Y (for this operator)");
         },
         A);
+    const auto t0 = std::chrono::steady_clock::now();
     const solver_result<image> result =
         during("running " + solver.name + " on a " + shape_string(domain) + " image",
                [&] { return solver.run(given, A, y, monitor, denoiser); });
-    recorder.finish();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    progress.finish();
+    const bool diverged = result.stop == solver_stop::diverged;
     image x = xt::clip(result.x, 0.0f, 1.0f);
-    save_array(a.output, x);
-
+    const bool write_output = !diverged || a.write_diverged;
+    if (write_output) {
+        save_array(a.output, x);
+    }
     if (!a.history.empty()) {
-        std::ostringstream csv;
-        csv << "iteration,seconds,mse,psnr,ssim,change\n";
-        for (const auto& r : recorder.rows()) {
-            const auto k = static_cast<std::size_t>(r.iteration);
-            const double change = k >= 1 && k <= result.change.size() ? result.change[k - 1] : NAN;
-            csv << r.iteration << ',' << r.seconds << ',' << r.mse << ',' << r.psnr << ',' << r.ssim
-                << ',' << change << '\n';
-        }
-        write_text_file(a.history, csv.str(), "restore: --history");
+        write_history_csv(a.history, recorder.rows());
     }
     nlohmann::json summary{{"solver", a.solver},
                            {"operator", a.op.op},
                            {"iterations", result.iterations},
                            {"stop", to_string(result.stop)},
-                           {"seconds", recorder.seconds()},
-                           {"output", a.output}};
+                           {"seconds", seconds}};
+    if (write_output) {
+        summary["output"] = a.output;
+    }
+    if (diverged) {
+        summary["stop_detail"] = result.stop_detail;
+    }
     if (solver.uses_denoiser) {
         summary["denoiser"] = a.denoiser_name;
     }
@@ -298,13 +294,22 @@ int run_restore(const restore_args& a) {
         std::printf("%s\n", summary.dump(2).c_str());
     } else {
         std::printf("restore: %s, %d iterations (%s) in %.2f s -> %s\n", a.solver.c_str(),
-                    result.iterations, to_string(result.stop), recorder.seconds(),
-                    a.output.c_str());
+                    result.iterations, to_string(result.stop), seconds,
+                    write_output ? a.output.c_str() : "(not written)");
         if (reference) {
             std::printf("restore: PSNR %.2f dB, SSIM %.4f, MSE %.3e\n",
                         summary["psnr"].get<double>(), summary["ssim"].get<double>(),
                         summary["mse"].get<double>());
         }
+    }
+    if (diverged) {
+        const std::string written =
+            write_output ? "its last good iterate (iteration " + std::to_string(result.iterations) +
+                               ") was written to " + a.output
+                         : "OUT was not written (--write-diverged writes the last good iterate)";
+        std::fprintf(stderr, "xrestore: error: restore: solver %s diverged (%s); %s\n",
+                     a.solver.c_str(), result.stop_detail.c_str(), written.c_str());
+        return diverged_status;
     }
     return 0;
 }
@@ -315,6 +320,10 @@ command restore_command() {
     auto args = std::make_shared<restore_args>();
     command c{"restore", "restore a degraded image y = A x + n"};
     add_flags(c, *args);
+    c.footer = "Exit status: 0 on success; 3 when the solver diverged (non-finite values, or the "
+               "objective or the iterate growing by orders of magnitude: the message names the "
+               "solver and what diverged, and OUT is written only with --write-diverged); 1 on "
+               "any other error.";
     c.run = [args] { return run_restore(*args); };
     return c;
 }

@@ -1,6 +1,8 @@
 // The solver table (see solver_table.hpp). Each entry starts from its options struct as
 // default-constructed (or with the fields that make the variant, e.g. the regulariser of
-// cg-tikhonov-grad), binds its parameters to fields of it, and calls the library's solver.
+// cg-tikhonov-grad), binds its parameters to fields of it, and calls the library's solver. The
+// CG solvers record their objective (record_objective: one more A per iteration, x unchanged), so
+// that every solver that has an objective reports it in the histories.
 
 #include "solver_table.hpp"
 
@@ -88,7 +90,7 @@ std::vector<solver_entry> build_table() {
     };
     t.push_back(
         make_solver("least-squares", "min ||A x - y||^2 by CG on the normal equations", false,
-                    least_squares_options{}, cg_params,
+                    least_squares_options{.record_objective = true}, cg_params,
                     [](const auto& A, const image& y, const auto& o, const iteration_monitor& m,
                        const cli_denoiser&) { return least_squares(A, y, o, m); }));
     auto tikhonov_params = [cg_params](std::string_view regulariser) {
@@ -101,11 +103,12 @@ std::vector<solver_entry> build_table() {
                            const iteration_monitor& m,
                            const cli_denoiser&) { return tikhonov(A, y, o, m); };
     t.push_back(make_solver("cg-tikhonov", "min ||A x - y||^2 + lambda ||x||^2 by CG", false,
-                            tikhonov_options{}, tikhonov_params("weight of ||x||^2"),
-                            run_tikhonov));
-    t.push_back(make_solver("cg-tikhonov-grad", "min ||A x - y||^2 + lambda ||grad x||^2 by CG",
-                            false, tikhonov_options{.regularizer = tikhonov_regularizer::gradient},
-                            tikhonov_params("weight of ||grad x||^2"), run_tikhonov));
+                            tikhonov_options{.record_objective = true},
+                            tikhonov_params("weight of ||x||^2"), run_tikhonov));
+    t.push_back(make_solver(
+        "cg-tikhonov-grad", "min ||A x - y||^2 + lambda ||grad x||^2 by CG", false,
+        tikhonov_options{.regularizer = tikhonov_regularizer::gradient, .record_objective = true},
+        tikhonov_params("weight of ||grad x||^2"), run_tikhonov));
     t.push_back(make_solver(
         "landweber", "gradient descent on 1/2 ||A x - y||^2 (Landweber)", false,
         gradient_descent_options{},

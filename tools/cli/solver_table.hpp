@@ -32,8 +32,9 @@ struct solver_parameter {
     bool integer = false;
 };
 
-/// What every solver of the table calls after each iteration with (iteration, x).
-using iteration_monitor = std::function<void(int, const image&)>;
+/// What every solver of the table calls after each iteration with (iteration, x, the solver's
+/// record of it: seconds, objective, relative change).
+using iteration_monitor = std::function<void(int, const image&, const iteration_record&)>;
 
 /// One solver of the table.
 struct solver_entry {

@@ -136,6 +136,9 @@ namespace {
 /// Declares `c` and its flags on `app`; returns the subcommand.
 CLI::App* declare(CLI::App& app, const command& c) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
+    if (!c.footer.empty()) {
+        sub->footer(c.footer);
+    }
     std::map<std::string, CLI::Option*> declared;
     for (const flag& f : c.flags) {
         CLI::Option* option = f.declare(*sub, f);

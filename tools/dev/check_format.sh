@@ -3,8 +3,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 if ! command -v clang-format >/dev/null; then
-    echo "check_format: clang-format not installed, skipped"
-    exit 0
+    echo "check_format: clang-format is not installed (tools/install_deps.sh installs it)" >&2
+    exit 1
 fi
 bad=0
 while IFS= read -r f; do

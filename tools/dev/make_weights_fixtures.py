@@ -17,6 +17,9 @@ Writes into tests/data/weights/ (a few KB in all, deterministic):
   small_half.safetensors  the same tensors as small_half.pth (F16, BF16)
   expected.json        for each fixture and tensor: shape, dtype and the float32 bit pattern of
                        every value in row-major order
+(ema_checkpoint.pth in the same folder, a training checkpoint with float64 tensors, an int64
+buffer and wrapper prefixes, is written without torch by tests/test_checkpoints.cpp:
+XRESTORE_WRITE_FIXTURES=1 build/tests/test_checkpoints.)
 """
 import json
 import os

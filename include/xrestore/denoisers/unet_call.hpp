@@ -79,6 +79,39 @@ inline std::optional<unet_call> declared_unet_call(const state_dict& sd) {
     return parse_unet_call(text);
 }
 
+/// The convention to apply to the weights `sd` read from `source`: `chosen` when given, else the
+/// one the weights declare; when neither, value_error naming the file, the three conventions,
+/// where a declaration is looked for, and `how_to_choose` (the caller's way to pass one). No
+/// convention is guessed: a wrong one runs but gives nonsense (the raw call on a network trained
+/// with the residual one loses some 25 dB).
+inline unet_call resolve_unet_call(
+    const state_dict& sd, std::optional<unet_call> chosen, std::string_view source,
+    std::string_view how_to_choose = "pass one to load_unet_denoiser(path, unet_call::residual)") {
+    if (chosen) {
+        return *chosen;
+    }
+    if (const std::optional<unet_call> declared = declared_unet_call(sd)) {
+        return *declared;
+    }
+    std::string sidecar(source);
+    const std::size_t slash = sidecar.find_last_of('/');
+    const std::size_t dot = sidecar.find_last_of('.');
+    sidecar = (dot != std::string::npos && (slash == std::string::npos || dot > slash)
+                   ? sidecar.substr(0, dot)
+                   : sidecar) +
+              ".json";
+    throw value_error(detail::concat(
+        "unet denoiser: '", source,
+        "' does not declare how the network is called, and no convention was chosen: ",
+        how_to_choose,
+        ". The conventions: raw D(y) = U(y); normalised D(y) = s U((y - m_c) / s) + m_c; "
+        "residual D(y) = y - s U((y - m_c) / s) (the project's own models). A file declares "
+        "its convention by a \"call\" entry in its safetensors metadata, in a JSON sidecar '",
+        sidecar,
+        "' beside a .pth, or as a top-level string of a checkpoint dict; "
+        "`xrestore convert --call` writes one into a safetensors file"));
+}
+
 namespace kernels {
 
 /// For group g: channel_mean[c] = channel_sums[c] / plane for its channels, and group_mean[g] =

@@ -77,14 +77,15 @@ private:
 };
 
 /// Load a U-Net (.pth or .safetensors) onto the device as a denoiser; `call` overrides the
-/// file's convention (metadata "call" or a JSON sidecar; raw without either).
+/// file's convention (metadata "call", a JSON sidecar or a checkpoint's string entry), and is
+/// needed for a file that declares none (value_error otherwise, as on the CPU).
 inline unet_denoiser load_unet_denoiser(const std::filesystem::path& weights,
                                         std::optional<unet_call> call = std::nullopt,
                                         const unet_options& options = {}) {
     const state_dict sd = load_weights(weights);
     auto net = std::make_shared<const unet>(unet::from_state_dict(sd, options));
-    const unet_call chosen = call ? *call : declared_unet_call(sd).value_or(unet_call::raw);
-    return unet_denoiser(std::move(net), chosen);
+    xrestore::detail::require_denoiser_network(net->config());
+    return unet_denoiser(std::move(net), resolve_unet_call(sd, call, weights.string()));
 }
 
 } // namespace xrestore::cuda

@@ -7,8 +7,9 @@
 ///   raw         D(y) = U(y)
 ///   normalised  D(y) = s U((y - m_c) / s) + m_c
 ///   residual    D(y) = y - s U((y - m_c) / s)
-/// The convention comes from the weights' metadata (`"call"` in safetensors metadata or in a
-/// JSON sidecar beside a .pth) unless the caller overrides it; without either it is raw.
+/// The convention comes from the weights' metadata (`"call"` in safetensors metadata, in a JSON
+/// sidecar beside a .pth, or a string entry of a checkpoint dict) unless the caller chooses one;
+/// with neither, loading throws value_error rather than guess (resolve_unet_call).
 ///
 /// @code
 /// auto d = xrestore::load_unet_denoiser("models/denoiser_unet_c32.pth");
@@ -81,13 +82,14 @@ private:
     unet_call call_;
 };
 
-/// Load a U-Net (.pth or .safetensors) as a denoiser; `call` overrides the file's convention.
+/// Load a U-Net (.pth or .safetensors) as a denoiser; `call` overrides the file's convention,
+/// and is needed for a file that declares none (value_error otherwise).
 inline unet_denoiser load_unet_denoiser(const std::filesystem::path& weights,
                                         std::optional<unet_call> call = std::nullopt) {
     const state_dict sd = load_weights(weights);
     auto net = std::make_shared<const nn::unet>(nn::unet::from_state_dict(sd));
-    const unet_call chosen = call ? *call : declared_unet_call(sd).value_or(unet_call::raw);
-    return unet_denoiser(std::move(net), chosen);
+    detail::require_denoiser_network(net->config());
+    return unet_denoiser(std::move(net), resolve_unet_call(sd, call, weights.string()));
 }
 
 } // namespace xrestore

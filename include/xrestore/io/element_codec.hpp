@@ -1,14 +1,16 @@
 #pragma once
 /// @file element_codec.hpp
-/// Element encodings of weights files: exact float16 / bfloat16 -> float32 decoding,
-/// round-to-nearest-even float32 -> float16 / bfloat16 encoding, little-endian element decoding,
-/// and overflow-checked size arithmetic for the readers.
+/// Element encodings of weights files: exact float16 / bfloat16 -> float32 decoding, float64
+/// rounded to float32, round-to-nearest-even float32 -> float16 / bfloat16 encoding,
+/// little-endian float and integer element decoding, and overflow-checked size arithmetic for
+/// the readers.
 ///
 /// @code
 /// std::uint16_t h = xrestore::detail::float_to_half(1.0F);   // 0x3C00
 /// float back = xrestore::detail::half_to_float(h);            // 1.0F
 /// @endcode
 
+#include "xrestore/core/error.hpp"
 #include "xrestore/io/state_dict.hpp"
 
 #include <bit>
@@ -18,6 +20,8 @@
 #include <cstring>
 #include <limits>
 #include <span>
+#include <string>
+#include <vector>
 
 namespace xrestore::detail {
 
@@ -107,18 +111,61 @@ inline std::uint16_t float_to_bfloat16(float f) {
 
 /// Bytes per element of a weight dtype.
 inline std::size_t element_size(weight_dtype t) {
-    return t == weight_dtype::float32 ? 4 : 2;
+    switch (t) {
+    case weight_dtype::float64:
+    case weight_dtype::int64:
+        return 8;
+    case weight_dtype::float32:
+    case weight_dtype::int32:
+        return 4;
+    case weight_dtype::float16:
+    case weight_dtype::bfloat16:
+    case weight_dtype::int16:
+        return 2;
+    case weight_dtype::int8:
+    case weight_dtype::uint8:
+    case weight_dtype::boolean:
+        return 1;
+    }
+    return 1;
 }
 
-/// The float32 value of the little-endian element at `p`.
+/// The `width`-byte little-endian unsigned value at `p`.
+inline std::uint64_t little_endian(const unsigned char* p, std::size_t width) {
+    std::uint64_t v = 0;
+    for (std::size_t k = 0; k < width; ++k) {
+        v |= static_cast<std::uint64_t>(p[k]) << (8 * k);
+    }
+    return v;
+}
+
+/// The float32 value of the little-endian floating-point element at `p` (float64 rounded to
+/// nearest).
 inline float decode_element(const unsigned char* p, weight_dtype t) {
     if (t == weight_dtype::float32) {
-        return std::bit_cast<float>(
-            static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
-            static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24);
+        return std::bit_cast<float>(static_cast<std::uint32_t>(little_endian(p, 4)));
+    }
+    if (t == weight_dtype::float64) {
+        return static_cast<float>(std::bit_cast<double>(little_endian(p, 8)));
     }
     const auto bits = static_cast<std::uint16_t>(p[0] | p[1] << 8);
     return t == weight_dtype::float16 ? half_to_float(bits) : bfloat16_to_float(bits);
+}
+
+/// The value of the little-endian integer element at `p` (signed for int64/32/16/8, unsigned
+/// for uint8, 0 or 1 for bool).
+inline std::int64_t decode_integer(const unsigned char* p, weight_dtype t) {
+    const std::size_t width = element_size(t);
+    const std::uint64_t v = little_endian(p, width);
+    if (t == weight_dtype::uint8) {
+        return static_cast<std::int64_t>(v);
+    }
+    if (t == weight_dtype::boolean) {
+        return v != 0 ? 1 : 0;
+    }
+    // sign-extend from `width` bytes
+    const std::uint64_t sign = std::uint64_t{1} << (8 * width - 1);
+    return static_cast<std::int64_t>((v ^ sign) - sign);
 }
 
 /// out[i] = the i-th little-endian element of `bytes` (bytes.size() == out.size() * size).
@@ -135,6 +182,41 @@ inline void decode_elements(std::span<const unsigned char> bytes, weight_dtype t
     for (std::size_t i = 0; i < out.size(); ++i) {
         out[i] = decode_element(bytes.data() + i * size, t);
     }
+}
+
+/// out[i] = the i-th little-endian integer element of `bytes` (bytes.size() == out.size() *
+/// size).
+inline void decode_integers(std::span<const unsigned char> bytes, weight_dtype t,
+                            std::span<std::int64_t> out) {
+    const std::size_t size = element_size(t);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        out[i] = decode_integer(bytes.data() + i * size, t);
+    }
+}
+
+/// A tensor of `count` elements decoded from the contiguous little-endian `bytes`: float32
+/// values for a floating-point dtype, int64 integers for an integer one.
+inline void decode_tensor_data(std::span<const unsigned char> bytes, weight_dtype t,
+                               std::size_t count, weight_tensor& out) {
+    out.stored_as = t;
+    if (is_integer(t)) {
+        out.integers.resize(count);
+        decode_integers(bytes, t, out.integers);
+    } else {
+        out.values.resize(count);
+        decode_elements(bytes, t, out.values);
+    }
+}
+
+/// "3 float64 tensors converted to float32: 'a', 'b', 'c'" for the notes of a reader (at most
+/// `shown` names, then "...").
+inline std::string float64_note(const std::vector<std::string>& names, std::size_t shown = 4) {
+    std::string text = concat(names.size(), " float64 tensor", names.size() == 1 ? "" : "s",
+                              " converted to float32:");
+    for (std::size_t k = 0; k < names.size() && k < shown; ++k) {
+        text += concat(k == 0 ? " '" : ", '", names[k], "'");
+    }
+    return names.size() > shown ? text + ", ..." : text;
 }
 
 } // namespace xrestore::detail

@@ -23,7 +23,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -35,26 +34,26 @@
 
 namespace xrestore::detail {
 
-/// A torch storage class (torch.FloatStorage, ...): its name, element size and, for the types
-/// a state_dict may hold, the weight_dtype.
+/// A torch storage class (torch.FloatStorage, ...): its name, element size and the dtype of
+/// the tensors it holds.
 struct torch_storage_type {
     std::string_view name;
     std::size_t element_size = 0;
-    std::optional<weight_dtype> dtype;
+    weight_dtype dtype = weight_dtype::float32;
 };
 
-/// The storage classes the unpickler knows; only the first three can become weights.
+/// The storage classes the unpickler knows.
 inline constexpr std::array<torch_storage_type, 10> torch_storage_types{{
     {"FloatStorage", 4, weight_dtype::float32},
     {"HalfStorage", 2, weight_dtype::float16},
     {"BFloat16Storage", 2, weight_dtype::bfloat16},
-    {"DoubleStorage", 8, std::nullopt},
-    {"LongStorage", 8, std::nullopt},
-    {"IntStorage", 4, std::nullopt},
-    {"ShortStorage", 2, std::nullopt},
-    {"CharStorage", 1, std::nullopt},
-    {"ByteStorage", 1, std::nullopt},
-    {"BoolStorage", 1, std::nullopt},
+    {"DoubleStorage", 8, weight_dtype::float64},
+    {"LongStorage", 8, weight_dtype::int64},
+    {"IntStorage", 4, weight_dtype::int32},
+    {"ShortStorage", 2, weight_dtype::int16},
+    {"CharStorage", 1, weight_dtype::int8},
+    {"ByteStorage", 1, weight_dtype::uint8},
+    {"BoolStorage", 1, weight_dtype::boolean},
 }};
 
 /// The callables a pickle may name (REDUCE is refused on anything else).

@@ -3,10 +3,12 @@
 /// Read a PyTorch state_dict saved by `torch.save(model.state_dict(), path)` (the zip format,
 /// torch >= 1.6, torch 2.x included) natively, with no Python: the zip's `<top>/data.pkl` is read
 /// by a restricted unpickler that executes nothing, and each tensor is gathered from its storage
-/// `<top>/data/<key>` (any strides, shared storages, storage offsets; float32, float16 and
-/// bfloat16, converted to float32). A Lightning-style checkpoint whose top-level dict holds the
-/// weights under "state_dict" is accepted too. The legacy (pre-1.6) format, big-endian files,
-/// non-float tensors and anything malformed throw io_error naming the file and the tensor.
+/// `<top>/data/<key>` (any strides, shared storages, storage offsets; float32, float16, bfloat16
+/// and float64 converted to float32, float64 with a note; integer tensors such as
+/// num_batches_tracked kept as int64). A training checkpoint whose top-level dict holds the
+/// weights under "state_dict" (Lightning), "model", "model_state_dict", "net" or "ema" is
+/// accepted too, and its top-level strings become metadata. The legacy (pre-1.6) format,
+/// big-endian files and anything malformed throw io_error naming the file and the tensor.
 ///
 /// @code
 /// xrestore::state_dict w = xrestore::read_pth("denoiser.pth");
@@ -77,6 +79,106 @@ inline std::string legacy_torch_message(std::string_view where, std::string_view
                   "safetensors");
 }
 
+/// The keys under which training checkpoints hold their state_dict, in the order they are
+/// tried: Lightning's "state_dict", then "model", "model_state_dict" and "net" of common training
+/// scripts, and "ema" for averaged weights.
+inline constexpr std::array<std::string_view, 5> checkpoint_state_dict_keys{
+    "state_dict", "model", "model_state_dict", "net", "ema"};
+
+/// "'state_dict', 'model', 'model_state_dict', 'net' or 'ema'", for messages.
+inline std::string checkpoint_keys_text() {
+    std::string text;
+    for (std::size_t k = 0; k < checkpoint_state_dict_keys.size(); ++k) {
+        text += k == 0 ? "'" : k + 1 == checkpoint_state_dict_keys.size() ? "' or '" : "', '";
+        text += checkpoint_state_dict_keys[k];
+    }
+    return text + "'";
+}
+
+/// The first `shown` keys of a pickled dict, quoted, for messages ("'epoch', 'w', ... (9 in
+/// all)").
+inline std::string dict_keys_text(const pickle_document& doc, const pickle_dict& d,
+                                  std::size_t shown = 6) {
+    std::string text;
+    for (std::size_t k = 0; k < d.items.size() && k < shown; ++k) {
+        const auto* name = std::get_if<std::string>(&doc.at(d.items[k].first).value);
+        text += k == 0 ? "" : ", ";
+        text += name != nullptr ? concat("'", name->substr(0, 60), "'")
+                                : doc.describe(d.items[k].first);
+    }
+    if (d.items.size() > shown) {
+        text += concat(", ... (", d.items.size(), " in all)");
+    }
+    return text.empty() ? "none" : text;
+}
+
+/// Whether `d` holds at least one value and only tensors: a state_dict.
+inline bool holds_only_tensors(const pickle_document& doc, const pickle_dict& d) {
+    return !d.items.empty() && std::all_of(d.items.begin(), d.items.end(), [&](const auto& item) {
+        return std::holds_alternative<pickle_tensor>(doc.at(item.second).value);
+    });
+}
+
+/// Which dict of a saved object holds the weights: the object itself, or the entry of a
+/// checkpoint under `key`; `others` are the further keys that also hold a state_dict.
+struct checkpoint_choice {
+    const pickle_dict* weights = nullptr;
+    std::string key;
+    std::vector<std::string> others;
+};
+
+/// The state_dict of the saved dict `root`: `root` itself when it holds tensors only (or is
+/// empty), else the first of checkpoint_state_dict_keys whose value is a dict of tensors, else
+/// the first of them whose value is a dict (read to report what is wrong in it), else `root`.
+inline checkpoint_choice choose_state_dict(const pickle_document& doc, const pickle_dict& root) {
+    checkpoint_choice choice{&root, {}, {}};
+    if (root.items.empty() || holds_only_tensors(doc, root)) {
+        return choice;
+    }
+    const pickle_dict* first_dict = nullptr;
+    std::string first_dict_key;
+    for (std::string_view wanted : checkpoint_state_dict_keys) {
+        for (const auto& [key, value] : root.items) {
+            const auto* name = std::get_if<std::string>(&doc.at(key).value);
+            const auto* nested = std::get_if<pickle_dict>(&doc.at(value).value);
+            if (name == nullptr || nested == nullptr || *name != wanted) {
+                continue;
+            }
+            if (first_dict == nullptr) {
+                first_dict = nested;
+                first_dict_key = *name;
+            }
+            if (!holds_only_tensors(doc, *nested)) {
+                continue;
+            }
+            if (choice.key.empty()) {
+                choice.weights = nested;
+                choice.key = *name;
+            } else {
+                choice.others.push_back(*name);
+            }
+        }
+    }
+    if (choice.key.empty() && first_dict != nullptr) {
+        choice.weights = first_dict;
+        choice.key = first_dict_key;
+    }
+    return choice;
+}
+
+/// The string entries of a checkpoint dict (string key, string value of at most 4096 bytes) as
+/// metadata: a checkpoint saved as {"state_dict": sd, "call": "residual"} declares its call.
+inline void checkpoint_strings(const pickle_document& doc, const pickle_dict& root,
+                               std::map<std::string, std::string>& metadata) {
+    for (const auto& [key, value] : root.items) {
+        const auto* name = std::get_if<std::string>(&doc.at(key).value);
+        const auto* text = std::get_if<std::string>(&doc.at(value).value);
+        if (name != nullptr && text != nullptr && text->size() <= 4096) {
+            metadata[*name] = *text;
+        }
+    }
+}
+
 /// Gather one tensor of a state_dict from its storage entry.
 class pth_tensor_reader {
 public:
@@ -88,11 +190,7 @@ public:
         const auto& storage = std::get<pickle_storage>(doc.at(t.storage).value);
         const torch_storage_type& type = torch_storage_types[storage.type];
         const std::string what = concat("tensor '", name, "'");
-        if (!type.dtype) {
-            pth_fail(source_,
-                     concat(what, " must be float32, float16 or bfloat16, got torch.", type.name));
-        }
-        const weight_dtype dtype = *type.dtype;
+        const weight_dtype dtype = type.dtype;
         const std::span<const unsigned char> data = storage_bytes(storage.key, what);
         // the storage: numel elements of element_size bytes, all inside the entry
         std::uint64_t storage_bytes_needed = 0;
@@ -152,22 +250,29 @@ public:
         weight_tensor out;
         out.stored_as = dtype;
         out.shape.assign(t.shape.begin(), t.shape.end());
-        out.values.resize(static_cast<std::size_t>(count));
-        if (count == 0) {
+        const std::size_t size = type.element_size;
+        if (count == 0 || contiguous(t)) {
+            decode_tensor_data(data.subspan(static_cast<std::size_t>(offset) * size,
+                                            static_cast<std::size_t>(count) * size),
+                               dtype, static_cast<std::size_t>(count), out);
             return out;
         }
-        const std::size_t size = type.element_size;
-        if (contiguous(t)) {
-            decode_elements(data.subspan(static_cast<std::size_t>(offset) * size,
-                                         static_cast<std::size_t>(count) * size),
-                            dtype, out.values);
-            return out;
+        const bool integer = is_integer(dtype);
+        if (integer) {
+            out.integers.resize(static_cast<std::size_t>(count));
+        } else {
+            out.values.resize(static_cast<std::size_t>(count));
         }
         // odometer over the row-major index; position = offset + sum index_d * stride_d
         std::vector<std::uint64_t> index(rank, 0);
         std::uint64_t position = offset;
-        for (std::size_t i = 0; i < out.values.size(); ++i) {
-            out.values[i] = decode_element(data.data() + position * size, dtype);
+        for (std::size_t i = 0; i < count; ++i) {
+            const unsigned char* element = data.data() + position * size;
+            if (integer) {
+                out.integers[i] = decode_integer(element, dtype);
+            } else {
+                out.values[i] = decode_element(element, dtype);
+            }
             for (std::size_t d = rank; d-- > 0;) {
                 const auto stride = static_cast<std::uint64_t>(t.stride[d]);
                 if (++index[d] < static_cast<std::uint64_t>(t.shape[d])) {
@@ -266,20 +371,28 @@ inline state_dict parse_pth(std::span<const unsigned char> bytes, std::string_vi
                                                 "state_dict), got ",
                                                 doc.describe(doc.root_index)));
     }
-    // a Lightning-style checkpoint keeps the weights under "state_dict"
-    const detail::pickle_dict* weights = root;
-    for (const auto& [key, value] : root->items) {
-        const auto* name = std::get_if<std::string>(&doc.at(key).value);
-        const auto* nested = std::get_if<detail::pickle_dict>(&doc.at(value).value);
-        if (name != nullptr && *name == "state_dict" && nested != nullptr) {
-            weights = nested;
-        }
-    }
+    // a training checkpoint keeps the weights under one of checkpoint_state_dict_keys
+    const detail::checkpoint_choice choice = detail::choose_state_dict(doc, *root);
     state_dict sd;
+    if (!choice.key.empty()) {
+        detail::checkpoint_strings(doc, *root, sd.metadata);
+    }
+    if (!choice.others.empty()) {
+        std::string others;
+        for (const std::string& k : choice.others) {
+            others += detail::concat(others.empty() ? "'" : "', '", k);
+        }
+        sd.notes.push_back(
+            detail::concat("the checkpoint holds state_dicts under '", choice.key, "' and ", others,
+                           "': the one under '", choice.key,
+                           "' is read (to use another, save it alone: ", "torch.save(checkpoint['",
+                           choice.others.front(), "'], path))"));
+    }
     detail::pth_tensor_reader reader(zip, top, source);
     std::size_t decoded = 0;
     const std::size_t max_decoded = 4 * bytes.size() + (std::size_t{1} << 26);
-    for (const auto& [key, value] : weights->items) {
+    std::vector<std::string> converted; // float64 tensors
+    for (const auto& [key, value] : choice.weights->items) {
         const auto* name = std::get_if<std::string>(&doc.at(key).value);
         if (name == nullptr) {
             detail::pth_fail(
@@ -287,27 +400,39 @@ inline state_dict parse_pth(std::span<const unsigned char> bytes, std::string_vi
         }
         const auto* tensor = std::get_if<detail::pickle_tensor>(&doc.at(value).value);
         if (tensor == nullptr) {
-            detail::pth_fail(source, detail::concat("value of '", *name, "' must be a tensor, got ",
-                                                    doc.describe(value),
-                                                    " (expected a state_dict, or a checkpoint "
-                                                    "holding one under 'state_dict')"));
+            detail::pth_fail(
+                source,
+                detail::concat("value of '", *name, "'",
+                               choice.key.empty() ? std::string()
+                                                  : " in the checkpoint's '" + choice.key + "'",
+                               " must be a tensor, got ", doc.describe(value),
+                               " (expected a state_dict, or a checkpoint holding one under ",
+                               detail::checkpoint_keys_text(),
+                               "; the file's keys: ", detail::dict_keys_text(doc, *root), ")"));
         }
         weight_tensor t = reader.read(doc, *tensor, *name);
         // Keys may name one storage many times (tied weights, or a hostile file repeating a
         // broadcast view): bound the values decoded in all by the file's size.
-        decoded += t.values.size();
+        decoded += t.values.size() + t.integers.size();
         if (decoded > max_decoded) {
             detail::pth_fail(source,
                              detail::concat("the tensors decode to more than ", max_decoded,
                                             " values from a ", bytes.size(),
                                             "-byte file (too many keys repeat shared storages)"));
         }
+        if (t.stored_as == weight_dtype::float64) {
+            converted.push_back(*name);
+        }
         sd.insert(*name, std::move(t));
+    }
+    if (!converted.empty()) {
+        sd.notes.push_back(detail::float64_note(converted));
     }
     return sd;
 }
 
-/// Read a torch.save zip file (a state_dict, or a checkpoint with a "state_dict" entry).
+/// Read a torch.save zip file (a state_dict, or a checkpoint holding one under "state_dict",
+/// "model", "model_state_dict", "net" or "ema").
 inline state_dict read_pth(const std::filesystem::path& path) {
     const std::string bytes = detail::read_whole_file(path, "read_pth");
     return parse_pth(std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),

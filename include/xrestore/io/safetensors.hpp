@@ -3,8 +3,10 @@
 /// Read and write safetensors files: an 8-byte little-endian header length N, N bytes of JSON
 /// header ({"name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ...,
 /// "__metadata__": {"key": "value"}}), then the raw little-endian data, offsets relative to its
-/// start. F32, F16 and BF16 are read (converted to float32, `stored_as` records which) and
-/// written (round to nearest even; a finite value that would overflow to infinity is refused).
+/// start. F32, F16, BF16 and F64 are read (converted to float32, `stored_as` records which, F64
+/// with a note), and I64, I32, I16, I8, U8 and BOOL as int64 integers; floats are written as
+/// F32, F16 or BF16 (round to nearest even; a finite value that would overflow to infinity is
+/// refused), integers in their own type.
 /// Tensors are read in data order, which is the order the writer uses: the state_dict's order.
 ///
 /// @code
@@ -23,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstddef>
@@ -31,6 +34,7 @@
 #include <filesystem>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <span>
@@ -79,6 +83,40 @@ inline std::vector<std::string_view> json_top_level_keys(std::string_view text) 
     return keys;
 }
 
+/// The safetensors dtype names read and written, and their weight_dtype.
+inline constexpr std::array<std::pair<std::string_view, weight_dtype>, 10> safetensors_dtypes{{
+    {"F32", weight_dtype::float32},
+    {"F16", weight_dtype::float16},
+    {"BF16", weight_dtype::bfloat16},
+    {"F64", weight_dtype::float64},
+    {"I64", weight_dtype::int64},
+    {"I32", weight_dtype::int32},
+    {"I16", weight_dtype::int16},
+    {"I8", weight_dtype::int8},
+    {"U8", weight_dtype::uint8},
+    {"BOOL", weight_dtype::boolean},
+}};
+
+/// The weight_dtype of a safetensors dtype name, if it is one this reader knows.
+inline std::optional<weight_dtype> safetensors_dtype(std::string_view name) {
+    for (const auto& [text, dtype] : safetensors_dtypes) {
+        if (text == name) {
+            return dtype;
+        }
+    }
+    return std::nullopt;
+}
+
+/// The safetensors name of a dtype ("F32", "I64", ...).
+inline std::string_view safetensors_dtype_name(weight_dtype t) {
+    for (const auto& [text, dtype] : safetensors_dtypes) {
+        if (dtype == t) {
+            return text;
+        }
+    }
+    return "F32";
+}
+
 /// A non-negative JSON integer, or an io_error naming `what`.
 inline std::uint64_t json_unsigned(const nlohmann::json& j, std::string_view source,
                                    std::string_view what) {
@@ -124,6 +162,12 @@ inline state_dict parse_safetensors(std::span<const unsigned char> bytes,
     if (header.empty() || header.front() != '{') {
         detail::safetensors_fail(source, "header must be a JSON object starting with '{'");
     }
+    if (const auto nul = header.find('\0'); nul != std::string_view::npos) {
+        // the JSON parser would stop there and read only the text before it
+        detail::safetensors_fail(source, detail::concat("header is not valid JSON: it holds a NUL "
+                                                        "byte at offset ",
+                                                        nul));
+    }
     if (json_depth(header) > 8) {
         detail::safetensors_fail(source, "header JSON must be nested at most 8 levels deep");
     }
@@ -147,7 +191,13 @@ inline state_dict parse_safetensors(std::span<const unsigned char> bytes,
     if (root.is_object() && root.size() != keys.size()) {
         std::set<std::string> seen;
         for (const std::string_view key : keys) {
-            std::string name = json::parse(key.begin(), key.end()).get<std::string>();
+            std::string name;
+            try {
+                name = json::parse(key.begin(), key.end()).get<std::string>();
+            } catch (const json::exception& e) {
+                detail::safetensors_fail(source,
+                                         detail::concat("header is not valid JSON: ", e.what()));
+            }
             if (!seen.insert(name).second) {
                 detail::safetensors_fail(source,
                                          detail::concat("header names tensor '", name, "' twice"));
@@ -201,18 +251,14 @@ inline state_dict parse_safetensors(std::span<const unsigned char> bytes,
         }
         entry e{name, weight_dtype::float32, {}, 0, 0};
         const std::string dtype_name = dtype->is_string() ? dtype->get<std::string>() : "";
-        if (dtype_name == "F32") {
-            e.dtype = weight_dtype::float32;
-        } else if (dtype_name == "F16") {
-            e.dtype = weight_dtype::float16;
-        } else if (dtype_name == "BF16") {
-            e.dtype = weight_dtype::bfloat16;
-        } else {
+        const std::optional<weight_dtype> known = detail::safetensors_dtype(dtype_name);
+        if (!known) {
             detail::safetensors_fail(source, detail::concat(what,
-                                                            " dtype must be F32, F16 or BF16, "
-                                                            "got ",
+                                                            " dtype must be F32, F16, BF16, F64, "
+                                                            "I64, I32, I16, I8, U8 or BOOL, got ",
                                                             dtype->dump()));
         }
+        e.dtype = *known;
         if (!shape->is_array() || shape->size() > 64) {
             detail::safetensors_fail(source, detail::concat(what,
                                                             " shape must be an array of at most "
@@ -278,22 +324,28 @@ inline state_dict parse_safetensors(std::span<const unsigned char> bytes,
         previous = &e;
     }
     const std::size_t data_start = 8 + static_cast<std::size_t>(header_length);
+    std::vector<std::string> converted; // float64 tensors
     for (std::size_t i : order) {
         entry& e = entries[i];
         weight_tensor t;
         t.shape = std::move(e.shape);
-        t.stored_as = e.dtype;
-        t.values.resize(
-            static_cast<std::size_t>((e.end - e.begin) / detail::element_size(e.dtype)));
-        detail::decode_elements(bytes.subspan(data_start + static_cast<std::size_t>(e.begin),
-                                              static_cast<std::size_t>(e.end - e.begin)),
-                                e.dtype, t.values);
+        detail::decode_tensor_data(
+            bytes.subspan(data_start + static_cast<std::size_t>(e.begin),
+                          static_cast<std::size_t>(e.end - e.begin)),
+            e.dtype, static_cast<std::size_t>((e.end - e.begin) / detail::element_size(e.dtype)),
+            t);
+        if (e.dtype == weight_dtype::float64) {
+            converted.push_back(e.name);
+        }
         sd.insert(std::move(e.name), std::move(t));
+    }
+    if (!converted.empty()) {
+        sd.notes.push_back(detail::float64_note(converted));
     }
     return sd;
 }
 
-/// Read a safetensors file (F32, F16 or BF16 tensors) into float32.
+/// Read a safetensors file (F32, F16, BF16 and F64 as float32; integer tensors as int64).
 inline state_dict read_safetensors(const std::filesystem::path& path) {
     const std::string bytes = detail::read_whole_file(path, "read_safetensors");
     return parse_safetensors(
@@ -301,18 +353,19 @@ inline state_dict read_safetensors(const std::filesystem::path& path) {
         path.string());
 }
 
-/// Write `sd` as safetensors with every tensor stored `as` float32, float16 or bfloat16 (round to
-/// nearest even), in the state_dict's order, with sd.metadata as `__metadata__`, atomically (a
-/// temporary file beside `path`, renamed into place). A finite value
-/// that overflows the target type, or a tensor whose values do not match its shape, throws
-/// value_error naming the tensor.
+/// Write `sd` as safetensors with every floating-point tensor stored `as` float32, float16 or
+/// bfloat16 (round to nearest even) and every integer tensor in its own type (I64, ..., BOOL), in
+/// the state_dict's order, with sd.metadata as `__metadata__`, atomically (a temporary file beside
+/// `path`, renamed into place). A finite value that overflows the target type, or a tensor whose
+/// values do not match its shape, throws value_error naming the tensor.
 inline void write_safetensors(const std::filesystem::path& path, const state_dict& sd,
                               weight_dtype as = weight_dtype::float32) {
     using json = nlohmann::json;
-    const std::string_view dtype_name = as == weight_dtype::float32   ? "F32"
-                                        : as == weight_dtype::float16 ? "F16"
-                                                                      : "BF16";
-    const std::size_t size = detail::element_size(as);
+    if (as != weight_dtype::float32 && as != weight_dtype::float16 &&
+        as != weight_dtype::bfloat16) {
+        throw value_error(detail::describe("write_safetensors", "as",
+                                           "float32, float16 or bfloat16", to_string(as)));
+    }
     // the header is assembled by hand to keep the state_dict's order (json objects sort keys)
     std::string text = "{";
     auto quoted = [&](const std::string& s) {
@@ -339,21 +392,30 @@ inline void write_safetensors(const std::filesystem::path& path, const state_dic
         for (auto extent : t.shape) {
             ok = ok && detail::checked_mul(numel, extent, numel);
         }
-        if (!ok || numel != t.values.size()) {
-            throw value_error(detail::concat(
-                "write_safetensors: tensor '", name, "' must hold as many values as its shape [",
-                shape_string(t.shape), "] says, got ", t.values.size()));
+        const std::size_t held = t.is_integer() ? t.integers.size() : t.values.size();
+        if (!ok || numel != held) {
+            throw value_error(detail::concat("write_safetensors: tensor '", name,
+                                             "' must hold as many values as its shape [",
+                                             shape_string(t.shape), "] says, got ", held));
         }
         if (name == "__metadata__") {
             throw value_error("write_safetensors: a tensor must not be called '__metadata__'");
         }
+        // integer tensors keep their own type; floating-point ones are stored `as`
+        const weight_dtype stored = t.is_integer() ? t.stored_as : as;
+        const std::string_view dtype_name = detail::safetensors_dtype_name(stored);
+        const std::size_t size = detail::element_size(stored);
         const std::size_t begin = data.size();
-        data.resize(begin + t.values.size() * size);
+        data.resize(begin + held * size);
         auto* out = reinterpret_cast<unsigned char*>(data.data() + begin);
-        for (std::size_t i = 0; i < t.values.size(); ++i) {
-            const float v = t.values[i];
-            std::uint32_t bits = std::bit_cast<std::uint32_t>(v);
-            if (as != weight_dtype::float32) {
+        for (std::size_t i = 0; i < held; ++i) {
+            std::uint64_t bits = 0;
+            if (t.is_integer()) {
+                bits = static_cast<std::uint64_t>(t.integers[i]); // two's complement, truncated
+            } else if (as == weight_dtype::float32) {
+                bits = std::bit_cast<std::uint32_t>(t.values[i]);
+            } else {
+                const float v = t.values[i];
                 const std::uint16_t h = as == weight_dtype::float16 ? detail::float_to_half(v)
                                                                     : detail::float_to_bfloat16(v);
                 const std::uint16_t infinity = as == weight_dtype::float16 ? 0x7C00U : 0x7F80U;

@@ -1,8 +1,10 @@
 #pragma once
 /// @file state_dict.hpp
-/// Named float32 tensors read from a weights file (PyTorch .pth or safetensors), in file order,
-/// with the file's string metadata. Values are converted to float32 on reading; `stored_as`
-/// records the dtype the file held.
+/// Named tensors read from a weights file (PyTorch .pth or safetensors), in file order, with the
+/// file's string metadata. Floating-point values are converted to float32 on reading (float64
+/// too, with a note); integer tensors (int64 buffers such as BatchNorm's num_batches_tracked,
+/// int32, int16, int8, uint8, bool) keep their values exactly as int64. `stored_as` records the
+/// dtype the file held, and `notes` what the reader changed on the way.
 ///
 /// @code
 /// xrestore::state_dict w = xrestore::load_weights("denoiser.pth");
@@ -14,6 +16,7 @@
 #include "xrestore/core/tensor.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -23,9 +26,21 @@
 namespace xrestore {
 
 /// Element type of a tensor as stored in a weights file.
-enum class weight_dtype { float32, float16, bfloat16 };
+enum class weight_dtype {
+    float32,
+    float16,
+    bfloat16,
+    float64,
+    int64,
+    int32,
+    int16,
+    int8,
+    uint8,
+    boolean
+};
 
-/// "float32", "float16", "bfloat16".
+/// "float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8",
+/// "bool".
 inline std::string_view to_string(weight_dtype t) {
     switch (t) {
     case weight_dtype::float32:
@@ -34,15 +49,40 @@ inline std::string_view to_string(weight_dtype t) {
         return "float16";
     case weight_dtype::bfloat16:
         return "bfloat16";
+    case weight_dtype::float64:
+        return "float64";
+    case weight_dtype::int64:
+        return "int64";
+    case weight_dtype::int32:
+        return "int32";
+    case weight_dtype::int16:
+        return "int16";
+    case weight_dtype::int8:
+        return "int8";
+    case weight_dtype::uint8:
+        return "uint8";
+    case weight_dtype::boolean:
+        return "bool";
     }
     return "unknown";
 }
 
-/// One tensor: row-major float32 values and its shape.
+/// Whether tensors of this dtype hold integers (kept in weight_tensor::integers).
+inline bool is_integer(weight_dtype t) {
+    return t != weight_dtype::float32 && t != weight_dtype::float16 &&
+           t != weight_dtype::bfloat16 && t != weight_dtype::float64;
+}
+
+/// One tensor and its shape: row-major float32 `values` for a floating-point tensor, row-major
+/// int64 `integers` for an integer one (the other vector is empty).
 struct weight_tensor {
     std::vector<std::size_t> shape;
     std::vector<float> values;
     weight_dtype stored_as = weight_dtype::float32;
+    std::vector<std::int64_t> integers{};
+
+    /// Whether the tensor holds integers (`integers`) rather than floats (`values`).
+    [[nodiscard]] bool is_integer() const { return xrestore::is_integer(stored_as); }
 
     /// Product of the extents (1 for a scalar).
     [[nodiscard]] std::size_t numel() const {
@@ -88,8 +128,13 @@ public:
     [[nodiscard]] std::size_t size() const { return tensors_.size(); }
     [[nodiscard]] bool empty() const { return tensors_.empty(); }
 
-    /// String metadata (safetensors `__metadata__`, or a JSON sidecar beside a .pth).
+    /// String metadata (safetensors `__metadata__`, a JSON sidecar beside a .pth, or the string
+    /// entries of a checkpoint dict holding the state_dict).
     std::map<std::string, std::string> metadata;
+
+    /// What the reader changed or chose on the way, one sentence each, for the user to see (for
+    /// example "2 float64 tensors converted to float32: 'a', 'b'").
+    std::vector<std::string> notes;
 
 private:
     std::vector<std::pair<std::string, weight_tensor>> tensors_;

@@ -187,12 +187,15 @@ public:
         const std::size_t k = arch.head();
         net.head_ = pack_conv1x1(*t.weights[k], name(layers[k].weight), *t.biases[k],
                                  name(layers[k].bias), layers[k].in, layers[k].out);
+        net.load_notes_ = t.notes;
         return net;
     }
 
     [[nodiscard]] const unet_config& config() const { return arch_.config(); }
     /// The layer table the network was built from.
     [[nodiscard]] const unet_architecture& architecture() const { return arch_; }
+    /// What loading left out of the state_dict (integer buffers), one sentence each.
+    [[nodiscard]] const std::vector<std::string>& load_notes() const { return load_notes_; }
 
     /// Throw shape_error unless an H x W input suits the pool depth (check_unet_input_size).
     void check_input_size(std::size_t height, std::size_t width) const {
@@ -332,6 +335,7 @@ private:
     }
 
     unet_architecture arch_;
+    std::vector<std::string> load_notes_;
     std::vector<conv_block> down_;
     conv_block bottleneck_;
     std::vector<conv_transpose2x2_weights> up_transpose_;

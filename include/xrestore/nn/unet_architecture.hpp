@@ -48,17 +48,22 @@ struct unet_config {
 
 /// Throw shape_error unless an H x W input suits the pool depth of `config`: every level must
 /// keep at least one pixel and the deepest level more than one (instance norm needs two values).
-/// Shared by the CPU and the device networks.
+/// So with P pool layers each side must be at least 2^P and one of them at least 2 x 2^P: the
+/// smallest square input is 2^(P+1) x 2^(P+1) (32 x 32 for 4 pools), the smallest of all
+/// 2^P x 2^(P+1). Shared by the CPU and the device networks.
 inline void check_unet_input_size(const unet_config& config, std::size_t height,
                                   std::size_t width) {
     const std::size_t p = config.num_pool_layers;
     const std::size_t h = height >> p;
     const std::size_t w = width >> p;
     if (h == 0 || w == 0 || h * w < 2) {
+        const std::size_t side = std::size_t{1} << p;
         throw shape_error(xrestore::detail::concat(
             "unet: input ", height, " x ", width, " is too small for ", p,
-            " pool layers: height and width must be at least ", std::size_t{1} << p, " and the ", p,
-            "-times halved size must have more than one pixel"));
+            " pool layers: the smallest square input is ", 2 * side, " x ", 2 * side,
+            " (each side at least 2^", p, " = ", side, " and one of them at least 2 x 2^", p, " = ",
+            2 * side, ", so that the ", p, "-times halved image, ", h, " x ", w,
+            " here, keeps the 2 pixels instance norm needs)"));
     }
 }
 

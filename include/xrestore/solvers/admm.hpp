@@ -54,8 +54,9 @@ concept admm_v_update = requires(F& f, const V& z, double step) {
 /// Scaled ADMM for min_x 1/2 ||A x - y||^2 + g(x) with the v-update prox_{g/eta} (see the file
 /// comment). Returns x (result.x; v equals x at convergence), the iterations, the stop reason
 /// (max_iterations; converged when options.tol > 0 and the relative change of x fell below it;
-/// monitor; diverged when x, v or u became non-finite: x is then the last finite iterate) and
-/// the relative change of x per iteration. objective stays empty (g is not known to the solver).
+/// monitor; diverged when x, v or u became non-finite or ||x|| grew past the rule of
+/// solvers/detail/iteration.hpp: x is then the last good iterate), the relative change of x and
+/// the seconds per iteration. objective stays empty (g is known only through its prox).
 /// `monitor(k, x_k)` is called after every iteration. Throws value_error for eta <= 0, max_iter
 /// <= 0, a negative tol, bad CG options or a non-finite y; shape_error when y does not have A's
 /// range shape or the v-update returns a wrong shape.

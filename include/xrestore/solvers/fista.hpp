@@ -47,6 +47,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -109,6 +110,7 @@ solver_result<domain_t<Op>> proximal_gradient(const Op& a, const range_t<Op>& y,
                                               MakeTransform&& make_transform,
                                               const fista_options& options, bool accelerate,
                                               Monitor& monitor) {
+    iteration_tracker track; // the clock starts here
     const std::string_view where = accelerate ? "fista" : "ista";
     using X = domain_t<Op>;
     using Y = range_t<Op>;
@@ -154,6 +156,20 @@ solver_result<domain_t<Op>> proximal_gradient(const Op& a, const range_t<Op>& y,
     xrestore::copy(ax, az); // A z_1
     Y ax_next = xrestore::zeros_like(y);
     Y r = xrestore::zeros_like(y);
+    {
+        // divergence: F(x_k) > 1e6 max(F(x_0), F(0)), F(0) = 1/2 ||y||^2
+        xrestore::copy(ax, r);
+        xrestore::axpy(-1.0f, y, r); // A x_0 - y
+        double start_penalty = 0.0;  // ||W x_0||_1
+        if constexpr (pixel_basis) {
+            start_penalty = l1_norm(x);
+        } else {
+            xrestore::apply_into(transform, x, coefficients);
+            start_penalty = bands_l1_norm(coefficients, transform, options.bands);
+        }
+        track.watch_objective(0.5 * xrestore::dot(r, r) + options.lambda * start_penalty,
+                              0.5 * xrestore::dot(y, y));
+    }
     double t = 1.0;
     result.objective.reserve(static_cast<std::size_t>(options.max_iter));
     result.change.reserve(static_cast<std::size_t>(options.max_iter));
@@ -179,8 +195,8 @@ solver_result<domain_t<Op>> proximal_gradient(const Op& a, const range_t<Op>& y,
         xrestore::axpy(-1.0f, y, r);
         // F(x_k) = 1/2 ||A x_k - y||^2 + lambda ||W x_k||_1
         const double objective = 0.5 * xrestore::dot(r, r) + options.lambda * penalty;
-        if (!std::isfinite(objective)) {
-            result.stop = solver_stop::diverged; // x still holds x_{k-1}
+        if (std::string reason = track.objective_verdict(k, objective); !reason.empty()) {
+            mark_diverged(result, std::move(reason)); // x still holds x_{k-1}
             return result;
         }
         double beta = 0.0;
@@ -197,7 +213,7 @@ solver_result<domain_t<Op>> proximal_gradient(const Op& a, const range_t<Op>& y,
         std::swap(ax, ax_next); // A x_k
         result.objective.push_back(objective);
         // x = x_k
-        if (record_iteration(result, std::as_const(next), x, k, options.tol, monitor)) {
+        if (track.record(result, std::as_const(next), x, k, options.tol, monitor)) {
             return result;
         }
     }
@@ -211,8 +227,10 @@ solver_result<domain_t<Op>> proximal_gradient(const Op& a, const range_t<Op>& y,
 /// options.levels levels, from x_0 = A^T y. Records the objective F(x_k) and the relative change
 /// after every iteration and calls monitor(k, x_k) (true stops). Throws value_error for bad
 /// options (Haar levels too many for the image included), a domain without a Haar transform or
-/// non-finite y, shape_error when y does not have A's range shape. A non-finite objective stops
-/// with solver_stop::diverged and the last finite x.
+/// non-finite y, shape_error when y does not have A's range shape. A diverging run (the rule of
+/// solvers/detail/iteration.hpp: a non-finite objective, or one above 1e6 max(F(x_0), F(0)))
+/// stops with solver_stop::diverged and the last good x. result.seconds holds the seconds of
+/// each iteration.
 template <linear_operator Op, class Monitor = no_monitor>
 requires solver_monitor<std::remove_reference_t<Monitor>, domain_t<Op>> solver_result<domain_t<Op>>
 fista(const Op& a, const range_t<Op>& y, const fista_options& options = {},

@@ -23,6 +23,7 @@
 #include "xrestore/solvers/monitor.hpp"
 
 #include <cmath>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -52,6 +53,7 @@ template <linear_operator Op, class Monitor>
 solver_result<domain_t<Op>>
 gradient_descent_impl(const Op& a, const range_t<Op>& y, domain_t<Op> x0,
                       const gradient_descent_options& options, Monitor& monitor) {
+    iteration_tracker track; // the clock starts here
     constexpr std::string_view where = "gradient_descent";
     using X = domain_t<Op>;
     using Y = range_t<Op>;
@@ -71,6 +73,8 @@ gradient_descent_impl(const Op& a, const range_t<Op>& y, domain_t<Op> x0,
     Y r = xrestore::zeros_like(y);
     xrestore::apply_into(a, x, r);
     xrestore::axpy(-1.0f, y, r); // r = A x - y
+    // divergence: F(x_k) > 1e6 max(F(x_0), F(0)), F(0) = 1/2 ||y||^2
+    track.watch_objective(0.5 * xrestore::dot(r, r), 0.5 * xrestore::dot(y, y));
     result.objective.reserve(static_cast<std::size_t>(options.max_iter));
     result.change.reserve(static_cast<std::size_t>(options.max_iter));
 
@@ -80,12 +84,12 @@ gradient_descent_impl(const Op& a, const range_t<Op>& y, domain_t<Op> x0,
         xrestore::apply_into(a, x, r);
         xrestore::axpy(-1.0f, y, r);                        // r = A x - y
         const double objective = 0.5 * xrestore::dot(r, r); // 1/2 ||A x - y||^2
-        if (!std::isfinite(objective)) {
-            stop_diverged(result, x, previous);
+        if (std::string reason = track.objective_verdict(k, objective); !reason.empty()) {
+            stop_diverged(result, x, previous, std::move(reason)); // x = x_{k-1}
             return result;
         }
         result.objective.push_back(objective);
-        if (record_iteration(result, std::as_const(x), previous, k, options.tol, monitor)) {
+        if (track.record(result, std::as_const(x), previous, k, options.tol, monitor)) {
             return result;
         }
     }
@@ -98,8 +102,9 @@ gradient_descent_impl(const Op& a, const range_t<Op>& y, domain_t<Op> x0,
 /// Landweber / gradient descent on 1/2 ||A x - y||^2 from x0 = A^T y. Records the objective
 /// 1/2 ||A x_k - y||^2 and the relative change after every iteration; calls monitor(k, x_k)
 /// (true stops). Throws value_error for bad options or non-finite y, shape_error when y does not
-/// have A's range shape. A non-finite iterate stops with solver_stop::diverged and the last
-/// finite x.
+/// have A's range shape. A diverging run (the rule of solvers/detail/iteration.hpp: a non-finite
+/// objective, or one above 1e6 max(F(x_0), F(0))) stops with solver_stop::diverged and the last
+/// good x. result.seconds holds the seconds of each iteration.
 template <linear_operator Op, class Monitor = no_monitor>
 requires solver_monitor<std::remove_reference_t<Monitor>, domain_t<Op>> solver_result<domain_t<Op>>
 gradient_descent(const Op& a, const range_t<Op>& y, const gradient_descent_options& options = {},

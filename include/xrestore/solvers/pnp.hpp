@@ -80,7 +80,8 @@ struct pnp_hqs_options {
 /// PnP-ADMM as the reference study defines it (see the file comment), with the denoiser D as
 /// the v-update. Returns x clipped to [0,1] (unless clip_output is false), the iterations, the
 /// stop reason (max_iterations; converged when tol > 0; monitor: x is the iterate the monitor
-/// saw last; diverged: the last finite x) and the relative change per iteration. Throws
+/// saw last; diverged by the rule of solvers/detail/iteration.hpp: the last good x), the
+/// relative change and the seconds per iteration (no objective: see monitor.hpp). Throws
 /// value_error for eta <= 0, max_iter <= 0, a negative tol, bad CG options or a non-finite y,
 /// shape_error when y does not have A's range shape or D changes the shape.
 template <linear_operator Op, class D, class Monitor = no_monitor>
@@ -111,6 +112,7 @@ requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
         solver_result<domain_t<Op>> pnp_pgd(const Op& A, const domain_t<Op>& y, const D& d,
                                             const pnp_pgd_options& options = {},
                                             Monitor&& monitor = {}) {
+    detail::iteration_tracker track; // the clock starts here
     constexpr const char* where = "pnp_pgd";
     require(std::isfinite(options.step) && options.step > 0.0, where, "options.step",
             "finite and > 0", options.step);
@@ -124,6 +126,8 @@ requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
     V previous = x;
     V residual = xrestore::zeros<V>(A.range_shape());
     V z = xrestore::zeros_like(x);
+    // divergence: ||x_k|| > 1e6 max(||x_0||, ||y||, sqrt(n)), x_0 = A^T y
+    track.watch_norm({xrestore::norm(x), xrestore::norm(y)}, x);
     result.stop = solver_stop::max_iterations;
     for (int k = 1; k <= options.max_iter; ++k) {
         xrestore::apply_into(A, x, residual);
@@ -131,7 +135,7 @@ requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
         xrestore::adjoint_into(A, residual, z);
         xrestore::axpby(1.0f, x, static_cast<float>(-options.step), z); // z = x - step A^T r
         x = detail::denoise_checked(d, z, where);                       // x = D(z)
-        if (detail::finish_iteration(result, x, previous, k, options.tol, monitor)) {
+        if (track.finish(result, x, previous, k, options.tol, monitor)) {
             break;
         }
     }
@@ -152,6 +156,7 @@ requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
         solver_result<domain_t<Op>> pnp_hqs(const Op& A, const domain_t<Op>& y, const D& d,
                                             const pnp_hqs_options& options = {},
                                             Monitor&& monitor = {}) {
+    detail::iteration_tracker track; // the clock starts here
     constexpr const char* where = "pnp_hqs";
     require(std::isfinite(options.mu) && options.mu > 0.0, where, "options.mu", "finite and > 0",
             options.mu);
@@ -167,17 +172,21 @@ requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
     z = xrestore::zeros<V>(A.domain_shape());
     V x = xrestore::zeros_like(z);
     V previous = xrestore::zeros_like(z);
+    // divergence: ||z_k|| > 1e6 max(||A^T y||, ||y||, sqrt(n)) (z_0 = 0)
+    track.watch_norm({xrestore::norm(solver.aty()), xrestore::norm(y)}, z);
     double mu = options.mu;
     result.stop = solver_stop::max_iterations;
     for (int k = 1; k <= options.max_iter; ++k) {
         solver.set_eta(mu);
         solver.solve(z, x, options.warm_start); // x = (A^T A + mu I)^{-1} (A^T y + mu z)
         if (!std::isfinite(xrestore::norm(x))) {
-            result.stop = solver_stop::diverged;
+            // z still holds z_{k-1}
+            detail::mark_diverged(result,
+                                  detail::concat("iteration ", k, ": the x-update is not finite"));
             break;
         }
         z = detail::denoise_checked(d, x, where); // z = D(x)
-        if (detail::finish_iteration(result, z, previous, k, options.tol, monitor)) {
+        if (track.finish(result, z, previous, k, options.tol, monitor)) {
             break;
         }
         mu *= options.mu_growth;

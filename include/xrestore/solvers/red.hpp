@@ -72,8 +72,9 @@ double red_objective(const V& residual, const V& x, const V& dx, double lambda) 
 /// RED by gradient descent (the study's): from x_0 = A^T y,
 ///   x_k = x_{k-1} - step (A^T (A x_{k-1} - y) + lambda (x_{k-1} - D(x_{k-1}))).
 /// Returns x (clipped to [0,1] unless clip_output is false), the iterations, the stop reason
-/// (max_iterations; converged when tol > 0; monitor; diverged: the last finite x), the relative
-/// change per iteration and the objective (see the file comment). `monitor(k, x_k)` is called
+/// (max_iterations; converged when tol > 0; monitor; diverged by the rule of
+/// solvers/detail/iteration.hpp, on ||x_k||: the last good x), the relative change, the seconds
+/// and the objective (see the file comment) per iteration. `monitor(k, x_k)` is called
 /// after every iteration with the unclipped iterate. Throws value_error for a negative lambda,
 /// step <= 0, max_iter <= 0, a negative tol or a non-finite y, shape_error for a wrong y shape or
 /// a denoiser that changes the shape.
@@ -83,6 +84,7 @@ requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
         solver_result<domain_t<Op>>
         red_gradient_descent(const Op& A, const domain_t<Op>& y, const D& d,
                              const red_options& options = {}, Monitor&& monitor = {}) {
+    detail::iteration_tracker track; // the clock starts here
     constexpr const char* where = "red_gradient_descent";
     require(std::isfinite(options.lambda) && options.lambda >= 0.0, where, "options.lambda",
             "finite and >= 0", options.lambda);
@@ -98,6 +100,8 @@ requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
     V previous = x;
     V residual = xrestore::zeros<V>(A.range_shape());
     V g = xrestore::zeros_like(x);
+    // divergence (the objective lags one iteration): ||x_k|| > 1e6 max(||x_0||, ||y||, sqrt(n))
+    track.watch_norm({xrestore::norm(x), xrestore::norm(y)}, x);
     const auto lambda = static_cast<float>(options.lambda);
     result.stop = solver_stop::max_iterations;
     for (int k = 1; k <= options.max_iter; ++k) {
@@ -109,7 +113,7 @@ requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
         xrestore::axpy(lambda, x, g);
         xrestore::axpy(-lambda, dx, g);                          // g += lambda (x - D(x))
         xrestore::axpy(static_cast<float>(-options.step), g, x); // x = x - step g
-        if (detail::finish_iteration(result, x, previous, k, options.tol, monitor)) {
+        if (track.finish(result, x, previous, k, options.tol, monitor)) {
             break;
         }
     }
@@ -131,6 +135,7 @@ requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
         solver_result<domain_t<Op>> red_fixed_point(const Op& A, const domain_t<Op>& y, const D& d,
                                                     const red_fixed_point_options& options = {},
                                                     Monitor&& monitor = {}) {
+    detail::iteration_tracker track; // the clock starts here
     constexpr const char* where = "red_fixed_point";
     require(std::isfinite(options.lambda) && options.lambda > 0.0, where, "options.lambda",
             "finite and > 0", options.lambda);
@@ -144,6 +149,8 @@ requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
     x = solver.aty(); // x_0 = A^T y
     V previous = x;
     V residual = xrestore::zeros<V>(A.range_shape());
+    // divergence (the objective lags one iteration): ||x_k|| > 1e6 max(||x_0||, ||y||, sqrt(n))
+    track.watch_norm({xrestore::norm(x), xrestore::norm(y)}, x);
     result.stop = solver_stop::max_iterations;
     for (int k = 1; k <= options.max_iter; ++k) {
         const V dx = detail::denoise_checked(d, x, where); // D(x)
@@ -152,7 +159,7 @@ requires detail::is_image_operator<Op> && denoiser_for<D, domain_t<Op>> &&
         result.objective.push_back(detail::red_objective(residual, x, dx, options.lambda));
         // x = (A^T A + lambda I)^{-1} (A^T y + lambda D(x))
         solver.solve(dx, x, options.warm_start);
-        if (detail::finish_iteration(result, x, previous, k, options.tol, monitor)) {
+        if (track.finish(result, x, previous, k, options.tol, monitor)) {
             break;
         }
     }

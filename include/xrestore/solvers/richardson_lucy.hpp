@@ -39,6 +39,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -139,6 +140,7 @@ template <linear_operator Op, class MakeGradient, class Monitor>
 solver_result<image> richardson_lucy_impl(const Op& A, const image& y, MakeGradient&& make_gradient,
                                           const richardson_lucy_options& options,
                                           Monitor& monitor) {
+    iteration_tracker track; // the clock starts here
     constexpr const char* where = "richardson_lucy";
     validate_iterations(options.max_iter, options.tol, where);
     require(std::isfinite(options.tv_lambda) && options.tv_lambda >= 0.0 &&
@@ -208,6 +210,20 @@ solver_result<image> richardson_lucy_impl(const Op& A, const image& y, MakeGradi
     image ratio = xrestore::zeros_like(ax);
     image correction = xrestore::zeros_like(x);
     xrestore::apply_into(A, x, ax);
+    // divergence: with the objective, F(x_k) > 1e6 max(F(x_0), sum(y)) (sum(y), KL's scale, in
+    // place of F(0): KL(y || 0) is not finite); without it, ||x_k|| > 1e6 max(||x_0||, ||y||,
+    // sqrt(n))
+    if (options.record_objective) {
+        double start = cpu_backend::sum_over_indices(
+            y.size(), kernels::kl_term{y.data(), ax.data(), options.epsilon});
+        if (tv) {
+            xrestore::apply_into(grad, x, field);
+            start += options.tv_lambda * l21_norm(field);
+        }
+        track.watch_objective(start, y_sum);
+    } else {
+        track.watch_norm({xrestore::norm(x), xrestore::norm(y)}, x);
+    }
     const auto eps = static_cast<float>(options.epsilon);
     result.stop = solver_stop::max_iterations;
     for (int k = 1; k <= options.max_iter; ++k) {
@@ -230,8 +246,8 @@ solver_result<image> richardson_lucy_impl(const Op& A, const image& y, MakeGradi
         cpu_backend::for_each_index(count, kernels::richardson_lucy_update_body{
                                                x.data(), correction.data(), normalizer.data(), div,
                                                static_cast<float>(options.tv_lambda)});
-        if (!std::isfinite(xrestore::norm(x))) {
-            stop_diverged(result, x, previous);
+        if (std::string reason = track.norm_verdict(k, xrestore::norm(x)); !reason.empty()) {
+            stop_diverged(result, x, previous, std::move(reason)); // x = x_{k-1}
             break;
         }
         xrestore::apply_into(A, x, ax); // A x_k, reused by the next iteration
@@ -242,9 +258,13 @@ solver_result<image> richardson_lucy_impl(const Op& A, const image& y, MakeGradi
                 xrestore::apply_into(grad, x, field);
                 value += options.tv_lambda * l21_norm(field); // TV(x) = ||D x||_{2,1}
             }
+            if (std::string reason = track.objective_verdict(k, value); !reason.empty()) {
+                stop_diverged(result, x, previous, std::move(reason));
+                break;
+            }
             result.objective.push_back(value);
         }
-        if (record_iteration(result, std::as_const(x), previous, k, options.tol, monitor)) {
+        if (track.record(result, std::as_const(x), previous, k, options.tol, monitor)) {
             break;
         }
     }
@@ -255,7 +275,8 @@ solver_result<image> richardson_lucy_impl(const Op& A, const image& y, MakeGradi
 
 /// Richardson-Lucy (with optional TV) for y = Poisson(A x), A a non-negative operator on
 /// images; see the file comment. Returns x (non-negative), the iterations, the stop reason
-/// (max_iterations; converged when tol > 0; monitor; diverged: the last finite x), the relative
+/// (max_iterations; converged when tol > 0; monitor; diverged by the rule of
+/// solvers/detail/iteration.hpp: the last good x), the seconds and the relative
 /// change and, when record_objective, KL(y || A x_k) + tv_lambda TV(x_k) after each iteration k
 /// (plain RL decreases KL monotonically). `monitor(k, x_k)` is called after every iteration.
 /// Throws value_error for max_iter <= 0, a negative tol, tv_lambda outside [0, 0.25),

@@ -32,6 +32,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -163,6 +164,7 @@ template <linear_operator Op, class Monitor>
 solver_result<domain_t<Op>>
 tikhonov_cg(const Op& A, const range_t<Op>& y, double lambda, tikhonov_regularizer regularizer,
             const cg_options& cg, bool record_objective, Monitor& monitor, std::string_view where) {
+    iteration_tracker track; // the clock starts here
     using V = domain_t<Op>;
     validate_cg_options(cg, where);
     check_measured_y(A, y, where);
@@ -195,18 +197,40 @@ tikhonov_cg(const Op& A, const range_t<Op>& y, double lambda, tikhonov_regulariz
     V previous = xrestore::zeros_like(b);
     range_t<Op> objective_ax = xrestore::zeros<range_t<Op>>(A.range_shape());
     V objective_rx = xrestore::zeros_like(b);
+    std::string diverged; // why the objective diverged, if it did
+    if (record_objective) {
+        // divergence: F(x_k) > 1e6 F(0), F(0) = F(x_0) = ||y||^2 (CG cannot raise F: see
+        // solvers/detail/iteration.hpp)
+        const double start = xrestore::dot(y, y);
+        track.watch_objective(start, start);
+    }
     auto cg_monitor = [&](int k, const V& x, double) {
-        result.change.push_back(relative_change_and_store(x, previous));
         if (record_objective) {
-            result.objective.push_back(
-                tikhonov_objective(A, y, x, lambda, regularizer, objective_ax, objective_rx));
+            const double f =
+                tikhonov_objective(A, y, x, lambda, regularizer, objective_ax, objective_rx);
+            diverged = track.objective_verdict(k, f);
+            if (!diverged.empty()) {
+                return true; // `previous` still holds x_{k-1}
+            }
+            result.objective.push_back(f);
         }
-        return ask_monitor(monitor, k, x);
+        result.change.push_back(relative_change_and_store(x, previous));
+        return track.ask(result, k, x, monitor);
     };
     auto solved = conjugate_gradient<V>(apply_c, b, xrestore::zeros_like(b), cg, cg_monitor);
     result.x = std::move(solved.x);
     result.iterations = solved.iterations;
     result.stop = stop_from_cg(solved.stop);
+    if (!diverged.empty()) {
+        xrestore::copy(previous, result.x); // the last good iterate
+        result.iterations = static_cast<int>(result.change.size());
+        mark_diverged(result, std::move(diverged));
+    } else if (solved.stop == cg_stop::breakdown) {
+        mark_diverged(result,
+                      concat("conjugate gradient broke down after ", solved.iterations,
+                             " iterations (a non-finite value, or a system that is not positive "
+                             "definite along a search direction)"));
+    }
     return result;
 }
 
@@ -214,13 +238,14 @@ tikhonov_cg(const Op& A, const range_t<Op>& y, double lambda, tikhonov_regulariz
 
 /// Tikhonov-regularised least squares, min_x ||A x - y||^2 + lambda ||R x||^2, by CG on
 /// (A^T A + lambda R^T R) x = A^T y from x = 0. `monitor(k, x_k)` is called after every CG
-/// iteration. result.change holds the relative change of x per iteration, result.objective the
-/// objective when options.record_objective. stop: converged (CG's relative residual below
-/// options.cg.tol, or y such that A^T y = 0), max_iterations, monitor, or diverged (CG
-/// breakdown: a non-finite value, or a system that is not positive definite along a search
-/// direction). Throws value_error for a negative or non-finite lambda, bad CG options, a
-/// gradient regulariser on a non-image domain or a non-finite y; shape_error when y does not have
-/// A's range shape.
+/// iteration. result.change and result.seconds hold the relative change of x and the seconds per
+/// iteration, result.objective the objective when options.record_objective. stop: converged
+/// (CG's relative residual below options.cg.tol, or y such that A^T y = 0), max_iterations,
+/// monitor, or diverged (CG breakdown: a non-finite value, or a system that is not positive
+/// definite along a search direction; or, when recorded, an objective above the rule of
+/// solvers/detail/iteration.hpp), with result.stop_detail. Throws value_error for a negative or
+/// non-finite lambda, bad CG options, a gradient regulariser on a non-image domain or a non-finite
+/// y; shape_error when y does not have A's range shape.
 template <linear_operator Op, class Monitor = no_monitor>
 requires solver_monitor<std::remove_reference_t<Monitor>, domain_t<Op>> solver_result<domain_t<Op>>
 tikhonov(const Op& A, const range_t<Op>& y, const tikhonov_options& options = {},

@@ -58,6 +58,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -186,6 +187,7 @@ solver_result<domain_t<Op>>
 tv_primal_dual_impl(const Op& a, const range_t<Op>& y, domain_t<Op> x0,
                     MakeGradient&& make_gradient, MakeTransform&& make_transform,
                     const primal_dual_problem& o, std::string_view where, Monitor& monitor) {
+    iteration_tracker track; // the clock starts here
     using X = domain_t<Op>;
     using Y = range_t<Op>;
     static_assert(dense_vector<X>,
@@ -272,6 +274,16 @@ tv_primal_dual_impl(const Op& a, const range_t<Op>& y, domain_t<Op> x0,
     }
     xrestore::copy(ax, ax_bar); // x_bar_0 = x_0
     dx_bar = dx;
+    {
+        // divergence: F(x_k) > 1e6 max(F(x_0), F(0)), F(0) = 1/2 ||y||^2
+        xrestore::copy(ax, r);
+        xrestore::axpy(-1.0f, y, r); // A x_0 - y
+        double start = 0.5 * xrestore::dot(r, r) + o.lambda_tv * l21_norm(dx);
+        if constexpr (with_wavelet) {
+            start += o.lambda_wavelet * bands_l1_norm(wx, transform, o.bands);
+        }
+        track.watch_objective(start, 0.5 * xrestore::dot(y, y));
+    }
     const std::size_t field_count = dx.size() / 2; // entries of each half of D x
     const auto sigma_f = static_cast<float>(sigma);
     result.objective.reserve(static_cast<std::size_t>(o.max_iter));
@@ -310,8 +322,8 @@ tv_primal_dual_impl(const Op& a, const range_t<Op>& y, domain_t<Op> x0,
             xrestore::apply_into(transform, x, wx_next);
             objective += o.lambda_wavelet * bands_l1_norm(wx_next, transform, o.bands);
         }
-        if (!std::isfinite(objective)) {
-            stop_diverged(result, x, previous);
+        if (std::string reason = track.objective_verdict(k, objective); !reason.empty()) {
+            stop_diverged(result, x, previous, std::move(reason)); // x = x_{k-1}
             return result;
         }
         // K x_bar = 2 K x_new - K x
@@ -330,7 +342,7 @@ tv_primal_dual_impl(const Op& a, const range_t<Op>& y, domain_t<Op> x0,
             std::swap(wx, wx_next);
         }
         result.objective.push_back(objective);
-        if (record_iteration(result, std::as_const(x), previous, k, o.tol, monitor)) {
+        if (track.record(result, std::as_const(x), previous, k, o.tol, monitor)) {
             return result;
         }
     }
@@ -351,8 +363,9 @@ inline primal_dual_problem problem_of(const tv_haar_options& o) {
 /// min_x 1/2 ||A x - y||^2 + lambda TV(x) by Chambolle-Pock from x_0 = A^T y (A on images, any
 /// range type), TV by the finite differences. Records the objective of x_k and the relative change
 /// after every iteration and calls monitor(k, x_k) (true stops). Throws value_error for bad
-/// options or non-finite y, shape_error when y does not have A's range shape. A non-finite
-/// objective stops with solver_stop::diverged and the last finite x.
+/// options or non-finite y, shape_error when y does not have A's range shape. A diverging run (the
+/// rule of solvers/detail/iteration.hpp: a non-finite objective, or one above
+/// 1e6 max(F(x_0), F(0))) stops with solver_stop::diverged and the last good x.
 template <linear_operator Op, class Monitor = no_monitor>
 requires solver_monitor<std::remove_reference_t<Monitor>, domain_t<Op>> solver_result<domain_t<Op>>
 tv_primal_dual(const Op& a, const range_t<Op>& y, const tv_options& options = {},

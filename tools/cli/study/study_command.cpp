@@ -11,6 +11,7 @@
 // Every input is checked before the first long computation; the outputs (report.md,
 // results.json, CSVs, PNG images and plots) are written by study_report.cpp.
 
+#include "bundled_files.hpp"
 #include "command.hpp"
 #include "denoiser_choice.hpp"
 #include "memory_budget.hpp"
@@ -60,16 +61,13 @@
 #include <variant>
 #include <vector>
 
-#ifndef XRESTORE_DEFAULT_STUDY_IMAGE
-#define XRESTORE_DEFAULT_STUDY_IMAGE ""
-#endif
-#ifndef XRESTORE_DEFAULT_WEIGHTS
-#define XRESTORE_DEFAULT_WEIGHTS ""
-#endif
-
 namespace xrestore::cli {
 
 namespace {
+
+/// The study's defaults, looked up at run time among the bundled files (bundled_files.hpp).
+const char* const default_image = "images/butterfly_set5.png";
+const char* const default_weights = "denoiser_unet_c32.pth";
 
 using study_operator = std::variant<convolution, inpainting>;
 
@@ -539,10 +537,18 @@ int run_study(const study_settings& s) {
     require(s.holdout > 0.0 && s.holdout < 0.5, "study", "--holdout", "in (0, 0.5)", s.holdout);
     require(s.patience > 0, "study", "--patience", "positive", s.patience);
     if (s.image_path.empty()) {
-        throw value_error("study: no --image given and no bundled default image was compiled in");
+        throw io_error("study: no --image given, and " +
+                       bundled_not_found(bundle::data,
+                                         std::string("the bundled photo ") + default_image,
+                                         find_bundled(bundle::data, default_image)) +
+                       "; or pass --image");
     }
     if (s.weights_path.empty()) {
-        throw value_error("study: no --weights given and no bundled default model was compiled in");
+        throw io_error("study: no --weights given, and " +
+                       bundled_not_found(bundle::models,
+                                         std::string("the default model ") + default_weights,
+                                         find_bundled(bundle::models, default_weights)) +
+                       "; or pass --weights");
     }
     // the report folder is replaced as a whole at the end: it must not hold the inputs
     file_plan("study")
@@ -560,7 +566,7 @@ int run_study(const study_settings& s) {
     check_finite(source, "study", "--image");
     const image truth = centre_crop(as_rgb(source, s.image_path), s.size, s.image_path);
     // the U-Net, checked against the crop; it runs in denoiser_choice.cpp
-    const cli_denoiser d = load_unet(s.weights_path, "", shape_of<3>(truth));
+    const cli_denoiser d = load_unet(s.weights_path, s.call, shape_of<3>(truth), "--call");
     memory.add("the U-Net's activations", d.working_bytes(crop));
     memory.check();
 
@@ -598,13 +604,16 @@ int run_study(const study_settings& s) {
 
 command study_command() {
     auto s = std::make_shared<study_settings>();
-    s->image_path = XRESTORE_DEFAULT_STUDY_IMAGE;
-    s->weights_path = XRESTORE_DEFAULT_WEIGHTS;
+    s->image_path = find_bundled(bundle::data, default_image).path;
+    s->weights_path = find_bundled(bundle::models, default_weights).path;
     command c{"study", "run the plug-and-play restoration study on a photo and "
                        "write a report with images, plots, CSVs and JSON"};
     c.add("--image", s->image_path, "ground-truth photo (PNG/JPEG/BMP)").show_default();
     c.add("--weights", s->weights_path, "U-Net denoiser weights (.pth or .safetensors)")
         .show_default();
+    c.add("--call", s->call,
+          "the U-Net's call convention, for weights that declare none (or to override theirs)")
+        .one_of({"raw", "normalised", "normalized", "residual"});
     c.add("--out", s->out_dir,
           "output folder (created; an earlier report there is replaced as a whole)")
         .show_default();

@@ -31,6 +31,7 @@ inline std::string format_number(double v) {
 struct study_settings {
     std::string image_path;
     std::string weights_path;
+    std::string call; ///< the U-Net's call convention ("": the weights' own)
     std::string out_dir = "study";
     std::size_t size = 256;
     std::uint64_t seed = 0;

@@ -23,6 +23,7 @@
 #include <cmath>
 #include <concepts>
 #include <limits>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -53,6 +54,7 @@ solver_result<domain_t<Op>> admm_loop(const Op& A, const range_t<Op>& y, VUpdate
                                       admm_penalty penalty, int max_iter, double tol,
                                       const cg_options& cg, bool warm_start, Monitor& monitor,
                                       std::string_view where) {
+    iteration_tracker track; // the clock starts here
     using V = domain_t<Op>;
     double eta = penalty.eta;
     require(std::isfinite(eta) && eta > 0.0, where, "options.eta", "finite and > 0", eta);
@@ -84,6 +86,8 @@ solver_result<domain_t<Op>> admm_loop(const Op& A, const range_t<Op>& y, VUpdate
     V v = xrestore::zeros<V>(shape);
     V work = xrestore::zeros<V>(shape);
     V previous = xrestore::zeros<V>(shape);
+    // divergence: ||x_k|| > 1e6 max(||A^T y||, ||y||, sqrt(n)) (x_0 = 0)
+    track.watch_norm({xrestore::norm(solver.aty()), xrestore::norm(y)}, x);
     for (int k = 1; k <= max_iter; ++k) {
         xrestore::copy(v, work);
         xrestore::axpy(-1.0f, u, work); // c = v - u
@@ -98,12 +102,16 @@ solver_result<domain_t<Op>> admm_loop(const Op& A, const range_t<Op>& y, VUpdate
         v = std::move(next);
         xrestore::axpy(1.0f, x, u);
         xrestore::axpy(-1.0f, v, u); // u = u + (x - v)
-        if (!std::isfinite(xrestore::norm(x)) || !std::isfinite(xrestore::norm(v)) ||
-            !std::isfinite(xrestore::norm(u))) {
-            stop_diverged(result, x, previous); // x = the last finite iterate
+        std::string reason = track.norm_verdict(k, xrestore::norm(x));
+        if (reason.empty() &&
+            (!std::isfinite(xrestore::norm(v)) || !std::isfinite(xrestore::norm(u)))) {
+            reason = concat("iteration ", k, ": v or u is not finite");
+        }
+        if (!reason.empty()) {
+            stop_diverged(result, x, previous, std::move(reason)); // x = the last good iterate
             return result;
         }
-        if (record_iteration(result, std::as_const(x), previous, k, tol, monitor)) {
+        if (track.record(result, std::as_const(x), previous, k, tol, monitor)) {
             return result;
         }
         if (penalty.growth > 1.0 && eta < penalty.max) {
