@@ -421,6 +421,13 @@ inline image read_image_from_memory(std::span<const unsigned char> bytes,
                                     std::string_view name = "<memory>") {
     const image_header header = detail::checked_image_header(bytes, name);
     const std::string_view format = detail::image_format(bytes);
+    if (format == "png") {
+        // a PNG cut short is refused before decoding: stb reads past a truncated chunk (an empty
+        // IDAT at the end copies from a null buffer)
+        if (const std::string problem = detail::png_structure_problem(bytes); !problem.empty()) {
+            throw io_error(detail::concat("read_image: cannot decode '", name, "': it ", problem));
+        }
+    }
     const int length = static_cast<int>(bytes.size());
     const bool sixteen = header.sixteen_bit;
     int w = 0;
