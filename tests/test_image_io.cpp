@@ -3,6 +3,9 @@
 
 #include <xrestore/io/image.hpp>
 
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xmath.hpp>
+
 #include "test_support.hpp"
 
 #include <cmath>
@@ -11,6 +14,7 @@
 #include <fstream>
 #include <limits>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -439,6 +443,59 @@ BOOST_AUTO_TEST_CASE(bad_png_headers_and_truncations_say_what_is_wrong) {
     m = message_of(png.substr(0, png.size() - 12)); // IEND missing
     BOOST_TEST(m.find("is truncated: it ends after") != std::string::npos, m);
     BOOST_TEST(m.find("inside its image data, with no IEND chunk") != std::string::npos, m);
+}
+
+BOOST_AUTO_TEST_CASE(jpeg_huffman_tables_are_checked_wherever_the_decoder_finds_them) {
+    // stb skips bytes that are not a marker and reads tables between scans: a DHT declaring 300
+    // codes after a stray byte was passed to it (out-of-bounds writes in stbi__build_huffman,
+    // found by the fuzzer: tests/data/fuzz_regressions/image_stb_jpeg_dht_after_garbage.bin)
+    std::vector<unsigned char> jpeg;
+    const image x = xt::linspace<float>(0.0f, 1.0f, 3 * 16 * 24).reshape({3, 16, 24});
+    std::vector<unsigned char> rgb;
+    for (std::size_t i = 0; i < 16; ++i) {
+        for (std::size_t j = 0; j < 24; ++j) {
+            for (std::size_t c = 0; c < 3; ++c) {
+                rgb.push_back(static_cast<unsigned char>(std::lround(255.0f * x(c, i, j))));
+            }
+        }
+    }
+    BOOST_REQUIRE(stbi_write_jpg_to_func(
+                      [](void* context, void* data, int size) {
+                          auto* out = static_cast<std::vector<unsigned char>*>(context);
+                          const auto* bytes = static_cast<const unsigned char*>(data);
+                          out->insert(out->end(), bytes, bytes + size);
+                      },
+                      &jpeg, 24, 16, 3, rgb.data(), 95) != 0);
+    auto read = [](const std::vector<unsigned char>& bytes) {
+        return read_image_from_memory(std::span<const unsigned char>(bytes), "t.jpg");
+    };
+    const image y = read(jpeg); // a valid file passes the walk over its segments and scan
+    BOOST_TEST(y.shape(0) == 3u);
+    BOOST_TEST(y.shape(1) == 16u);
+    BOOST_TEST(y.shape(2) == 24u);
+    BOOST_TEST(static_cast<double>(xt::amax(xt::abs(y - x))()) < 0.05);
+
+    // a stray byte, then a DHT whose counts add up to 255 + 45 = 300, after the file's first
+    // segment (SOI, then APP0)
+    const auto first = static_cast<std::ptrdiff_t>(4 + (jpeg[4] << 8 | jpeg[5]));
+    std::vector<unsigned char> bad(jpeg.begin(), jpeg.begin() + first);
+    bad.push_back(0x00);
+    const std::vector<unsigned char> dht = {0xFF, 0xC4, 0x01, 0x3F, 0x00, 0xFF, 0x2D};
+    bad.insert(bad.end(), dht.begin(), dht.end());
+    bad.resize(bad.size() + 14 + 300, 0);
+    bad.insert(bad.end(), jpeg.begin() + first, jpeg.end());
+    std::string m = io_error_message([&] { (void)read(bad); });
+    BOOST_TEST(m.find("'t.jpg' has a corrupt JPEG Huffman table (300 codes)") != std::string::npos,
+               m);
+
+    // the same table after the scan's data, as a progressive file sends them
+    bad.assign(jpeg.begin(), jpeg.end() - 2); // without EOI
+    bad.insert(bad.end(), dht.begin(), dht.end());
+    bad.resize(bad.size() + 14 + 300, 0);
+    bad.push_back(0xFF);
+    bad.push_back(0xD9);
+    m = io_error_message([&] { (void)read(bad); });
+    BOOST_TEST(m.find("has a corrupt JPEG Huffman table (300 codes)") != std::string::npos, m);
 }
 
 BOOST_AUTO_TEST_CASE(an_integer_npy_is_not_an_image) {

@@ -281,12 +281,15 @@ inline std::string decode_failure(std::span<const unsigned char> bytes, std::str
 }
 
 /// Throw io_error if a JPEG Huffman table (DHT segment) declares more than 256 codes or more
-/// bytes than its segment holds: the decoder would write past its tables.
+/// bytes than its segment holds: the decoder would write past its tables. Every DHT the decoder
+/// can reach is checked: like stb, the walk skips bytes that are not a marker, and it passes over
+/// each scan's entropy-coded data (a progressive file sends tables between scans).
 inline void check_jpeg_huffman_tables(std::span<const unsigned char> bytes, std::string_view name) {
     std::size_t i = 2; // after SOI
     while (i + 4 <= bytes.size()) {
         if (bytes[i] != 0xFF) {
-            return; // not at a marker: entropy-coded data or garbage, left to the decoder
+            ++i; // not at a marker: stb skips such bytes until the next one
+            continue;
         }
         const unsigned char marker = bytes[i + 1];
         if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7) ||
@@ -294,8 +297,8 @@ inline void check_jpeg_huffman_tables(std::span<const unsigned char> bytes, std:
             i += marker == 0xFF ? 1 : 2;
             continue;
         }
-        if (marker == 0xD9 || marker == 0xDA) {
-            return; // end of image, or start of scan: no more tables before the data
+        if (marker == 0xD9) {
+            return; // end of image
         }
         const std::size_t length = std::size_t{bytes[i + 2]} << 8 | bytes[i + 3];
         const std::size_t end = std::min(bytes.size(), i + 2 + length);
@@ -320,6 +323,14 @@ inline void check_jpeg_huffman_tables(std::span<const unsigned char> bytes, std:
             return;
         }
         i += 2 + length;
+        if (marker == 0xDA) {
+            // the scan's data runs to the next marker: FF 00 is a stuffed FF byte, FF D0-D7 a
+            // restart marker inside it
+            while (i + 1 < bytes.size() && !(bytes[i] == 0xFF && bytes[i + 1] != 0x00 &&
+                                             !(bytes[i + 1] >= 0xD0 && bytes[i + 1] <= 0xD7))) {
+                ++i;
+            }
+        }
     }
 }
 
