@@ -7,9 +7,10 @@ set -euo pipefail
 
 packages=(cmake g++ pkg-config make ninja-build python3 libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
     libboost-test-dev clang-format libstb-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev
-    fonts-dejavu-core) # fonts-dejavu-core: DejaVuSans.ttf, the text of the report module's plots
+    fonts-dejavu-core python3-numpy) # fonts-dejavu-core: DejaVuSans.ttf, the text of the report
+# module's plots; python3-numpy: the README's Python recipe, run as a test
 if [[ "${1:-}" == "--with-python" ]]; then
-    packages+=(python3-torch python3-skimage python3-numpy)
+    packages+=(python3-torch python3-skimage)
 fi
 
 missing=()
