@@ -1,6 +1,8 @@
 // libFuzzer target: xrestore::parse_pth (zip reader + restricted unpickler + tensor gathering),
 // then xrestore::nn::unet::from_state_dict on every state_dict it accepts, then one forward pass
-// of the net it builds on a small input its depth accepts (when the net is small).
+// of the net it builds on a small input its depth accepts (when the net is small). An input that
+// starts with '{' is a weights sidecar instead (the JSON beside a .pth that load_weights reads):
+// it goes to xrestore::detail::parse_weights_sidecar.
 //
 // Contract checked: on any input each call returns or throws a type derived from xrestore::error.
 // Any other exception is printed and turned into an abort, which libFuzzer reports as a crash;
@@ -15,6 +17,7 @@
 
 #include <xrestore/core/error.hpp>
 #include <xrestore/io/pth.hpp>
+#include <xrestore/io/weights.hpp>
 #include <xrestore/io/zip_archive.hpp>
 #include <xrestore/nn/unet.hpp>
 
@@ -26,9 +29,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <map>
 #include <random>
 #include <span>
 #include <string>
+#include <string_view>
 #include <typeinfo>
 #include <utility>
 #include <vector>
@@ -257,6 +262,12 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
+        if (size > 0 && data[0] == '{') {
+            std::map<std::string, std::string> metadata;
+            xrestore::detail::parse_weights_sidecar(
+                std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.json", metadata);
+            return 0;
+        }
         const xrestore::state_dict sd =
             xrestore::parse_pth(std::span<const unsigned char>(data, size), "fuzz.pth");
         try {

@@ -4,7 +4,9 @@
 // Inputs found by the fuzzers in fuzz/ (see fuzz/README.md), replayed on every build: each file
 // tests/data/fuzz_regressions/<reader>_<name>.bin goes to its reader (pth: parse_pth, then
 // nn::unet::from_state_dict on what it returns; safetensors: parse_safetensors; image:
-// read_image_from_memory), which must return or throw a type derived from xrestore::error.
+// read_image_from_memory; sidecar: load_weights on a copy of tests/data/weights/small.pth with
+// the file beside it as its JSON sidecar), which must return or throw a type derived from
+// xrestore::error.
 // Anything else fails the test, naming the file: another exception, a crash (signal), a hang
 // (no answer within the time limit), or more than 2 GiB of memory (outside sanitizer builds the
 // child's address space is capped, so the allocation fails with std::bad_alloc; under them its
@@ -15,6 +17,7 @@
 #include <xrestore/io/image.hpp>
 #include <xrestore/io/pth.hpp>
 #include <xrestore/io/safetensors.hpp>
+#include <xrestore/io/weights.hpp>
 #include <xrestore/nn/unet.hpp>
 
 #include <sys/resource.h>
@@ -69,12 +72,15 @@ constexpr std::chrono::seconds time_limit{sanitized ? 60 : 30};
 /// Memory a reader may use beyond what the test process already has: the fuzzing contract.
 constexpr std::size_t memory_limit = std::size_t{2} << 30;
 
-enum class reader { pth, safetensors, image };
+enum class reader { pth, safetensors, image, sidecar };
 
 /// The reader a file name asks for: its prefix up to the first '_'.
 std::optional<reader> reader_of(const std::string& name) {
     static const std::map<std::string, reader, std::less<>> prefixes{
-        {"pth", reader::pth}, {"safetensors", reader::safetensors}, {"image", reader::image}};
+        {"pth", reader::pth},
+        {"safetensors", reader::safetensors},
+        {"image", reader::image},
+        {"sidecar", reader::sidecar}};
     const auto it = prefixes.find(std::string_view(name).substr(0, name.find('_')));
     return it == prefixes.end() ? std::nullopt : std::optional<reader>(it->second);
 }
@@ -135,6 +141,24 @@ std::string run_reader(reader r, const std::string& bytes, const std::string& na
         case reader::image:
             (void)xrestore::read_image_from_memory(span, name);
             break;
+        case reader::sidecar: {
+            // the weights and their sidecar in a fresh folder of the child's own
+            const fs::path dir =
+                fs::temp_directory_path() / ("xrestore_sidecar_" + std::to_string(getpid()));
+            fs::create_directories(dir);
+            fs::copy_file(fs::path(XRESTORE_TEST_DIR) / "data" / "weights" / "small.pth",
+                          dir / "weights.pth", fs::copy_options::overwrite_existing);
+            std::ofstream(dir / "weights.json", std::ios::binary) << bytes;
+            struct remove_at_end {
+                fs::path dir;
+                ~remove_at_end() {
+                    std::error_code ignored;
+                    fs::remove_all(dir, ignored);
+                }
+            } cleanup{dir};
+            (void)xrestore::load_weights(dir / "weights.pth");
+            break;
+        }
         }
     });
 }
@@ -162,10 +186,12 @@ void limit_memory() {
     }
 }
 
-/// Run `job` in a child process with its memory capped; "" when it returns "", else what it
-/// returned, how it crashed, that it ran past `limit`, or that its peak resident size grew by
-/// more than memory_limit.
-std::string run_isolated(const std::function<std::string()>& job, std::chrono::milliseconds limit) {
+/// Run `job` in a child process with its memory capped (and its CPU time, when `cpu_seconds` is
+/// not 0: past it the child gets SIGXCPU); "" when it returns "", else what it returned, how it
+/// crashed, that it ran past `limit`, or that its peak resident size grew by more than
+/// memory_limit.
+std::string run_isolated(const std::function<std::string()>& job, std::chrono::milliseconds limit,
+                         rlim_t cpu_seconds = 0) {
     std::array<int, 2> fds{};
     if (pipe(fds.data()) != 0) {
         return std::string("pipe failed: ") + std::strerror(errno);
@@ -181,6 +207,10 @@ std::string run_isolated(const std::function<std::string()>& job, std::chrono::m
         }
         close(fds[0]);
         limit_memory();
+        if (cpu_seconds != 0) {
+            const rlimit cpu{cpu_seconds, cpu_seconds + 1};
+            setrlimit(RLIMIT_CPU, &cpu);
+        }
         std::string message = job().substr(0, 4000);
         const bool ok = message.empty();
         while (!message.empty()) {
@@ -235,6 +265,51 @@ bool contains(const std::string& text, std::string_view part) {
     return text.find(part) != std::string::npos;
 }
 
+/// A safetensors file whose header describes `n` empty float32 tensors t0, t1, ...
+std::string many_empty_tensors(std::size_t n) {
+    std::string header = "{";
+    for (std::size_t i = 0; i < n; ++i) {
+        header += i == 0 ? "\"t" : ",\"t";
+        header += std::to_string(i);
+        header += R"(":{"dtype":"F32","shape":[0],"data_offsets":[0,0]})";
+    }
+    header += "}";
+    header.append((8 - header.size() % 8) % 8, ' ');
+    std::string file(8, '\0');
+    for (std::size_t k = 0; k < 8; ++k) {
+        file[k] = static_cast<char>((header.size() >> (8 * k)) & 0xFFU);
+    }
+    return file + header;
+}
+
+/// parse_safetensors on `bytes` in a child with `cpu_seconds` of CPU time: "" when `expect`
+/// accepts the state_dict it returns or the message it throws, else what went wrong.
+std::string parse_in_child(
+    const std::string& bytes, rlim_t cpu_seconds,
+    const std::function<std::string(const xrestore::state_dict*, const std::string&)>& expect) {
+    return run_isolated(
+        [&] {
+            std::string outcome;
+            const std::string violation = contract([&] {
+                try {
+                    const xrestore::state_dict sd = xrestore::parse_safetensors(
+                        std::span(reinterpret_cast<const unsigned char*>(bytes.data()),
+                                  bytes.size()),
+                        "many.safetensors");
+                    outcome = expect(&sd, "");
+                } catch (const xrestore::error& e) {
+                    outcome = expect(nullptr, e.what());
+                }
+            });
+            return violation.empty() ? outcome : violation;
+        },
+        time_limit, cpu_seconds);
+}
+
+/// CPU seconds that separate a linear parse of a few MB (milliseconds) from a quadratic one
+/// (minutes), whatever else the machine runs.
+constexpr rlim_t parse_cpu_limit = sanitized ? 20 : 5;
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(every_file_names_a_reader) {
@@ -243,7 +318,7 @@ BOOST_AUTO_TEST_CASE(every_file_names_a_reader) {
     for (const fs::path& file : files) {
         const std::string name = file.filename().string();
         BOOST_TEST(reader_of(name).has_value(),
-                   name << " must start with pth_, safetensors_ or image_");
+                   name << " must start with pth_, safetensors_, image_ or sidecar_");
     }
 }
 
@@ -257,6 +332,7 @@ BOOST_AUTO_TEST_CASE(every_reader_has_regressions) {
     BOOST_TEST(count[reader::pth] > 0);
     BOOST_TEST(count[reader::safetensors] > 0);
     BOOST_TEST(count[reader::image] > 0);
+    BOOST_TEST(count[reader::sidecar] > 0);
 }
 
 BOOST_AUTO_TEST_CASE(readers_return_or_throw_xrestore_errors) {
@@ -305,4 +381,37 @@ BOOST_AUTO_TEST_CASE(the_harness_reports_every_kind_of_violation) {
             10s);
         BOOST_TEST(contains(greedy, "more than 2 GiB"), greedy);
     }
+}
+
+BOOST_AUTO_TEST_CASE(a_safetensors_header_with_40000_entries_parses_in_linear_time) {
+    // 40,000 empty tensors in 2.2 MB: a duplicate-key callback that rescanned the object after
+    // every entry took 78 s here (SIGXCPU in the child); the linear parse takes milliseconds
+    const std::string what = parse_in_child(
+        many_empty_tensors(40'000), parse_cpu_limit,
+        [](const xrestore::state_dict* sd, const std::string& error) -> std::string {
+            if (sd == nullptr) {
+                return "refused: " + error;
+            }
+            if (sd->size() != 40'000 || sd->at("t39999").shape != std::vector<std::size_t>{0}) {
+                return "returned " + std::to_string(sd->size()) + " tensors, not 40000";
+            }
+            return {};
+        });
+    BOOST_TEST(what.empty(), what);
+}
+
+BOOST_AUTO_TEST_CASE(a_safetensors_header_is_refused_beyond_100000_tensors) {
+    const std::string what = parse_in_child(
+        many_empty_tensors(100'001), parse_cpu_limit,
+        [](const xrestore::state_dict* sd, const std::string& error) -> std::string {
+            if (sd != nullptr) {
+                return "accepted " + std::to_string(sd->size()) + " tensors";
+            }
+            if (!contains(error, "many.safetensors': header must describe at most 100000 "
+                                 "tensors, got 100001 entries")) {
+                return "refused with another message: " + error;
+            }
+            return {};
+        });
+    BOOST_TEST(what.empty(), what);
 }

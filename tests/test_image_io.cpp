@@ -3,6 +3,9 @@
 
 #include <xrestore/io/image.hpp>
 
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xmath.hpp>
+
 #include "test_support.hpp"
 
 #include <cmath>
@@ -11,6 +14,7 @@
 #include <fstream>
 #include <limits>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +33,20 @@ float u8(int v) {
 }
 float u16(int v) {
     return static_cast<float>(v) / 65535.0f;
+}
+
+/// `png` with its IHDR patched to declare width x height (CRC fixed up).
+std::string with_declared_size(std::string bytes, std::uint32_t width, std::uint32_t height) {
+    for (int k = 0; k < 4; ++k) {
+        bytes[16 + k] = static_cast<char>(width >> (24 - 8 * k));
+        bytes[20 + k] = static_cast<char>(height >> (24 - 8 * k));
+    }
+    const auto* type = reinterpret_cast<const unsigned char*>(bytes.data() + 12);
+    const std::uint32_t crc = detail::png_crc32(std::span<const unsigned char>(type, 17));
+    for (int k = 0; k < 4; ++k) {
+        bytes[29 + k] = static_cast<char>(crc >> (24 - 8 * k));
+    }
+    return bytes;
 }
 
 } // namespace
@@ -345,17 +363,7 @@ BOOST_AUTO_TEST_CASE(hostile_headers_raise_io_error) {
     write_png(dir / "one.png", one, {.bit_depth = 16});
     const std::string good = slurp(dir / "one.png");
     auto patched = [&](std::uint32_t width, std::uint32_t height) {
-        std::string bytes = good;
-        for (int k = 0; k < 4; ++k) {
-            bytes[16 + k] = static_cast<char>(width >> (24 - 8 * k));
-            bytes[20 + k] = static_cast<char>(height >> (24 - 8 * k));
-        }
-        const auto* type = reinterpret_cast<const unsigned char*>(bytes.data() + 12);
-        const std::uint32_t crc = detail::png_crc32(std::span<const unsigned char>(type, 17));
-        for (int k = 0; k < 4; ++k) {
-            bytes[29 + k] = static_cast<char>(crc >> (24 - 8 * k));
-        }
-        return bytes;
+        return with_declared_size(good, width, height);
     };
     BOOST_TEST(read_image_from_memory(
                    std::span<const unsigned char>(
@@ -394,6 +402,160 @@ BOOST_AUTO_TEST_CASE(hostile_headers_raise_io_error) {
             "patched.bmp");
     });
     BOOST_TEST(message.find("8000 x 8000") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bad_png_headers_and_truncations_say_what_is_wrong) {
+    // stb reported "unknown image type" for a PNG declaring 100000 x 100000 or 0 x 0 pixels (its
+    // info call tries every other format after PNG), and an empty reason "()" for a PNG cut
+    // right after its header
+    image one = xt::zeros<float>({1, 1, 1});
+    scratch_dir dir("xrestore_test_image_io_");
+    write_png(dir / "one.png", one);
+    const std::string good = slurp(dir / "one.png");
+    auto patched = [&](std::uint32_t width, std::uint32_t height) {
+        return with_declared_size(good, width, height);
+    };
+    auto message_of = [](const std::string& bytes) {
+        return io_error_message([&] {
+            (void)read_image_from_memory(
+                std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(bytes.data()),
+                                               bytes.size()),
+                "bad.png");
+        });
+    };
+    std::string m = message_of(patched(100000, 100000));
+    BOOST_TEST(m.find("'bad.png' declares 100000 x 100000 pixels, more than the 268435456 "
+                      "accepted") != std::string::npos,
+               m);
+    m = message_of(patched(0, 0));
+    BOOST_TEST(m.find("'bad.png' declares an empty image (0 x 0)") != std::string::npos, m);
+    m = message_of(patched(0, 7));
+    BOOST_TEST(m.find("declares an empty image (0 x 7)") != std::string::npos, m);
+
+    const std::string png = slurp(data_dir / "images" / "cameraman.png");
+    m = message_of(png.substr(0, 33)); // the signature and IHDR, nothing after them
+    BOOST_TEST(m.find("'bad.png': it is truncated: it ends after 33 bytes, before any image "
+                      "data (IDAT)") != std::string::npos,
+               m);
+    BOOST_TEST(m.find("()") == std::string::npos, m);
+    m = message_of(png.substr(0, png.size() / 2)); // inside an IDAT chunk
+    BOOST_TEST(m.find("is truncated: its IDAT chunk at byte") != std::string::npos, m);
+    m = message_of(png.substr(0, png.size() - 12)); // IEND missing
+    BOOST_TEST(m.find("is truncated: it ends after") != std::string::npos, m);
+    BOOST_TEST(m.find("inside its image data, with no IEND chunk") != std::string::npos, m);
+}
+
+BOOST_AUTO_TEST_CASE(jpeg_huffman_tables_are_checked_wherever_the_decoder_finds_them) {
+    // stb skips bytes that are not a marker and reads tables between scans: a DHT declaring 300
+    // codes after a stray byte was passed to it (out-of-bounds writes in stbi__build_huffman,
+    // found by the fuzzer: tests/data/fuzz_regressions/image_stb_jpeg_dht_after_garbage.bin)
+    std::vector<unsigned char> jpeg;
+    const image x = xt::linspace<float>(0.0f, 1.0f, 3 * 16 * 24).reshape({3, 16, 24});
+    std::vector<unsigned char> rgb;
+    for (std::size_t i = 0; i < 16; ++i) {
+        for (std::size_t j = 0; j < 24; ++j) {
+            for (std::size_t c = 0; c < 3; ++c) {
+                rgb.push_back(static_cast<unsigned char>(std::lround(255.0f * x(c, i, j))));
+            }
+        }
+    }
+    BOOST_REQUIRE(stbi_write_jpg_to_func(
+                      [](void* context, void* data, int size) {
+                          auto* out = static_cast<std::vector<unsigned char>*>(context);
+                          const auto* bytes = static_cast<const unsigned char*>(data);
+                          out->insert(out->end(), bytes, bytes + size);
+                      },
+                      &jpeg, 24, 16, 3, rgb.data(), 95) != 0);
+    auto read = [](const std::vector<unsigned char>& bytes) {
+        return read_image_from_memory(std::span<const unsigned char>(bytes), "t.jpg");
+    };
+    const image y = read(jpeg); // a valid file passes the walk over its segments and scan
+    BOOST_TEST(y.shape(0) == 3u);
+    BOOST_TEST(y.shape(1) == 16u);
+    BOOST_TEST(y.shape(2) == 24u);
+    BOOST_TEST(static_cast<double>(xt::amax(xt::abs(y - x))()) < 0.05);
+
+    // a stray byte, then a DHT whose counts add up to 255 + 45 = 300, after the file's first
+    // segment (SOI, then APP0)
+    const auto first = static_cast<std::ptrdiff_t>(4 + (jpeg[4] << 8 | jpeg[5]));
+    std::vector<unsigned char> bad(jpeg.begin(), jpeg.begin() + first);
+    bad.push_back(0x00);
+    const std::vector<unsigned char> dht = {0xFF, 0xC4, 0x01, 0x3F, 0x00, 0xFF, 0x2D};
+    bad.insert(bad.end(), dht.begin(), dht.end());
+    bad.resize(bad.size() + 14 + 300, 0);
+    bad.insert(bad.end(), jpeg.begin() + first, jpeg.end());
+    std::string m = io_error_message([&] { (void)read(bad); });
+    BOOST_TEST(m.find("'t.jpg' has a corrupt JPEG Huffman table (300 codes)") != std::string::npos,
+               m);
+
+    // the same table after the scan's data, as a progressive file sends them
+    bad.assign(jpeg.begin(), jpeg.end() - 2); // without EOI
+    bad.insert(bad.end(), dht.begin(), dht.end());
+    bad.resize(bad.size() + 14 + 300, 0);
+    bad.push_back(0xFF);
+    bad.push_back(0xD9);
+    m = io_error_message([&] { (void)read(bad); });
+    BOOST_TEST(m.find("has a corrupt JPEG Huffman table (300 codes)") != std::string::npos, m);
+}
+
+BOOST_AUTO_TEST_CASE(an_integer_npy_is_not_an_image) {
+    // a uint8 .npy was read as values 0-255 where an image holds [0, 1]
+    scratch_dir dir("xrestore_test_image_io_");
+    auto npy = [&](const std::string& name, const std::string& descr, std::size_t item) {
+        std::string header =
+            "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (1, 2, 2), }";
+        header.append(63 - (10 + header.size()) % 64, ' ');
+        header += '\n';
+        std::string bytes = "\x93NUMPY\x01";
+        bytes += '\0';
+        bytes += static_cast<char>(header.size() & 0xFF);
+        bytes += static_cast<char>(header.size() >> 8);
+        bytes += header;
+        bytes += std::string(4 * item, '\x01');
+        spill(dir / name, bytes);
+        return dir / name;
+    };
+    for (const auto& [descr, item] :
+         {std::pair<std::string, std::size_t>{"|u1", 1}, {"|i1", 1}, {"<u2", 2}, {"<i4", 4}}) {
+        BOOST_TEST_CONTEXT(descr) {
+            const fs::path file = npy("int.npy", descr, item);
+            const std::string m = io_error_message([&] { (void)load_array(file); });
+            BOOST_TEST(m.find("load_array: '" + file.string() +
+                              "' must hold float32 or float64 values in [0, 1], got integers "
+                              "(dtype " +
+                              descr + ")") != std::string::npos,
+                       m);
+            // read_npy reads them as they are (masks, kernels)
+            BOOST_TEST(read_npy<3>(file)(0, 0, 0) == (item == 1   ? 1.0f
+                                                      : item == 2 ? 257.0f
+                                                                  : 16843009.0f));
+        }
+    }
+    // bool is 0/1 already
+    const image b = load_array(npy("bool.npy", "|b1", 1));
+    BOOST_TEST(b(0, 1, 1) == 1.0f);
+}
+
+BOOST_AUTO_TEST_CASE(array_info_reads_the_shape_from_the_header_alone) {
+    // what a command estimates its memory from, before decoding anything
+    const array_info photo = read_array_info(data_dir / "images" / "butterfly_set5.png");
+    BOOST_TEST((photo.shape == shape3{3, 256, 256}));
+    BOOST_TEST(photo.file_bytes == fs::file_size(data_dir / "images" / "butterfly_set5.png"));
+    BOOST_TEST(photo.decoder_bytes >= photo.file_bytes + 3u * 256u * 256u);
+    const array_info gray = read_array_info(fixtures / "gray16_4x5.png");
+    BOOST_TEST((gray.shape == shape_of<3>(read_image(fixtures / "gray16_4x5.png"))));
+    BOOST_TEST(gray.shape[0] == 1u);
+    // a .npy: its header only (rank 2 reads as 1 x H x W), even when the data is missing
+    BOOST_TEST((read_array_info(fixtures / "f64_3x4.npy").shape == shape3{1, 3, 4}));
+    scratch_dir dir("xrestore_test_image_io_");
+    const std::string header_only = slurp(fixtures / "u8_2x3x4.npy").substr(0, 128);
+    spill(dir / "cut.npy", header_only);
+    BOOST_TEST((read_array_info(dir / "cut.npy").shape == shape3{2, 3, 4}));
+    BOOST_CHECK_THROW((void)read_npy<3>(dir / "cut.npy"), io_error);
+    // the header checks of read_image apply
+    spill(dir / "text.png", "this is not an image");
+    BOOST_CHECK_THROW((void)read_array_info(dir / "text.png"), io_error);
+    BOOST_CHECK_THROW((void)read_array_info(dir / "missing.npy"), io_error);
 }
 
 BOOST_AUTO_TEST_CASE(load_and_save_array_by_extension) {

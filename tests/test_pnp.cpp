@@ -340,3 +340,26 @@ BOOST_AUTO_TEST_CASE(pnp_admm_rejects_a_bad_schedule) {
                std::string::npos);
     BOOST_TEST(message({.eta = 1.0, .eta_max = 0.1}).find("options.eta_max") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(pnp_admm_refuses_a_schedule_whose_penalty_overflows_before_iterating) {
+    // eta growing by 1e10 per iteration reached infinity at iteration 31 and failed inside the
+    // CG ("b must be finite"), after 30 iterations of work
+    const inpaint_problem p;
+    const gaussian_denoiser d{.sigma = 1.0};
+    int calls = 0;
+    std::string message = "no error";
+    try {
+        (void)pnp_admm(p.A, p.y, d, {.max_iter = 50, .eta_growth = 1e10},
+                       [&](int, const image&) { ++calls; });
+    } catch (const value_error& e) {
+        message = e.what();
+    }
+    BOOST_TEST(message.find("pnp_admm: options.eta_growth must be small enough that eta "
+                            "growth^(max_iter - 1) stays at most 1e30") != std::string::npos,
+               message);
+    BOOST_TEST(calls == 0);
+    BOOST_CHECK_THROW((void)pnp_admm(p.A, p.y, d, {.eta = 1e31}), value_error);
+    // capped by eta_max, the same growth is a valid schedule
+    const auto capped = pnp_admm(p.A, p.y, d, {.max_iter = 5, .eta_growth = 1e10, .eta_max = 1e3});
+    BOOST_TEST(capped.iterations == 5);
+}

@@ -312,6 +312,34 @@ BOOST_AUTO_TEST_CASE(load_weights_reads_the_json_sidecar) {
     BOOST_TEST(contains(message, "must hold a JSON object"));
 }
 
+BOOST_AUTO_TEST_CASE(load_weights_bounds_the_nesting_of_the_sidecar) {
+    // a sidecar nested 100,000 levels deep overflowed the stack (dump() recurses per level)
+    scratch_dir dir("xrestore_test_pth_");
+    fs::copy_file(fixtures / "small.pth", dir / "w.pth");
+    spill(dir / "w.json", R"({"call":"residual","note":)" + std::string(100000, '[') +
+                              std::string(100000, ']') + "}");
+    const std::string message = io_error_message([&] { (void)load_weights(dir / "w.pth"); });
+    BOOST_TEST(contains(message, "load_weights: sidecar '" + (dir / "w.json").string() +
+                                     "' must nest JSON at most 64 levels deep, got 100001"));
+    // 64 levels are read, the value kept as its JSON text
+    spill(dir / "w.json",
+          R"({"call":"residual","note":)" + std::string(63, '[') + std::string(63, ']') + "}");
+    const state_dict sd = load_weights(dir / "w.pth");
+    BOOST_TEST(sd.metadata.at("call") == "residual");
+    BOOST_TEST(sd.metadata.at("note") == std::string(63, '[') + std::string(63, ']'));
+}
+
+BOOST_AUTO_TEST_CASE(load_weights_says_a_safetensors_file_is_truncated) {
+    // cut inside its JSON header: was "must be a PyTorch zip .pth or a safetensors file"
+    scratch_dir dir("xrestore_test_pth_");
+    const std::string bytes = slurp(fixtures / "small.safetensors");
+    spill(dir / "cut.safetensors", bytes.substr(0, 100));
+    const std::string message =
+        io_error_message([&] { (void)load_weights(dir / "cut.safetensors"); });
+    BOOST_TEST(contains(message, "cut.safetensors': is truncated: header length"), message);
+    BOOST_TEST(!contains(message, "PyTorch zip"), message);
+}
+
 // ---- zip ---------------------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(crc32_known_value) {

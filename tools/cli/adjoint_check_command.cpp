@@ -4,6 +4,7 @@
 // (operators/adjoint_check.hpp: a wrong adjoint's error shrinks like 1/sqrt(size) as well).
 
 #include "command.hpp"
+#include "memory_budget.hpp"
 #include "operator_flags.hpp"
 
 #include <xrestore/core/error.hpp>
@@ -27,19 +28,27 @@ struct adjoint_args {
     std::string image_path;
     operator_flags op;
     std::uint64_t trials = 3;
+    double max_memory = 0.0;
 };
 
 int run_adjoint_check(const adjoint_args& a) {
     shape3 shape{};
+    memory_plan memory("adjoint-check", a.max_memory);
     if (!a.image_path.empty()) {
-        shape = shape_of<3>(load_array(a.image_path));
+        shape = memory.input("--image", a.image_path);
     } else {
         require(a.shape.size() == 3, "adjoint-check", "--shape", "three extents C H W",
                 a.shape.size());
         shape = {a.shape[0], a.shape[1], a.shape[2]};
+        require(shape[0] > 0 && shape[1] > 0 && shape[2] > 0, "adjoint-check", "--shape",
+                "three positive extents", shape_string(shape));
     }
     require(a.trials >= 1 && a.trials <= 1000000, "adjoint-check", "--trials", "in [1, 1000000]",
             a.trials);
+    // x, y, A x, A^T y and the operator's own buffers (the gradient's range is twice x)
+    memory.add("the random pair and their images under A and A^T (about 8 images)",
+               image_bytes(shape, 8));
+    memory.check();
     const auto op = make_operator(a.op, shape);
     // pair t is adjoint_check(A, seed + t), the pairs this command always drew
     const adjoint_check_options options{.trials = static_cast<int>(a.trials), .seed = a.op.seed};
@@ -65,8 +74,9 @@ command adjoint_check_command() {
     command c{"adjoint-check", "relative error |<Ax,y> - <x,A^T y>| / (|Ax| |y|) on random x, y"};
     c.add("--shape", a->shape, "domain shape C H W").expected(3).show_default();
     c.add("--image", a->image_path, "take the domain shape from an image");
-    c.add("--trials", a->trials, "random pairs tried (worst reported)").show_default();
+    c.add("--trials", a->trials, "random pairs tried (worst reported)").at_least(1).show_default();
     add_operator_flags(c, a->op);
+    add_memory_flag(c, a->max_memory);
     c.run = [a] { return run_adjoint_check(*a); };
     return c;
 }

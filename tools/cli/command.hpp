@@ -6,6 +6,7 @@
 // that includes it, so it is compiled once, in xrestore.cpp.
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +40,10 @@ struct flag {
     std::function<std::string(std::string&)> check{};
     std::string check_name{};
     std::string excluded{}; ///< a flag declared before this one that must not be given with it
+    /// Numbers: the range allowed, inclusive (checked besides the checks every number gets: a
+    /// finite value, and no sign for an unsigned variable).
+    std::optional<double> minimum{};
+    std::optional<double> maximum{};
 
     flag& required() {
         is_required = true;
@@ -64,6 +69,17 @@ struct flag {
     }
     flag& excludes(std::string other) {
         excluded = std::move(other);
+        return *this;
+    }
+    /// A number >= `lo`.
+    flag& at_least(double lo) {
+        minimum = lo;
+        return *this;
+    }
+    /// A number in [lo, hi].
+    flag& in_range(double lo, double hi) {
+        minimum = lo;
+        maximum = hi;
         return *this;
     }
 };

@@ -10,7 +10,9 @@
 #include "command.hpp"
 #include "compare_grid.hpp"
 #include "denoiser_choice.hpp"
+#include "memory_budget.hpp"
 #include "operator_flags.hpp"
+#include "output_paths.hpp"
 #include "run_history.hpp"
 #include "solver_table.hpp"
 
@@ -49,6 +51,7 @@ struct compare_args {
     std::string out = "compare_out";
     bool allow_diverged = false;
     bool verbose = false;
+    double max_memory = 0.0;
 };
 
 /// The exit status when a run diverged.
@@ -244,13 +247,27 @@ int run_compare(const compare_args& a) {
     const compare_grid grid = read_compare_grid(a.grid);
 
     // Load and check everything before the first long run.
+    file_plan files("compare");
+    files.input("--grid", a.grid);
+    for (const grid_image& entry : grid.images) {
+        files.input("image", entry.path.string());
+    }
+    files.report_folder("--out", a.out, "results.md").check();
+    for (const grid_image& entry : grid.images) {
+        memory_plan memory("compare", a.max_memory);
+        const shape3 s = memory.input("image", entry.path.string());
+        memory.add("a solver's working set (about 16 images)",
+                   image_bytes(grid.crop > 0 ? shape3{s[0], grid.crop, grid.crop} : s, 16));
+        memory.check();
+    }
     struct loaded {
         std::string name;
         image truth;
     };
     std::vector<loaded> images;
     for (const grid_image& entry : grid.images) {
-        image x = load_array(entry.path);
+        image x =
+            during("reading '" + entry.path.string() + "'", [&] { return load_array(entry.path); });
         check_finite(x, "compare", entry.path.string());
         if (grid.crop > 0) {
             const auto [c, h, w] = shape_of<3>(x);
@@ -264,7 +281,8 @@ int run_compare(const compare_args& a) {
         images.push_back({entry.name, std::move(x)});
     }
     const std::size_t total = images.size() * grid.degradations.size() * grid.runs.size();
-    fs::create_directories(a.out);
+    // the results go to a fresh folder that replaces --out at the end (complete or not at all)
+    atomic_folder folder(a.out);
 
     const bool show = a.verbose || (isatty(fileno(stderr)) != 0);
     std::vector<run_outcome> outcomes;
@@ -288,13 +306,23 @@ int run_compare(const compare_args& a) {
                 const cli_denoiser denoiser =
                     make_cli_denoiser(run.denoiser_name, run.denoiser_strength, run.denoiser_call,
                                       shape_of<3>(img.truth), "the grid key \"denoiser_call\":");
+                if (denoiser.unet) {
+                    memory_plan memory("compare", a.max_memory);
+                    memory.add("a solver's working set (about 16 images)",
+                               image_bytes(shape_of<3>(img.truth), 16));
+                    memory.add("the U-Net's activations",
+                               denoiser.working_bytes(shape_of<3>(img.truth)));
+                    memory.check();
+                }
                 history_recorder recorder(img.truth);
                 const iteration_monitor monitor = [&recorder](int k, const image& x,
                                                               const iteration_record& r) {
                     recorder(k, x, r);
                 };
                 const auto t0 = std::chrono::steady_clock::now();
-                const auto result = run.solver->run(run.given, op, y, monitor, denoiser);
+                const auto result = during("running " + run.solver->name + " on " + img.name, [&] {
+                    return run.solver->run(run.given, op, y, monitor, denoiser);
+                });
                 const double wall =
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 const image x = xt::clip(result.x, 0.0f, 1.0f);
@@ -335,7 +363,7 @@ int run_compare(const compare_args& a) {
         std::fputc('\n', stderr);
     }
 
-    const fs::path out(a.out);
+    const fs::path& out = folder.path();
     write_text(out / "results.csv", results_csv(outcomes));
     write_text(out / "history.csv", history_csv(outcomes));
     std::set<std::string> plot_names;
@@ -355,6 +383,7 @@ int run_compare(const compare_args& a) {
         }
     }
     write_text(out / "results.md", results_markdown(outcomes, cases));
+    folder.commit();
 
     std::printf("%s", results_table(outcomes).c_str());
     std::printf("compare: %zu runs -> %s/results.csv, %s/results.md, %s/history.csv\n", total,
@@ -388,6 +417,7 @@ command compare_command() {
     c.add("--allow-diverged", args->allow_diverged,
           "exit 0 even when runs diverged (they are marked \"diverged\" in the tables either way)");
     c.add("--verbose", args->verbose, "progress even when stderr is not a terminal");
+    add_memory_flag(c, args->max_memory);
     c.footer = compare_grid_help();
     c.run = [args] { return run_compare(*args); };
     return c;

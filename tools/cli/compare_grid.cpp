@@ -5,11 +5,15 @@
 
 #include <xrestore/core/error.hpp>
 #include <xrestore/denoisers/unet_call.hpp>
+#include <xrestore/io/json.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <fstream>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <type_traits>
 #include <utility>
 
 namespace xrestore::cli {
@@ -62,25 +66,43 @@ void check_keys(const json& object, const std::vector<std::string>& allowed,
 }
 
 /// object[key] as a T, `fallback` when absent; value_error naming `where` and the key otherwise.
+/// Integers must be whole numbers in T's range (no sign for an unsigned T: -5 is not wrapped to
+/// 18446744073709551611).
 template <class T>
 T get_or(const json& object, const std::string& key, T fallback, const std::string& where) {
-    try {
-        return object.contains(key) ? object.at(key).get<T>() : fallback;
-    } catch (const json::exception& e) {
-        throw value_error("compare: key '" + key + "' in " + where +
-                          " has the wrong type: " + e.what());
+    if (!object.contains(key)) {
+        return fallback;
     }
-}
-
-json load_json(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    if (!in) {
-        throw io_error("compare: cannot open grid file '" + path.string() + "'");
-    }
-    try {
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        throw io_error("compare: grid file '" + path.string() + "' is not valid JSON: " + e.what());
+    const json& v = object.at(key);
+    auto wrong = [&](const char* expected) {
+        return value_error("compare: key '" + key + "' in " + where + " must be " + expected +
+                           ", got " + v.dump());
+    };
+    if constexpr (std::is_same_v<T, std::string>) {
+        if (!v.is_string()) {
+            throw wrong("a string");
+        }
+        return v.get<std::string>();
+    } else if constexpr (std::is_integral_v<T>) {
+        if (std::is_unsigned_v<T> ? !v.is_number_unsigned() : !v.is_number_integer()) {
+            throw wrong(std::is_unsigned_v<T> ? "a non-negative integer" : "an integer");
+        }
+        if constexpr (std::is_unsigned_v<T>) {
+            if (v.get<std::uint64_t>() > std::numeric_limits<T>::max()) {
+                throw wrong("an integer in range");
+            }
+        } else {
+            const auto n = v.get<std::int64_t>();
+            if (n < std::numeric_limits<T>::min() || n > std::numeric_limits<T>::max()) {
+                throw wrong("an integer in range");
+            }
+        }
+        return v.get<T>();
+    } else {
+        if (!v.is_number()) {
+            throw wrong("a number");
+        }
+        return v.get<T>();
     }
 }
 
@@ -157,6 +179,8 @@ grid_run solver_run_of(const json& s, const std::string& where) {
                           ", got '" + run.denoiser_name + "'");
     }
     run.denoiser_strength = get_or<double>(s, "denoiser_strength", 0.0, where);
+    require(run.denoiser_strength >= 0.0, "compare", "denoiser_strength in " + where,
+            ">= 0 (0: the default)", run.denoiser_strength);
     run.denoiser_call = get_or<std::string>(s, "denoiser_call", "", where);
     if (!run.denoiser_call.empty()) {
         static_cast<void>(parse_unet_call(run.denoiser_call));
@@ -169,7 +193,7 @@ grid_run solver_run_of(const json& s, const std::string& where) {
 
 compare_grid read_compare_grid(const std::filesystem::path& path) {
     namespace fs = std::filesystem;
-    const json grid = load_json(path);
+    const json grid = read_json_file(path, "compare: grid file");
     const fs::path base = path.parent_path();
     check_keys(grid, top_keys, "the grid's top level");
     for (const char* key : {"images", "degradations", "solvers"}) {
@@ -222,6 +246,8 @@ compare_grid read_compare_grid(const std::filesystem::path& path) {
         d.flags.seed = out.seed;
         d.name = get_or<std::string>(deg, "name", d.flags.op, where);
         d.noise = get_or<double>(deg, "noise", 0.0, where);
+        require(d.noise >= 0.0 && d.noise <= max_noise_sigma, "compare", "noise in " + where,
+                "in [0, 1e6] (images are in [0, 1])", d.noise);
         out.degradations.push_back(std::move(d));
     }
 

@@ -3,6 +3,8 @@
 // given with --call).
 
 #include "command.hpp"
+#include "memory_budget.hpp"
+#include "output_paths.hpp"
 
 #include <xrestore/core/error.hpp>
 #include <xrestore/denoisers/unet_call.hpp>
@@ -13,9 +15,11 @@
 
 #include <cstddef>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 
 namespace xrestore::cli {
 
@@ -26,11 +30,19 @@ struct convert_args {
     std::string output;
     bool fp16 = false;
     bool bf16 = false;
+    double max_memory = 0.0;
     std::string call;
 };
 
 int run_convert(const convert_args& a) {
-    state_dict sd = load_weights(a.input);
+    file_plan("convert").input("IN", a.input).output("OUT", a.output, {".safetensors"}).check();
+    memory_plan memory("convert", a.max_memory);
+    std::error_code ec;
+    const auto file_bytes = static_cast<double>(std::filesystem::file_size(a.input, ec));
+    // the file, its tensors as float32 (twice its size for float16 weights) and the output
+    memory.add("reading IN '" + a.input + "' and writing OUT", ec ? 0.0 : 5.0 * file_bytes);
+    memory.check();
+    state_dict sd = during("reading IN '" + a.input + "'", [&] { return load_weights(a.input); });
     for (const std::string& note : sd.notes) {
         std::fprintf(stderr, "xrestore: note: '%s': %s\n", a.input.c_str(), note.c_str());
     }
@@ -56,7 +68,7 @@ int run_convert(const convert_args& a) {
     const weight_dtype as = a.fp16   ? weight_dtype::float16
                             : a.bf16 ? weight_dtype::bfloat16
                                      : weight_dtype::float32;
-    write_safetensors(a.output, sd, as);
+    during("writing OUT '" + a.output + "'", [&] { write_safetensors(a.output, sd, as); });
     std::size_t parameters = 0;
     for (const auto& [name, t] : sd.entries()) {
         parameters += t.numel();
@@ -81,6 +93,7 @@ command convert_command() {
     c.add("OUT", a->output, "output .safetensors").required();
     c.add("--fp16", a->fp16, "store float16");
     c.add("--bf16", a->bf16, "store bfloat16").excludes("--fp16");
+    add_memory_flag(c, a->max_memory);
     c.add("--call", a->call,
           "a U-Net's call convention to record in the metadata (default: the input's own)")
         .one_of({"raw", "normalised", "normalized", "residual"});

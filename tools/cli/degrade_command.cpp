@@ -2,7 +2,9 @@
 // downsampling) to an image and add seeded Gaussian noise.
 
 #include "command.hpp"
+#include "memory_budget.hpp"
 #include "operator_flags.hpp"
+#include "output_paths.hpp"
 
 #include <xrestore/core/noise.hpp>
 #include <xrestore/core/tensor.hpp>
@@ -22,11 +24,25 @@ struct degrade_args {
     std::string output;
     double noise = 0.0;
     operator_flags op;
+    double max_memory = 0.0;
 };
 
 int run_degrade(const degrade_args& a) {
-    const image x = load_array(a.input);
+    file_plan("degrade")
+        .input("IN", a.input)
+        .input("--mask", a.op.mask_in)
+        .output("OUT", a.output, {".png", ".npy"})
+        .output("--mask-out", a.op.mask_out, {".png", ".npy"})
+        .check();
+    memory_plan memory("degrade", a.max_memory);
+    const shape3 shape = memory.input("IN", a.input);
+    memory.add("the image, its degraded copy, the noise and the output (4 images)",
+               image_bytes(shape, 4));
+    memory.check();
+    const image x = during("reading IN '" + a.input + "' (" + shape_string(shape) + ")",
+                           [&] { return load_array(a.input); });
     check_finite(x, "degrade", "input image");
+    const activity degrading("degrading a " + shape_string(shape) + " image");
     const image_operator op =
         as_image_operator(make_operator(a.op, shape_of<3>(x)),
                           "degrade: --op must be blur, inpaint or downsample, got " + a.op.op);
@@ -46,8 +62,11 @@ command degrade_command() {
     command c{"degrade", "apply a forward operator to an image and add noise"};
     c.add("IN", a->input, "input image (PNG/JPEG, or C x H x W .npy)").required();
     c.add("OUT", a->output, "output (.png or .npy)").required();
-    c.add("--noise", a->noise, "Gaussian noise sigma (images in [0,1])").show_default();
+    c.add("--noise", a->noise, "Gaussian noise sigma (images in [0,1])")
+        .in_range(0.0, max_noise_sigma)
+        .show_default();
     add_operator_flags(c, a->op);
+    add_memory_flag(c, a->max_memory);
     c.run = [a] { return run_degrade(*a); };
     return c;
 }

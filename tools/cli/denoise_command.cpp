@@ -3,6 +3,9 @@
 
 #include "command.hpp"
 #include "denoiser_choice.hpp"
+#include "memory_budget.hpp"
+#include "operator_flags.hpp"
+#include "output_paths.hpp"
 
 #include <xrestore/core/error.hpp>
 #include <xrestore/core/noise.hpp>
@@ -37,6 +40,7 @@ struct denoise_args {
     std::string call;
     std::string noisy_output;
     bool json = false;
+    double max_memory = 0.0;
 };
 
 void save_result(const std::string& path, const image& x) {
@@ -48,18 +52,31 @@ void save_result(const std::string& path, const image& x) {
 }
 
 int run_denoise(const denoise_args& a) {
-    const image clean = load_array(a.input);
+    file_plan("denoise")
+        .input("IN", a.input)
+        .input("--weights", a.weights)
+        .output("OUT", a.output, {".png", ".npy"})
+        .output("--noisy-out", a.noisy_output, {".png", ".npy"})
+        .check();
+    memory_plan memory("denoise", a.max_memory);
+    const shape3 shape = memory.input("IN", a.input);
+    memory.add("the noisy, denoised and clipped images (4 images)", image_bytes(shape, 4));
+    memory.check();
+    const image clean = during("reading IN '" + a.input + "'", [&] { return load_array(a.input); });
     check_finite(clean, "denoise", "IN");
     // the network, loaded and checked against the image; it runs in denoiser_choice.cpp
     const cli_denoiser net = load_unet(a.weights, a.call, shape_of<3>(clean), "--call");
     const unet_denoiser& d = *net.unet;
+    memory.add("the U-Net's activations", net.working_bytes(shape));
+    memory.check();
     if (a.sigma) {
         require(*a.sigma >= 0.0 && std::isfinite(*a.sigma), "denoise", "--sigma", "finite and >= 0",
                 *a.sigma);
     }
     const image noisy = a.sigma ? add_gaussian_noise(clean, *a.sigma, a.seed) : clean;
     const auto t0 = std::chrono::steady_clock::now();
-    const image out = net(noisy);
+    const image out = during("running the U-Net on a " + shape_string(shape) + " image",
+                             [&] { return net(noisy); });
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     save_result(a.output, out);
@@ -114,13 +131,15 @@ command denoise_command() {
     c.add("OUT", a->output, "denoised image (.png or .npy; .npy is not clipped)").required();
     c.add("--weights", a->weights, "U-Net weights (.pth or .safetensors)").required();
     c.add("--sigma", a->sigma,
-          "add Gaussian noise of this level first and report PSNR/SSIM against IN");
+          "add Gaussian noise of this level first and report PSNR/SSIM against IN")
+        .in_range(0.0, max_noise_sigma);
     c.add("--seed", a->seed, "noise seed").show_default();
     c.add("--call", a->call,
           "call convention, for weights that declare none (or to override theirs)")
         .one_of({"raw", "normalised", "normalized", "residual"});
     c.add("--noisy-out", a->noisy_output, "also write the noisy image (with --sigma)");
     c.add("--json", a->json, "print a JSON summary");
+    add_memory_flag(c, a->max_memory);
     c.run = [a] { return run_denoise(*a); };
     return c;
 }

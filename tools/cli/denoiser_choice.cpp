@@ -9,6 +9,7 @@
 #include <xrestore/io/state_dict.hpp>
 #include <xrestore/io/weights.hpp>
 #include <xrestore/nn/unet.hpp>
+#include <xrestore/nn/unet_architecture.hpp>
 
 #include <cstdio>
 #include <optional>
@@ -68,6 +69,23 @@ image cli_denoiser::operator()(const image& x) const {
         }
     }
     throw value_error("denoiser must be " + denoiser_names() + ", got '" + name + "'");
+}
+
+double cli_denoiser::working_bytes(const shape3& x_shape) const {
+    const double image_floats = static_cast<double>(x_shape[0] * x_shape[1] * x_shape[2]);
+    if (!unet) {
+        return 4.0 * 4.0 * image_floats;
+    }
+    // per level l of the table: the [upsampled | skip] pair (2 c_l), a block's middle and output
+    // maps (c_l each) and the transposed convolution's products (c_l), with their 1-pixel border
+    const nn::unet_architecture& arch = unet->network().architecture();
+    const nn::unet_level_sizes sizes = arch.sizes(x_shape[1], x_shape[2]);
+    double floats = 4.0 * image_floats; // normalised input, output and the call's copies
+    for (std::size_t l = 0; l <= arch.pools(); ++l) {
+        const double pixels = static_cast<double>((sizes.heights[l] + 2) * (sizes.widths[l] + 2));
+        floats += 5.0 * static_cast<double>(arch.channels(l)) * pixels;
+    }
+    return 4.0 * floats;
 }
 
 cli_denoiser make_cli_denoiser(const std::string& name, double strength, const std::string& call,

@@ -42,6 +42,10 @@ struct cli_denoiser {
     double strength = 0.0; ///< 0: the denoiser's own default
     std::shared_ptr<const unet_denoiser> unet;
     image operator()(const image& x) const;
+    /// Bytes a call on an image of `x_shape` allocates beyond its input: the U-Net's activations
+    /// (from its layer table) and the call convention's copies; a classical denoiser's few
+    /// images.
+    [[nodiscard]] double working_bytes(const shape3& x_shape) const;
 };
 
 /// The denoiser `name` with `strength` (0: its default); a U-Net is loaded with the call

@@ -2,6 +2,8 @@
 // metric of IMG against REF; with a mask, the masked MSE/PSNR/SSIM as well.
 
 #include "command.hpp"
+#include "memory_budget.hpp"
+#include "operator_flags.hpp"
 
 #include <xrestore/core/error.hpp>
 #include <xrestore/core/tensor.hpp>
@@ -35,6 +37,7 @@ struct metrics_args {
     std::string mask;
     double data_range = 1.0;
     bool json = false;
+    double max_memory = 0.0;
 };
 
 /// A metric value, or null when the image does not allow it (e.g. MS-SSIM on a small image).
@@ -54,8 +57,18 @@ nlohmann::json try_metric(F&& f, nlohmann::json& notes, const char* name) {
 }
 
 int run_metrics(const metrics_args& a) {
-    const image ref = load_array(a.reference);
-    const image img = load_array(a.estimate);
+    memory_plan memory("metrics", a.max_memory);
+    const shape3 ref_shape = memory.input("--ref", a.reference);
+    memory.input("--img", a.estimate);
+    if (!a.mask.empty()) {
+        memory.input("--mask", a.mask);
+    }
+    memory.add("the metrics' filtered copies (about 12 images)", image_bytes(ref_shape, 12));
+    memory.check();
+    const image ref =
+        during("reading --ref '" + a.reference + "'", [&] { return load_array(a.reference); });
+    const image img =
+        during("reading --img '" + a.estimate + "'", [&] { return load_array(a.estimate); });
     check_finite(ref, "metrics", "--ref");
     check_finite(img, "metrics", "--img");
     check_shape(img, shape_of<3>(ref), "metrics", "--img");
@@ -81,7 +94,7 @@ int run_metrics(const metrics_args& a) {
     out["laplacian_variance"] =
         try_metric([&] { return laplacian_variance(img); }, notes, "laplacian_variance");
     if (!a.mask.empty()) {
-        const image m = load_array(a.mask);
+        const image m = load_mask(a.mask);
         out["mse_masked"] = mse_masked(ref, img, m);
         out["psnr_masked"] = try_metric([&] { return psnr_masked(ref, img, m, a.data_range); },
                                         notes, "psnr_masked");
@@ -121,6 +134,7 @@ command metrics_command() {
     c.add("--mask", a->mask, "foreground mask (nonzero = scored), 1 or C channels");
     c.add("--data-range", a->data_range, "data range for PSNR/SSIM").show_default();
     c.add("--json", a->json, "print one JSON object instead of a table");
+    add_memory_flag(c, a->max_memory);
     c.run = [a] { return run_metrics(*a); };
     return c;
 }

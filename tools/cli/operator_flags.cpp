@@ -25,7 +25,9 @@ void add_operator_flags(command& c, operator_flags& f) {
         .show_default();
     c.add("--flip-kernel", f.flip_kernel,
           "true convolution with the PSF (default: cross-correlation, as PyTorch conv2d)");
-    c.add("--missing", f.missing, "inpaint: fraction of missing pixels in [0,1]").show_default();
+    c.add("--missing", f.missing, "inpaint: fraction of missing pixels in [0,1]")
+        .in_range(0.0, 1.0)
+        .show_default();
     c.add("--mask-sharing", f.mask_sharing, "inpaint: one mask per channel or shared")
         .one_of({"per-channel", "shared"})
         .show_default();
@@ -44,7 +46,7 @@ cli_operator make_operator(const operator_flags& f, const shape3& shape) {
     }
     if (f.op == "inpaint") {
         if (!f.mask_in.empty()) {
-            return inpainting(mask_from_image(load_array(f.mask_in), shape));
+            return inpainting(mask_from_image(load_mask(f.mask_in), shape));
         }
         require(f.missing >= 0.0 && f.missing <= 1.0, "--missing", "missing", "in [0, 1]",
                 f.missing);
@@ -63,6 +65,13 @@ cli_operator make_operator(const operator_flags& f, const shape3& shape) {
         return gradient(shape);
     }
     return haar_wavelet(shape, f.levels);
+}
+
+image load_mask(const std::string& path) {
+    if (detail::lower_extension(path) == ".npy") {
+        return read_npy<3>(path);
+    }
+    return load_array(path);
 }
 
 image_operator as_image_operator(cli_operator op, const std::string& message) {

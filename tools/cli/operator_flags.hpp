@@ -20,6 +20,10 @@
 
 namespace xrestore::cli {
 
+/// The largest noise sigma the commands accept: images are in [0, 1], so anything near this is
+/// a mistake (and from about 1e37 on, float noise overflows to infinity).
+inline constexpr double max_noise_sigma = 1e6;
+
 /// The settings of --op and its operator.
 struct operator_flags {
     std::string op = "blur";
@@ -48,6 +52,10 @@ using image_operator = std::variant<convolution, inpainting, downsampling, haar_
 
 /// The operator `f` describes on images of `shape` (an inpainting mask is drawn, or read, here).
 cli_operator make_operator(const operator_flags& f, const shape3& shape);
+
+/// A mask file (1 = kept): a PNG, or a .npy of any dtype read as it is (0/1 integers, bool or
+/// floats), unlike load_array, which takes images only.
+image load_mask(const std::string& path);
 
 /// `op` as a forward model; throws value_error(`message`) for an operator whose range is not an
 /// image (the gradient).

@@ -7,7 +7,9 @@
 
 #include "command.hpp"
 #include "denoiser_choice.hpp"
+#include "memory_budget.hpp"
 #include "operator_flags.hpp"
+#include "output_paths.hpp"
 #include "run_history.hpp"
 #include "solver_table.hpp"
 
@@ -30,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <unistd.h>
 #include <variant>
@@ -55,6 +58,7 @@ struct restore_args {
     bool write_diverged = false;
     bool json = false;
     bool verbose = false;
+    double max_memory = 0.0;
 };
 
 /// The exit status of a run whose solver diverged.
@@ -118,7 +122,7 @@ void add_flags(command& c, restore_args& a) {
           "unet call convention, for weights that declare none (or to override theirs): raw, "
           "normalised, residual")
         .one_of({"raw", "normalised", "normalized", "residual"});
-    c.add("--denoiser-strength", a.denoiser_strength, denoiser_strength_help());
+    c.add("--denoiser-strength", a.denoiser_strength, denoiser_strength_help()).at_least(0.0);
     // One flag per parameter of the solver table, with what it sets for each solver.
     for (const solver_parameter& p : solver_keys()) {
         if (p.integer) {
@@ -138,6 +142,7 @@ void add_flags(command& c, restore_args& a) {
           "status 3 either way)");
     c.add("--json", a.json, "print a JSON summary");
     c.add("--verbose", a.verbose, "progress even when stderr is not a terminal");
+    add_memory_flag(c, a.max_memory);
 }
 
 /// The solver parameters given as flags.
@@ -179,11 +184,30 @@ int run_restore(const restore_args& a) {
     }
     check_flags_read(solver, given);
     const int iters = static_cast<int>(solver.value(given, "iters"));
-    const image y = load_array(a.measured);
+    file_plan("restore")
+        .input("Y", a.measured)
+        .input("--ref", a.reference)
+        .input("--mask", a.op.mask_in)
+        .input("--denoiser", a.denoiser_name.starts_with("unet:") ? a.denoiser_name.substr(5) : "")
+        .output("OUT", a.output, {".png", ".npy"})
+        .output("--history", a.history, {})
+        .output("--mask-out", a.op.mask_out, {".png", ".npy"})
+        .check();
+    memory_plan memory("restore", a.max_memory);
+    const shape3 y_shape = memory.input("Y", a.measured);
+    shape3 x_shape = a.reference.empty() ? y_shape : memory.input("--ref", a.reference);
+    if (a.reference.empty() && a.op.op == "downsample") {
+        x_shape = {y_shape[0], y_shape[1] * a.op.factor, y_shape[2] * a.op.factor};
+    }
+    memory.add(solver.name + "'s working set (about 16 images)", image_bytes(x_shape, 16));
+    memory.check();
+    const image y =
+        during("reading Y '" + a.measured + "'", [&] { return load_array(a.measured); });
     check_finite(y, "restore", "Y");
     std::optional<image> reference;
     if (!a.reference.empty()) {
-        reference = load_array(a.reference);
+        reference =
+            during("reading --ref '" + a.reference + "'", [&] { return load_array(a.reference); });
         check_finite(*reference, "restore", "--ref");
     }
     // The operator's domain is the reference's shape, or y's shape for shape-preserving operators.
@@ -198,6 +222,10 @@ int run_restore(const restore_args& a) {
         solver.uses_denoiser ? make_cli_denoiser(a.denoiser_name, a.denoiser_strength,
                                                  a.denoiser_call, domain, "--denoiser-call")
                              : cli_denoiser{a.denoiser_name, 0.0, nullptr};
+    if (denoiser.unet) {
+        memory.add("the U-Net's activations", denoiser.working_bytes(domain));
+        memory.check();
+    }
     const bool show = a.verbose || (isatty(fileno(stderr)) != 0);
     history_recorder recorder(reference);
     const restore_progress progress(iters, show);
@@ -209,11 +237,22 @@ int run_restore(const restore_args& a) {
         std::move(op), "restore: --op must be blur, inpaint or downsample, got " + a.op.op);
     std::visit(
         [&](const auto& forward) {
+            if (reference && shape_of<3>(y) != forward.range_shape()) {
+                // the operator was built on the --ref's shape: say which two files disagree
+                throw shape_error(
+                    "restore: --ref '" + a.reference + "' (" +
+                    shape_string(shape_of<3>(*reference)) + ") must be the image Y '" + a.measured +
+                    "' was degraded from: --op " + a.op.op + " maps " + shape_string(domain) +
+                    " to " + shape_string(forward.range_shape()) + ", but Y is " +
+                    shape_string(shape_of<3>(y)));
+            }
             check_shape(y, forward.range_shape(), "restore", "Y (for this operator)");
         },
         A);
     const auto t0 = std::chrono::steady_clock::now();
-    const solver_result<image> result = solver.run(given, A, y, monitor, denoiser);
+    const solver_result<image> result =
+        during("running " + solver.name + " on a " + shape_string(domain) + " image",
+               [&] { return solver.run(given, A, y, monitor, denoiser); });
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     progress.finish();

@@ -9,22 +9,82 @@
 //   study          the plug-and-play restoration study on a photo, with a report (study/)
 // This file is the only one that includes CLI11: it declares every command's flags to it.
 #include "command.hpp"
+#include "memory_budget.hpp"
 
 #include <xrestore/core/error.hpp>
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <map>
+#include <new>
 #include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 namespace xrestore::cli {
+
+namespace {
+
+template <class T>
+struct unwrapped {
+    using type = T;
+};
+template <class T>
+struct unwrapped<std::optional<T>> {
+    using type = T;
+};
+template <class T>
+struct unwrapped<std::vector<T>> {
+    using type = T;
+};
+
+std::string number_text(double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", v);
+    return text;
+}
+
+/// The checks every number gets, by the type it is parsed into: an unsigned integer has no
+/// sign (CLI11 would wrap -2 to 18446744073709551614), a real is finite (nan, inf), and a
+/// flag's own range holds. "" when `text` passes (CLI11 then converts it), else the error.
+template <class Number>
+std::string check_number(const std::string& text, const flag& f) {
+    if constexpr (std::is_unsigned_v<Number>) {
+        const auto first = text.find_first_not_of(" \t");
+        if (first != std::string::npos && text[first] == '-') {
+            return "must be a non-negative integer, got " + text;
+        }
+    }
+    double v = 0.0;
+    try {
+        std::size_t used = 0;
+        v = std::stod(text, &used);
+        if (used != text.size()) {
+            return {}; // not a number: CLI11's conversion says so
+        }
+    } catch (const std::exception&) {
+        return {};
+    }
+    if (!std::isfinite(v)) {
+        return "must be a finite number, got " + text;
+    }
+    if ((f.minimum && v < *f.minimum) || (f.maximum && v > *f.maximum)) {
+        return "must be " +
+               (f.maximum ? "in [" + number_text(f.minimum.value_or(-HUGE_VAL)) + ", " +
+                                number_text(*f.maximum) + "]"
+                          : ">= " + number_text(*f.minimum)) +
+               ", got " + text;
+    }
+    return {};
+}
+
+} // namespace
 
 template <class T>
 CLI::Option* declare_flag(CLI::App& app, const flag& f) {
@@ -43,6 +103,12 @@ CLI::Option* declare_flag(CLI::App& app, const flag& f) {
     }
     if (f.check) {
         option->check(CLI::Validator(f.check, f.check_name));
+    }
+    using number = typename unwrapped<T>::type;
+    if constexpr (std::is_arithmetic_v<number> && !std::is_same_v<number, bool>) {
+        const flag copy = f;
+        option->check(CLI::Validator(
+            [copy](std::string& text) { return check_number<number>(text, copy); }, ""));
     }
     if (f.is_required) {
         option->required();
@@ -117,6 +183,14 @@ int main(int argc, char** argv) {
         return 1;
     } catch (const xrestore::error& e) {
         std::fprintf(stderr, "xrestore: error: %s\n", e.what());
+        return 1;
+    } catch (const std::bad_alloc&) {
+        // the estimate passed (or was raised with --max-memory), and memory ran out anyway
+        const std::string doing = cli::current_activity();
+        std::fprintf(stderr,
+                     "xrestore: error: out of memory%s%s; the input is too large for the memory "
+                     "available here\n",
+                     doing.empty() ? "" : " while ", doing.c_str());
         return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "xrestore: unexpected error: %s\n", e.what());

@@ -237,6 +237,9 @@ write('dtypes.safetensors', [('a', 'F32', [2, 3], f32), ('b', 'F16', [4], f16),
 # the data in another order than the names
 write('order.safetensors', [('z', 'F32', [2], f32[:8]), ('a', 'BF16', [1, 1, 1, 3], bf16),
                             ('m', 'F16', [2, 2], f16[:8])], pad=False)
+# a header with many entries (a quadratic parse shows on these)
+write('many.safetensors', [('t%d' % i, 'F32', [0], b'') for i in range(2000)] +
+      [('w', 'F32', [1], f32[:4])], {'format': 'pt'})
 EOF
 }
 
@@ -370,6 +373,8 @@ prepare() { # TARGET: fills $work/seeds/TARGET (afresh) and makes $work/corpus/T
     case $t in
     pth)
         copy_seeds "$seeds" "$root"/tests/data/weights/*.pth "$root"/tests/data/unet/*.pth
+        # weights sidecars (inputs starting with '{')
+        copy_seeds "$seeds" "$root"/models/*.json
         make_pth_seeds "$seeds"
         ;;
     safetensors)
@@ -389,6 +394,9 @@ prepare() { # TARGET: fills $work/seeds/TARGET (afresh) and makes $work/corpus/T
     # one that still fails)
     if [[ ${FUZZ_REGRESSION_SEEDS:-0} == 1 ]]; then
         copy_seeds "$seeds" "$root"/tests/data/fuzz_regressions/"${t}"_*
+        if [[ $t == pth ]]; then # the pth target reads sidecars too
+            copy_seeds "$seeds" "$root"/tests/data/fuzz_regressions/sidecar_*
+        fi
     fi
 }
 
@@ -396,7 +404,8 @@ run_target() { # TARGET
     local t=$1 max_len dict=() mode=()
     case $t in
     pth) max_len=262144; dict=(-dict="$root/fuzz/pth.dict") ;;
-    safetensors) max_len=8192; dict=(-dict="$root/fuzz/safetensors.dict") ;;
+    # 1 MiB: room for headers of about 20,000 entries, where a parse that is not linear shows
+    safetensors) max_len=1048576; dict=(-dict="$root/fuzz/safetensors.dict") ;;
     image) max_len=32768; dict=(-dict="$root/fuzz/image.dict") ;;
     esac
     if [[ ${FUZZ_KEEP_GOING:-0} == 1 ]]; then

@@ -4,7 +4,8 @@
 /// through stb_image (Radiance HDR too, tone-mapped to 8 bits by stb), 8- or 16-bit, into a C x H x
 /// W float32 image with values in [0,1] (8-bit samples / 255, 16-bit samples / 65535); gray+alpha
 /// gives 1 channel and RGBA 3 (alpha is dropped). Writing produces 8-bit PNGs through
-/// stb_image_write and 16-bit PNGs through a small built-in encoder (stored deflate blocks).
+/// stb_image_write and 16-bit PNGs through a small built-in encoder (stored deflate blocks), each
+/// written atomically (a temporary file beside the target, renamed into place).
 /// `load_array` / `save_array` pick .npy or an image format from the file name.
 ///
 /// @code
@@ -14,6 +15,7 @@
 /// @endcode
 
 #include "xrestore/core/tensor.hpp"
+#include "xrestore/io/atomic_file.hpp"
 #include "xrestore/io/npy.hpp"
 
 #include <stb_image.h>
@@ -27,13 +29,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <memory>
+#include <optional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace xrestore {
@@ -79,18 +84,14 @@ image deinterleave(const Sample* samples, std::size_t height, std::size_t width,
     return x;
 }
 
+/// Write `bytes` to `path` atomically (write_file_atomically): a reader or a killed run sees the
+/// old file or the whole new one.
 inline void write_whole_file(const std::filesystem::path& path,
                              std::span<const unsigned char> bytes, std::string_view where) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) {
-        throw io_error(concat(where, ": cannot open '", path.string(), "' for writing"));
-    }
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) {
-        throw io_error(concat(where, ": error while writing '", path.string(), "'"));
-    }
+    write_file_atomically(path, where, [&](std::ostream& out) {
+        out.write(reinterpret_cast<const char*>(bytes.data()),
+                  static_cast<std::streamsize>(bytes.size()));
+    });
 }
 
 /// CRC-32 (ISO 3309, the one PNG uses) of `bytes`, continuing from `crc`.
@@ -224,13 +225,71 @@ inline std::string_view image_format(std::span<const unsigned char> bytes) {
     return {};
 }
 
+/// Width and height a PNG's IHDR declares, when the file is long enough to hold them.
+inline std::optional<std::pair<std::uint32_t, std::uint32_t>>
+png_declared_size(std::span<const unsigned char> bytes) {
+    static constexpr std::array<unsigned char, 4> ihdr{'I', 'H', 'D', 'R'};
+    if (bytes.size() < 24 || !std::equal(ihdr.begin(), ihdr.end(), bytes.begin() + 12)) {
+        return std::nullopt;
+    }
+    auto be32 = [&](std::size_t at) {
+        return std::uint32_t{bytes[at]} << 24 | std::uint32_t{bytes[at + 1]} << 16 |
+               std::uint32_t{bytes[at + 2]} << 8 | std::uint32_t{bytes[at + 3]};
+    };
+    return std::pair{be32(16), be32(20)};
+}
+
+/// What is wrong with a PNG's chunk structure ("" when every chunk fits and IEND ends it): the
+/// decoder's own reason is empty or beside the point for a file that was cut short.
+inline std::string png_structure_problem(std::span<const unsigned char> bytes) {
+    std::size_t at = 8;
+    bool image_data = false;
+    while (at + 8 <= bytes.size()) {
+        const std::size_t length = std::size_t{bytes[at]} << 24 | std::size_t{bytes[at + 1]} << 16 |
+                                   std::size_t{bytes[at + 2]} << 8 | std::size_t{bytes[at + 3]};
+        std::string type;
+        for (std::size_t k = 4; k < 8; ++k) {
+            const unsigned char c = bytes[at + k];
+            type += std::isalpha(c) != 0 ? static_cast<char>(c) : '?';
+        }
+        if (length > bytes.size() - at - 8 || bytes.size() - at - 8 - length < 4) {
+            return concat("is truncated: its ", type, " chunk at byte ", at, " declares ", length,
+                          " bytes and a CRC, but only ", bytes.size() - at - 8, " bytes follow");
+        }
+        if (type == "IEND") {
+            return image_data ? "" : "has no image data (no IDAT chunk before IEND)";
+        }
+        image_data = image_data || type == "IDAT";
+        at += 12 + length;
+    }
+    return concat("is truncated: it ends after ", bytes.size(), " bytes, ",
+                  image_data ? "inside its image data" : "before any image data (IDAT)",
+                  ", with no IEND chunk");
+}
+
+/// Why stb_image refused `bytes`: the PNG structure's problem when there is one, else the
+/// decoder's reason ("no reason given" when it gives none).
+inline std::string decode_failure(std::span<const unsigned char> bytes, std::string_view format) {
+    if (format == "png") {
+        std::string problem = png_structure_problem(bytes);
+        if (!problem.empty()) {
+            return problem;
+        }
+    }
+    const std::string reason = stbi_reason();
+    return concat("is not a readable image (", reason.empty() ? "no reason given" : reason, ")");
+}
+
 /// Throw io_error if a JPEG Huffman table (DHT segment) declares more than 256 codes or more
-/// bytes than its segment holds: the decoder would write past its tables.
+/// bytes than its segment holds: the decoder would write past its tables. Every DHT the decoder
+/// can reach is checked: like stb, the walk skips bytes that are not a marker, and it passes over
+/// each scan's entropy-coded data (a progressive file sends tables between scans).
 inline void check_jpeg_huffman_tables(std::span<const unsigned char> bytes, std::string_view name) {
     std::size_t i = 2; // after SOI
     while (i + 4 <= bytes.size()) {
         if (bytes[i] != 0xFF) {
-            return; // not at a marker: entropy-coded data or garbage, left to the decoder
+            ++i; // not at a marker: stb skips such bytes until the next one
+            continue;
         }
         const unsigned char marker = bytes[i + 1];
         if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7) ||
@@ -238,8 +297,8 @@ inline void check_jpeg_huffman_tables(std::span<const unsigned char> bytes, std:
             i += marker == 0xFF ? 1 : 2;
             continue;
         }
-        if (marker == 0xD9 || marker == 0xDA) {
-            return; // end of image, or start of scan: no more tables before the data
+        if (marker == 0xD9) {
+            return; // end of image
         }
         const std::size_t length = std::size_t{bytes[i + 2]} << 8 | bytes[i + 3];
         const std::size_t end = std::min(bytes.size(), i + 2 + length);
@@ -264,17 +323,34 @@ inline void check_jpeg_huffman_tables(std::span<const unsigned char> bytes, std:
             return;
         }
         i += 2 + length;
+        if (marker == 0xDA) {
+            // the scan's data runs to the next marker: FF 00 is a stuffed FF byte, FF D0-D7 a
+            // restart marker inside it
+            while (i + 1 < bytes.size() && !(bytes[i] == 0xFF && bytes[i + 1] != 0x00 &&
+                                             !(bytes[i + 1] >= 0xD0 && bytes[i + 1] <= 0xD7))) {
+                ++i;
+            }
+        }
     }
 }
 
 } // namespace detail
 
-/// Decode a PNG (8 or 16 bit), JPEG or BMP image held in memory into C x H x W floats in [0,1].
-/// `name` only labels error messages. Throws io_error for other formats, empty, truncated,
-/// corrupt or unsupported data, zero-size images, images over 2^28 pixels and headers that
-/// declare more pixels than the data could hold (over 16384 per byte).
-inline image read_image_from_memory(std::span<const unsigned char> bytes,
-                                    std::string_view name = "<memory>") {
+/// What an image file declares, read from its header without decoding it (read_array_info).
+struct image_header {
+    std::size_t width = 0;
+    std::size_t height = 0;
+    std::size_t file_channels = 0; ///< 1 to 4, as stored
+    std::size_t channels = 0;      ///< as read_image returns it: 1 (gray) or 3
+    bool sixteen_bit = false;
+};
+
+namespace detail {
+
+/// The header of an image held in memory, with every check read_image_from_memory makes before
+/// decoding (format, declared size, pixels per byte).
+inline image_header checked_image_header(std::span<const unsigned char> bytes,
+                                         std::string_view name) {
     if (bytes.empty()) {
         throw io_error(detail::concat("read_image: '", name, "' is empty (0 bytes)"));
     }
@@ -290,13 +366,29 @@ inline image read_image_from_memory(std::span<const unsigned char> bytes,
     if (format == "jpeg") {
         detail::check_jpeg_huffman_tables(bytes, name);
     }
+    if (format == "png") {
+        // stb's info call tries every format after PNG's and reports the last one's reason
+        // ("unknown image type"): the declared size is checked here first
+        if (const auto size = detail::png_declared_size(bytes)) {
+            const auto [w, h] = *size;
+            if (w == 0 || h == 0) {
+                throw io_error(detail::concat("read_image: '", name, "' declares an empty image (",
+                                              w, " x ", h, ")"));
+            }
+            if (std::uint64_t{w} * h > detail::max_image_pixels) {
+                throw io_error(detail::concat("read_image: '", name, "' declares ", w, " x ", h,
+                                              " pixels, more than the ", detail::max_image_pixels,
+                                              " accepted (a corrupt file?)"));
+            }
+        }
+    }
     const int length = static_cast<int>(bytes.size());
     int width = 0;
     int height = 0;
     int channels = 0;
     if (stbi_info_from_memory(bytes.data(), length, &width, &height, &channels) == 0) {
-        throw io_error(detail::concat("read_image: '", name, "' is not a readable image (",
-                                      detail::stbi_reason(), ")"));
+        throw io_error(
+            detail::concat("read_image: '", name, "' ", detail::decode_failure(bytes, format)));
     }
     if (format == "bmp" && height < 0 && height > INT_MIN) {
         height = -height; // a top-down BMP: stbi_info reports its height negative
@@ -321,7 +413,34 @@ inline image read_image_from_memory(std::span<const unsigned char> bytes,
                                       " pixels in only ", bytes.size(),
                                       " bytes (a truncated or corrupt file?)"));
     }
-    const bool sixteen = stbi_is_16_bit_from_memory(bytes.data(), length) != 0;
+    image_header header;
+    header.width = static_cast<std::size_t>(width);
+    header.height = static_cast<std::size_t>(height);
+    header.file_channels = static_cast<std::size_t>(channels);
+    header.channels = channels <= 2 ? 1 : 3;
+    header.sixteen_bit = stbi_is_16_bit_from_memory(bytes.data(), length) != 0;
+    return header;
+}
+
+} // namespace detail
+
+/// Decode a PNG (8 or 16 bit), JPEG or BMP image held in memory into C x H x W floats in [0,1].
+/// `name` only labels error messages. Throws io_error for other formats, empty, truncated,
+/// corrupt or unsupported data, zero-size images, images over 2^28 pixels and headers that
+/// declare more pixels than the data could hold (over 16384 per byte).
+inline image read_image_from_memory(std::span<const unsigned char> bytes,
+                                    std::string_view name = "<memory>") {
+    const image_header header = detail::checked_image_header(bytes, name);
+    const std::string_view format = detail::image_format(bytes);
+    if (format == "png") {
+        // a PNG cut short is refused before decoding: stb reads past a truncated chunk (an empty
+        // IDAT at the end copies from a null buffer)
+        if (const std::string problem = detail::png_structure_problem(bytes); !problem.empty()) {
+            throw io_error(detail::concat("read_image: cannot decode '", name, "': it ", problem));
+        }
+    }
+    const int length = static_cast<int>(bytes.size());
+    const bool sixteen = header.sixteen_bit;
     int w = 0;
     int h = 0;
     int n = 0;
@@ -330,8 +449,8 @@ inline image read_image_from_memory(std::span<const unsigned char> bytes,
         using sample = std::remove_pointer_t<decltype(pixels_raw)>;
         std::unique_ptr<sample, detail::stbi_deleter> pixels(pixels_raw);
         if (!pixels) {
-            throw io_error(detail::concat("read_image: cannot decode '", name, "' (",
-                                          detail::stbi_reason(), ")"));
+            throw io_error(detail::concat("read_image: cannot decode '", name, "': it ",
+                                          detail::decode_failure(bytes, format)));
         }
         if (w <= 0 || h <= 0 || n < 1 || n > 4) {
             throw io_error(detail::concat("read_image: '", name, "' decodes to an invalid ", w,
@@ -356,6 +475,49 @@ inline image read_image(const std::filesystem::path& path) {
         std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(bytes.data()),
                                        bytes.size()),
         path.string());
+}
+
+/// What load_array would read from `path`, without decoding it: the C x H x W shape it returns,
+/// and the bytes a decoder holds besides that float image (the file, and stb_image's 8- or 16-bit
+/// samples). An image's header goes through read_image's checks; a .npy's header is read alone.
+struct array_info {
+    shape3 shape{};
+    std::uint64_t file_bytes = 0;
+    std::uint64_t decoder_bytes = 0;
+};
+
+inline array_info read_array_info(const std::filesystem::path& path) {
+    array_info info;
+    if (detail::lower_extension(path) == ".npy") {
+        const npy_header h = read_npy_header(path);
+        std::error_code ec;
+        info.file_bytes = std::filesystem::file_size(path, ec);
+        const std::vector<std::size_t>& s = h.shape;
+        if (s.size() == 3) {
+            info.shape = {s[0], s[1], s[2]};
+        } else if (s.size() == 2) {
+            info.shape = {1, s[0], s[1]};
+        } else {
+            throw shape_error(detail::concat("read_npy: '", path.string(),
+                                             "' must have rank 3 (or 2), got rank ", s.size(),
+                                             " (shape ", shape_string(s), ")"));
+        }
+        // the file's bytes, then its values converted to float before the image is filled
+        info.decoder_bytes = info.file_bytes + 4 * std::uint64_t{h.count};
+        return info;
+    }
+    const std::string bytes = detail::read_whole_file(path, "read_image");
+    const image_header h = detail::checked_image_header(
+        std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(bytes.data()),
+                                       bytes.size()),
+        path.string());
+    info.shape = {h.channels, h.height, h.width};
+    info.file_bytes = bytes.size();
+    // stb's interleaved samples, and about as much again for its decoding buffers (a PNG's
+    // inflated rows, a JPEG's component planes)
+    info.decoder_bytes = info.file_bytes + 2 * std::uint64_t{h.width} * h.height * h.file_channels *
+                                               (h.sixteen_bit ? 2 : 1);
+    return info;
 }
 
 /// Write a C x H x W image (C = 1 gray, 3 RGB or 4 RGBA) as an 8- or 16-bit PNG. Values are
@@ -430,10 +592,28 @@ inline void write_png(const std::filesystem::path& path, const image& x, png_opt
     detail::write_whole_file(path, file, "write_png");
 }
 
-/// Read an array for a restoration run: `.npy` (rank 3, or rank 2 read as 1 x H x W) through
-/// read_npy, any other name through read_image. An empty array is refused with io_error.
+/// Read an image for a restoration run: `.npy` (rank 3, or rank 2 read as 1 x H x W; float32,
+/// float64 or bool) through read_npy, any other name through read_image. An empty array is
+/// refused with io_error, and so is an integer .npy: its values are not on the [0, 1] scale of
+/// an image, and guessing a scale (255? the largest value?) would change results silently;
+/// the message says how to convert it. (read_npy itself reads integers as they are, as masks
+/// and kernels want.)
 inline image load_array(const std::filesystem::path& path) {
-    image x = detail::lower_extension(path) == ".npy" ? read_npy<3>(path) : read_image(path);
+    image x;
+    if (detail::lower_extension(path) == ".npy") {
+        npy_array a = read_npy_any(path);
+        if (a.dtype != "<f4" && a.dtype != "<f8" && a.dtype != "|b1") {
+            const bool is_unsigned = a.dtype.find('u') != std::string::npos;
+            throw io_error(detail::concat(
+                "load_array: '", path.string(), "' must hold float32 or float64 values in [0, 1], ",
+                "got integers (dtype ", a.dtype, "); convert it in numpy, e.g. ",
+                is_unsigned ? "(a / np.iinfo(a.dtype).max).astype('float32')"
+                            : "a.astype('float32') scaled to [0, 1]"));
+        }
+        x = detail::npy_as_tensor<3>(std::move(a), path);
+    } else {
+        x = read_image(path);
+    }
     if (x.size() == 0) {
         throw io_error(detail::concat("load_array: '", path.string(),
                                       "' holds an empty array (shape ", shape_string(x.shape()),

@@ -10,14 +10,19 @@
 /// @endcode
 
 #include "xrestore/core/tensor.hpp"
+#include "xrestore/io/atomic_file.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <ostream>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <type_traits>
 #include <vector>
 
@@ -27,6 +32,7 @@ namespace xrestore {
 struct npy_array {
     std::vector<std::size_t> shape;
     std::vector<float> data;
+    std::string dtype{}; ///< the file's dtype as numpy writes it: "<f4", "<f8", "|u1", "<i2"...
 };
 
 namespace detail {
@@ -135,13 +141,22 @@ void npy_convert(const char* bytes, std::size_t count, std::vector<float>& out) 
 
 } // namespace detail
 
-/// Read a .npy file of any rank into float32.
-inline npy_array read_npy_any(const std::filesystem::path& path) {
-    const std::string file = path.string();
-    const std::string bytes = detail::read_whole_file(path, "read_npy");
+/// What a .npy header declares (read_npy_header), and where its data starts.
+struct npy_header {
+    std::vector<std::size_t> shape;
+    std::string dtype{};   ///< as numpy writes it: "<f4", "<f8", "|u1", "<i2"...
+    std::size_t item = 0;  ///< bytes per element
+    std::size_t count = 1; ///< elements
+    std::size_t data_start = 0;
+};
+
+namespace detail {
+
+/// Parse the preamble and header at the start of `bytes` (the data need not follow).
+inline npy_header parse_npy_header(std::string_view bytes, const std::string& file) {
     static constexpr char magic[] = "\x93NUMPY";
     if (bytes.size() < 10 || bytes.compare(0, 6, magic, 6) != 0) {
-        throw io_error(detail::concat("read_npy: '", file, "' is not a .npy file (bad magic)"));
+        throw io_error(concat("read_npy: '", file, "' is not a .npy file (bad magic)"));
     }
     const auto major = static_cast<unsigned char>(bytes[6]);
     std::size_t header_len = 0;
@@ -152,7 +167,7 @@ inline npy_array read_npy_any(const std::filesystem::path& path) {
         header_start = 10;
     } else if (major == 2 || major == 3) {
         if (bytes.size() < 12) {
-            throw io_error(detail::concat("read_npy: '", file, "' is truncated in its preamble"));
+            throw io_error(concat("read_npy: '", file, "' is truncated in its preamble"));
         }
         for (int k = 0; k < 4; ++k) {
             header_len |= static_cast<std::size_t>(static_cast<unsigned char>(bytes[8 + k]))
@@ -160,51 +175,102 @@ inline npy_array read_npy_any(const std::filesystem::path& path) {
         }
         header_start = 12;
     } else {
-        throw io_error(detail::concat("read_npy: '", file, "' has unsupported format version ",
-                                      static_cast<int>(major)));
+        throw io_error(concat("read_npy: '", file, "' has unsupported format version ",
+                              static_cast<int>(major)));
     }
     if (header_len > bytes.size() - header_start) {
-        throw io_error(detail::concat("read_npy: '", file, "' is truncated in its header"));
+        throw io_error(concat("read_npy: '", file, "' is truncated in its header"));
     }
-    const std::string header = bytes.substr(header_start, header_len);
-    const std::string descr = detail::npy_header_field(header, "descr", file);
-    const std::string order = detail::npy_header_field(header, "fortran_order", file);
+    const std::string header(bytes.substr(header_start, header_len));
+    const std::string descr = npy_header_field(header, "descr", file);
+    const std::string order = npy_header_field(header, "fortran_order", file);
     if (order.find("False") == std::string::npos) {
-        throw io_error(detail::concat("read_npy: '", file,
-                                      "' must be in C order (fortran_order False), got ", order));
+        throw io_error(
+            concat("read_npy: '", file, "' must be in C order (fortran_order False), got ", order));
     }
-    npy_array result;
-    result.shape = detail::npy_parse_shape(detail::npy_header_field(header, "shape", file), file);
-    std::size_t count = 1;
+    npy_header result;
+    result.shape = npy_parse_shape(npy_header_field(header, "shape", file), file);
     for (auto extent : result.shape) {
-        if (extent != 0 && count > std::numeric_limits<std::size_t>::max() / 16 / extent) {
-            throw io_error(detail::concat("read_npy: '", file, "' declares too many elements"));
+        if (extent != 0 && result.count > std::numeric_limits<std::size_t>::max() / 16 / extent) {
+            throw io_error(concat("read_npy: '", file, "' declares too many elements"));
         }
-        count *= extent;
+        result.count *= extent;
     }
-    std::size_t item = 0;
     std::string type = descr;
     std::erase(type, '\'');
     std::erase(type, ' ');
+    result.dtype = type;
     if (type == "<f4") {
-        item = 4;
+        result.item = 4;
     } else if (type == "<f8") {
-        item = 8;
+        result.item = 8;
     } else if (type == "|u1" || type == "<u1" || type == "|i1") {
-        item = 1;
+        result.item = 1;
     } else if (type == "<u2" || type == "<i2") {
-        item = 2;
+        result.item = 2;
     } else if (type == "<i4" || type == "<u4") {
-        item = 4;
+        result.item = 4;
     } else if (type == "<i8" || type == "<u8") {
-        item = 8;
+        result.item = 8;
     } else if (type == "|b1") {
-        item = 1;
+        result.item = 1;
     } else {
-        throw io_error(detail::concat("read_npy: '", file, "' has dtype ", type,
-                                      "; expected little-endian float or integer"));
+        throw io_error(concat("read_npy: '", file, "' has dtype ", type,
+                              "; expected little-endian float or integer"));
     }
-    const std::size_t data_start = header_start + header_len;
+    result.data_start = header_start + header_len;
+    return result;
+}
+
+} // namespace detail
+
+/// The shape and dtype a .npy file declares, read from its header only (the data is neither read
+/// nor checked; read_npy_any does that).
+inline npy_header read_npy_header(const std::filesystem::path& path) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (!std::filesystem::is_regular_file(status)) {
+        (void)detail::read_whole_file(path, "read_npy"); // the reason, in its words
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::string prefix(12, '\0');
+    in.read(prefix.data(), 12);
+    prefix.resize(static_cast<std::size_t>(in.gcount()));
+    std::size_t header_end = prefix.size();
+    if (prefix.size() >= 10) {
+        const auto major = static_cast<unsigned char>(prefix[6]);
+        std::size_t length = static_cast<unsigned char>(prefix[8]) |
+                             static_cast<std::size_t>(static_cast<unsigned char>(prefix[9])) << 8;
+        if ((major == 2 || major == 3) && prefix.size() == 12) {
+            length = 0;
+            for (int k = 0; k < 4; ++k) {
+                length |= static_cast<std::size_t>(static_cast<unsigned char>(prefix[8 + k]))
+                          << (8 * k);
+            }
+        }
+        header_end = (major == 1 ? 10 : 12) + std::min<std::size_t>(length, std::size_t{1} << 24);
+    }
+    if (header_end > prefix.size()) {
+        const std::size_t have = prefix.size();
+        prefix.resize(header_end);
+        in.read(prefix.data() + have, static_cast<std::streamsize>(header_end - have));
+        prefix.resize(have + static_cast<std::size_t>(in.gcount()));
+    }
+    return detail::parse_npy_header(prefix, path.string());
+}
+
+/// Read a .npy file of any rank into float32.
+inline npy_array read_npy_any(const std::filesystem::path& path) {
+    const std::string file = path.string();
+    const std::string bytes = detail::read_whole_file(path, "read_npy");
+    const npy_header h = detail::parse_npy_header(bytes, file);
+    const std::size_t count = h.count;
+    const std::size_t item = h.item;
+    const std::string& type = h.dtype;
+    const std::size_t data_start = h.data_start;
+    npy_array result;
+    result.shape = h.shape;
+    result.dtype = h.dtype;
     if (count * item != bytes.size() - data_start) {
         throw io_error(detail::concat("read_npy: '", file, "' holds ", bytes.size() - data_start,
                                       " data bytes, but its header declares ", count * item,
@@ -237,10 +303,11 @@ inline npy_array read_npy_any(const std::filesystem::path& path) {
     return result;
 }
 
-/// Read a .npy file of rank N (a rank-2 file read as rank 3 gets a leading channel of 1).
+namespace detail {
+
+/// `a`, read from `path`, as a rank-N tensor (see read_npy).
 template <std::size_t N>
-tensor<N> read_npy(const std::filesystem::path& path) {
-    npy_array a = read_npy_any(path);
+tensor<N> npy_as_tensor(npy_array a, const std::filesystem::path& path) {
     if (N == 3 && a.shape.size() == 2) {
         a.shape.insert(a.shape.begin(), 1);
     }
@@ -256,7 +323,16 @@ tensor<N> read_npy(const std::filesystem::path& path) {
     return t;
 }
 
-/// Write a float32 tensor (any xtensor expression is evaluated first) as a version 1.0 .npy.
+} // namespace detail
+
+/// Read a .npy file of rank N (a rank-2 file read as rank 3 gets a leading channel of 1).
+template <std::size_t N>
+tensor<N> read_npy(const std::filesystem::path& path) {
+    return detail::npy_as_tensor<N>(read_npy_any(path), path);
+}
+
+/// Write a float32 tensor (any xtensor expression is evaluated first) as a version 1.0 .npy,
+/// atomically (a temporary file beside `path`, renamed into place).
 template <class E>
 void write_npy(const std::filesystem::path& path, const E& expression) {
     const auto values = xt::eval(xt::cast<float>(expression));
@@ -270,22 +346,17 @@ void write_npy(const std::filesystem::path& path, const E& expression) {
     const std::size_t total = 10 + header.size() + 1;
     header.append((64 - total % 64) % 64, ' ');
     header += '\n';
-    std::ofstream out(path, std::ios::binary);
-    if (!out) {
-        throw io_error(detail::concat("write_npy: cannot open '", path.string(), "' for writing"));
-    }
-    // magic, version 1.0, header length (little-endian uint16)
-    unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
-    preamble[8] = static_cast<unsigned char>(header.size() & 0xff);
-    preamble[9] = static_cast<unsigned char>(header.size() >> 8);
-    out.write(reinterpret_cast<const char*>(preamble), 10);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    out.write(reinterpret_cast<const char*>(values.data()),
-              static_cast<std::streamsize>(values.size() * sizeof(float)));
-    out.close();
-    if (!out) {
-        throw io_error(detail::concat("write_npy: error while writing '", path.string(), "'"));
-    }
+    // atomically: a reader or a killed run sees the old file or the whole new one
+    write_file_atomically(path, "write_npy", [&](std::ostream& out) {
+        // magic, version 1.0, header length (little-endian uint16)
+        unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
+        preamble[8] = static_cast<unsigned char>(header.size() & 0xff);
+        preamble[9] = static_cast<unsigned char>(header.size() >> 8);
+        out.write(reinterpret_cast<const char*>(preamble), 10);
+        out.write(header.data(), static_cast<std::streamsize>(header.size()));
+        out.write(reinterpret_cast<const char*>(values.data()),
+                  static_cast<std::streamsize>(values.size() * sizeof(float)));
+    });
 }
 
 } // namespace xrestore

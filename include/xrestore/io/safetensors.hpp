@@ -16,7 +16,9 @@
 /// @endcode
 
 #include "xrestore/core/error.hpp"
+#include "xrestore/io/atomic_file.hpp"
 #include "xrestore/io/element_codec.hpp"
+#include "xrestore/io/json.hpp"
 #include "xrestore/io/npy.hpp"
 #include "xrestore/io/state_dict.hpp"
 
@@ -30,10 +32,10 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <numeric>
 #include <optional>
+#include <ostream>
 #include <set>
 #include <span>
 #include <string>
@@ -49,28 +51,36 @@ namespace detail {
     throw io_error(concat("read_safetensors: '", source, "': ", what));
 }
 
-/// Deepest nesting of [ and { in a JSON text (outside strings).
-inline std::size_t json_depth(std::string_view text) {
+/// The keys of the top-level object of a JSON text, as their raw tokens with the quotes (in text
+/// order, duplicates kept): the strings at depth 1 followed by ':'. Linear in the text's length.
+inline std::vector<std::string_view> json_top_level_keys(std::string_view text) {
+    std::vector<std::string_view> keys;
     std::size_t depth = 0;
-    std::size_t deepest = 0;
-    bool in_string = false;
     for (std::size_t i = 0; i < text.size(); ++i) {
         const char c = text[i];
-        if (in_string) {
-            if (c == '\\') {
-                ++i;
-            } else if (c == '"') {
-                in_string = false;
+        if (c == '"') {
+            const std::size_t start = i;
+            for (++i; i < text.size() && text[i] != '"'; ++i) {
+                i += text[i] == '\\' ? 1 : 0;
             }
-        } else if (c == '"') {
-            in_string = true;
+            if (depth != 1) {
+                continue;
+            }
+            std::size_t next = i + 1;
+            while (next < text.size() && (text[next] == ' ' || text[next] == '\t' ||
+                                          text[next] == '\n' || text[next] == '\r')) {
+                ++next;
+            }
+            if (next < text.size() && text[next] == ':') {
+                keys.push_back(text.substr(start, std::min(i, text.size() - 1) - start + 1));
+            }
         } else if (c == '[' || c == '{') {
-            deepest = std::max(deepest, ++depth);
+            ++depth;
         } else if ((c == ']' || c == '}') && depth > 0) {
             --depth;
         }
     }
-    return deepest;
+    return keys;
 }
 
 /// The safetensors dtype names read and written, and their weight_dtype.
@@ -121,6 +131,9 @@ inline std::uint64_t json_unsigned(const nlohmann::json& j, std::string_view sou
 /// Largest safetensors header accepted (the reference implementation's limit).
 inline constexpr std::uint64_t safetensors_max_header = 100'000'000;
 
+/// Most tensors a safetensors header may describe (a large language model has a few thousand).
+inline constexpr std::size_t safetensors_max_tensors = 100'000;
+
 /// Parse a safetensors file held in memory; `source_name` names it in error messages.
 inline state_dict parse_safetensors(std::span<const unsigned char> bytes,
                                     std::string_view source_name) {
@@ -140,37 +153,56 @@ inline state_dict parse_safetensors(std::span<const unsigned char> bytes,
                                                         header_length));
     }
     if (header_length > bytes.size() - 8) {
-        detail::safetensors_fail(source, detail::concat("header length ", header_length,
-                                                        " must be at most the ", bytes.size() - 8,
-                                                        " bytes after it (truncated file?)"));
+        detail::safetensors_fail(source, detail::concat("is truncated: header length ",
+                                                        header_length, " must be at most the ",
+                                                        bytes.size() - 8, " bytes after it"));
     }
     const std::string_view header(reinterpret_cast<const char*>(bytes.data() + 8),
                                   static_cast<std::size_t>(header_length));
     if (header.empty() || header.front() != '{') {
         detail::safetensors_fail(source, "header must be a JSON object starting with '{'");
     }
-    if (detail::json_depth(header) > 8) {
+    if (const auto nul = header.find('\0'); nul != std::string_view::npos) {
+        // the JSON parser would stop there and read only the text before it
+        detail::safetensors_fail(source, detail::concat("header is not valid JSON: it holds a NUL "
+                                                        "byte at offset ",
+                                                        nul));
+    }
+    if (json_depth(header) > 8) {
         detail::safetensors_fail(source, "header JSON must be nested at most 8 levels deep");
     }
-    std::set<std::string> top_keys;
-    std::string duplicate;
-    const json::parser_callback_t note_keys = [&](int depth, json::parse_event_t event,
-                                                  json& parsed) {
-        if (event == json::parse_event_t::key && depth == 1 && parsed.is_string() &&
-            !top_keys.insert(parsed.get<std::string>()).second && duplicate.empty()) {
-            duplicate = parsed.get<std::string>();
-        }
-        return true;
-    };
+    // The top-level keys, counted before parsing and compared after it: a name given twice is
+    // refused (nlohmann keeps the last), in linear time (a parser callback rescans the object
+    // after every entry, quadratic in the number of tensors).
+    const std::vector<std::string_view> keys = detail::json_top_level_keys(header);
+    const auto tensor_count = static_cast<std::size_t>(std::count_if(
+        keys.begin(), keys.end(), [](std::string_view key) { return key != "\"__metadata__\""; }));
+    if (tensor_count > safetensors_max_tensors) {
+        detail::safetensors_fail(source, detail::concat("header must describe at most ",
+                                                        safetensors_max_tensors, " tensors, got ",
+                                                        tensor_count, " entries"));
+    }
     json root;
     try {
-        root = json::parse(header.begin(), header.end(), note_keys);
+        root = json::parse(header.begin(), header.end());
     } catch (const json::exception& e) {
         detail::safetensors_fail(source, detail::concat("header is not valid JSON: ", e.what()));
     }
-    if (!duplicate.empty()) {
-        detail::safetensors_fail(source,
-                                 detail::concat("header names tensor '", duplicate, "' twice"));
+    if (root.is_object() && root.size() != keys.size()) {
+        std::set<std::string> seen;
+        for (const std::string_view key : keys) {
+            std::string name;
+            try {
+                name = json::parse(key.begin(), key.end()).get<std::string>();
+            } catch (const json::exception& e) {
+                detail::safetensors_fail(source,
+                                         detail::concat("header is not valid JSON: ", e.what()));
+            }
+            if (!seen.insert(name).second) {
+                detail::safetensors_fail(source,
+                                         detail::concat("header names tensor '", name, "' twice"));
+            }
+        }
     }
     if (!root.is_object()) {
         detail::safetensors_fail(source, "header must be a JSON object");
@@ -323,9 +355,9 @@ inline state_dict read_safetensors(const std::filesystem::path& path) {
 
 /// Write `sd` as safetensors with every floating-point tensor stored `as` float32, float16 or
 /// bfloat16 (round to nearest even) and every integer tensor in its own type (I64, ..., BOOL), in
-/// the state_dict's order, with sd.metadata as `__metadata__`. A finite value that overflows the
-/// target type, or a tensor whose values do not match its shape, throws value_error naming the
-/// tensor.
+/// the state_dict's order, with sd.metadata as `__metadata__`, atomically (a temporary file beside
+/// `path`, renamed into place). A finite value that overflows the target type, or a tensor whose
+/// values do not match its shape, throws value_error naming the tensor.
 inline void write_safetensors(const std::filesystem::path& path, const state_dict& sd,
                               weight_dtype as = weight_dtype::float32) {
     using json = nlohmann::json;
@@ -405,24 +437,17 @@ inline void write_safetensors(const std::filesystem::path& path, const state_dic
     }
     text += "}";
     text.append((8 - text.size() % 8) % 8, ' '); // as the reference implementation pads
-    std::ofstream out(path, std::ios::binary);
-    if (!out) {
-        throw io_error(
-            detail::concat("write_safetensors: cannot open '", path.string(), "' for writing"));
-    }
-    unsigned char length[8];
-    for (std::size_t k = 0; k < 8; ++k) {
-        length[k] = static_cast<unsigned char>(
-            (static_cast<std::uint64_t>(text.size()) >> (8 * k)) & 0xFFU);
-    }
-    out.write(reinterpret_cast<const char*>(length), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    out.close();
-    if (!out) {
-        throw io_error(
-            detail::concat("write_safetensors: error while writing '", path.string(), "'"));
-    }
+    // atomically: a reader or a killed run sees the old file or the whole new one
+    write_file_atomically(path, "write_safetensors", [&](std::ostream& out) {
+        unsigned char length[8];
+        for (std::size_t k = 0; k < 8; ++k) {
+            length[k] = static_cast<unsigned char>(
+                (static_cast<std::uint64_t>(text.size()) >> (8 * k)) & 0xFFU);
+        }
+        out.write(reinterpret_cast<const char*>(length), 8);
+        out.write(text.data(), static_cast<std::streamsize>(text.size()));
+        out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    });
 }
 
 } // namespace xrestore

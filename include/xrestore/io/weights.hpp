@@ -13,6 +13,7 @@
 /// @endcode
 
 #include "xrestore/core/error.hpp"
+#include "xrestore/io/json.hpp"
 #include "xrestore/io/npy.hpp"
 #include "xrestore/io/pth.hpp"
 #include "xrestore/io/safetensors.hpp"
@@ -27,13 +28,15 @@
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace xrestore {
 
 namespace detail {
 
-/// Whether `bytes` start like a safetensors file: a header length that fits, then '{'.
+/// Whether `bytes` start like a safetensors file: a plausible header length, then '{' (a header
+/// longer than the file is a truncated safetensors file, which parse_safetensors says).
 inline bool looks_like_safetensors(std::span<const unsigned char> bytes) {
     if (bytes.size() < 10) {
         return false;
@@ -42,28 +45,28 @@ inline bool looks_like_safetensors(std::span<const unsigned char> bytes) {
     for (std::size_t k = 0; k < 8; ++k) {
         n |= static_cast<std::uint64_t>(bytes[k]) << (8 * k);
     }
-    return n >= 2 && n <= bytes.size() - 8 && n <= safetensors_max_header && bytes[8] == '{';
+    return n >= 2 && n <= safetensors_max_header && bytes[8] == '{';
 }
 
-/// Top-level values of the JSON sidecar `path` into `metadata` (strings as they are, numbers,
-/// booleans, arrays and objects as their JSON text).
-inline void read_weights_sidecar(const std::filesystem::path& path,
-                                 std::map<std::string, std::string>& metadata) {
-    const std::string text = read_whole_file(path, "load_weights");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        throw io_error(
-            concat("load_weights: sidecar '", path.string(), "' is not valid JSON: ", e.what()));
-    }
+/// Top-level values of a JSON sidecar's text into `metadata` (strings as they are, numbers,
+/// booleans, arrays and objects as their JSON text); `source` names it in messages. Nesting
+/// deeper than json_max_depth is refused before parsing (dump() recurses per level).
+inline void parse_weights_sidecar(std::string_view text, std::string_view source,
+                                  std::map<std::string, std::string>& metadata) {
+    const nlohmann::json j = parse_json(text, "load_weights: sidecar", source);
     if (!j.is_object()) {
-        throw io_error(concat("load_weights: sidecar '", path.string(),
-                              "' must hold a JSON object, got ", j.type_name()));
+        throw io_error(concat("load_weights: sidecar '", source, "' must hold a JSON object, got ",
+                              j.type_name()));
     }
     for (const auto& [key, value] : j.items()) {
         metadata[key] = value.is_string() ? value.get<std::string>() : value.dump();
     }
+}
+
+/// parse_weights_sidecar on the file `path`.
+inline void read_weights_sidecar(const std::filesystem::path& path,
+                                 std::map<std::string, std::string>& metadata) {
+    parse_weights_sidecar(read_whole_file(path, "load_weights"), path.string(), metadata);
 }
 
 } // namespace detail

@@ -675,12 +675,14 @@ enum class legend_position {
 
 /// Options of render_line_plot.
 struct plot_options {
-    std::string title{};           ///< above the plot (none when empty)
-    std::string x_label{};         ///< under the x axis
-    std::string y_label{};         ///< left of the y axis, read bottom to top
-    std::size_t width = 900;       ///< canvas width in pixels
-    std::size_t height = 540;      ///< canvas height in pixels
-    bool log_y = false;            ///< log10 y axis; every finite y must then be > 0
+    std::string title{};      ///< above the plot (none when empty)
+    std::string x_label{};    ///< under the x axis
+    std::string y_label{};    ///< left of the y axis, read bottom to top
+    std::size_t width = 900;  ///< canvas width in pixels
+    std::size_t height = 540; ///< canvas height in pixels
+    /// log10 y axis; y values <= 0 are left out (like NaN) and counted in a note beside the x
+    /// label ("2 values <= 0 not shown on the log axis")
+    bool log_y = false;
     std::optional<double> y_min{}; ///< axis limits; by default the data range plus 4% each side
     std::optional<double> y_max{};
     std::optional<double> x_min{};
@@ -1002,6 +1004,8 @@ struct line_plot_layout {
     bool log_y = false;
     axis_ticks x_ticks;
     axis_ticks y_ticks;
+    std::size_t left_out = 0; ///< finite y values <= 0 not drawn on a log axis
+    std::string x_label;      ///< the x label, with the note on left-out values
 
     /// Column of x: x_lo -> left, x_hi -> right - 1 (pixel centres).
     double x_pixel(double x) const {
@@ -1160,13 +1164,6 @@ inline line_plot_layout layout_line_plot(const std::vector<plot_series>& series,
         if (s.color) {
             check_colour(*s.color, where, concat(series_name(i, s.label), ".color"));
         }
-        for (std::size_t j = 0; options.log_y && j < s.y.size(); ++j) {
-            if (std::isfinite(s.y[j]) && !(s.y[j] > 0.0)) {
-                throw value_error(
-                    describe(where, concat("y of ", series_name(i, s.label), " at index ", j),
-                             "> 0 on a log axis (options.log_y)", s.y[j]));
-            }
-        }
         points += s.x.size();
     }
     if (points == 0) {
@@ -1180,13 +1177,18 @@ inline line_plot_layout layout_line_plot(const std::vector<plot_series>& series,
         }
     }
 
-    // data ranges over the points that are drawn (both coordinates finite)
+    // data ranges over the points that are drawn (both coordinates finite, y > 0 on a log axis)
+    line_plot_layout layout;
     double x_lo = std::numeric_limits<double>::infinity();
     double x_hi = -x_lo;
     double y_lo = x_lo;
     double y_hi = -x_lo;
     for (const plot_series& s : series) {
         for (std::size_t j = 0; j < s.x.size(); ++j) {
+            if (options.log_y && std::isfinite(s.y[j]) && !(s.y[j] > 0.0)) {
+                ++layout.left_out;
+                continue;
+            }
             if (std::isfinite(s.x[j]) && std::isfinite(s.y[j])) {
                 const double y = options.log_y ? std::log10(s.y[j]) : s.y[j];
                 x_lo = std::min(x_lo, s.x[j]);
@@ -1198,8 +1200,14 @@ inline line_plot_layout layout_line_plot(const std::vector<plot_series>& series,
     }
     const bool has_data = x_lo <= x_hi;
 
-    line_plot_layout layout;
     layout.log_y = options.log_y;
+    layout.x_label = options.x_label;
+    if (layout.left_out > 0) {
+        const std::string note =
+            concat(has_data ? "" : "all ", layout.left_out,
+                   layout.left_out == 1 ? " value" : " values", " <= 0 not shown on the log axis");
+        layout.x_label = layout.x_label.empty() ? note : concat(layout.x_label, " (", note, ")");
+    }
     const auto [xl, xh] = axis_limits(options.x_min, options.x_max, x_lo, x_hi, has_data, false,
                                       where, "options.x_min", "options.x_max");
     const auto [yl, yh] = axis_limits(options.y_min, options.y_max, y_lo, y_hi, has_data,
@@ -1228,7 +1236,7 @@ inline line_plot_layout layout_line_plot(const std::vector<plot_series>& series,
                                  ? legend_height(legend_labels, t, options.width)
                                  : 0);
     area.bottom = height - (1 + t.tick + t.gap + t.cap + t.depth + t.pad +
-                            (options.x_label.empty() ? 0 : 2 * t.gap + t.cap + t.depth));
+                            (layout.x_label.empty() ? 0 : 2 * t.gap + t.cap + t.depth));
     if (area.height() < 16) {
         throw value_error(concat(where, ": options.height must leave room for the plot, got ",
                                  options.height, " (font size ", t.size, ")"));
@@ -1455,10 +1463,11 @@ inline void draw_x_tick(canvas& out, const plot_area& area, long column, std::st
 /// and a legend (a colour swatch and label per series with a label) in a box inside the plot
 /// area, or above it for legend_position::above.
 /// Series are drawn in order, options.line_width pixels wide, clipped to the plot area; NaN or
-/// infinite points break a line. Throws shape_error for a series whose x and y differ in length,
-/// value_error for no points at all, a y <= 0 with log_y, bad limits (non-finite, min >= max,
-/// <= 0 on the log axis), a canvas too small for its labels, or a colour outside [0, 1]; each
-/// message names the series by index and label.
+/// infinite points break a line, and so do y values <= 0 on a log axis, which the x label's note
+/// counts (an all-zero series gives an empty plot that says so; a constant one a range around its
+/// value). Throws shape_error for a series whose x and y differ in length, value_error for no
+/// points at all, bad limits (non-finite, min >= max, <= 0 on the log axis), a canvas too small
+/// for its labels, or a colour outside [0, 1]; each message names the series by index and label.
 inline canvas render_line_plot(const std::vector<plot_series>& series,
                                const plot_options& options = {}) {
     const detail::line_plot_layout layout = detail::layout_line_plot(series, options);
@@ -1501,7 +1510,8 @@ inline canvas render_line_plot(const std::vector<plot_series>& series,
         std::vector<double> xs(s.x.size());
         std::vector<double> ys(s.y.size());
         for (std::size_t j = 0; j < s.x.size(); ++j) {
-            const bool finite = std::isfinite(s.x[j]) && std::isfinite(s.y[j]);
+            const bool finite =
+                std::isfinite(s.x[j]) && std::isfinite(s.y[j]) && (!layout.log_y || s.y[j] > 0.0);
             xs[j] = finite ? layout.x_pixel(s.x[j]) : std::nan("");
             ys[j] = finite ? layout.y_pixel(s.y[j]) : std::nan("");
         }
@@ -1524,12 +1534,12 @@ inline canvas render_line_plot(const std::vector<plot_series>& series,
         detail::draw_x_tick(out, area, column_of(layout.x_ticks.major[k]), layout.x_ticks.labels[k],
                             t);
     }
-    if (!options.x_label.empty()) {
+    if (!layout.x_label.empty()) {
         // under the tick labels, centred on the plot area
         const long baseline = detail::x_tick_label_baseline(area, t) + t.depth + 2 * t.gap + t.cap;
         detail::draw_centred_text(
             out, static_cast<double>(area.left) + static_cast<double>(area.width()) / 2, baseline,
-            options.x_label, t, t.size);
+            layout.x_label, t, t.size);
     }
     detail::draw_legend(out, area, legend, options.legend, occupied, t, options.line_width,
                         detail::legend_top(options.title, t));

@@ -14,6 +14,8 @@
 #include "bundled_files.hpp"
 #include "command.hpp"
 #include "denoiser_choice.hpp"
+#include "memory_budget.hpp"
+#include "output_paths.hpp"
 #include "study_progress.hpp"
 #include "study_report.hpp"
 #include "study_results.hpp"
@@ -23,6 +25,7 @@
 #include <xrestore/core/tensor.hpp>
 #include <xrestore/core/vector_space.hpp>
 #include <xrestore/denoisers/unet_denoiser.hpp>
+#include <xrestore/io/atomic_file.hpp>
 #include <xrestore/io/image.hpp>
 #include <xrestore/metrics/mse.hpp>
 #include <xrestore/metrics/psnr.hpp>
@@ -47,7 +50,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
@@ -110,23 +112,6 @@ quality measure(const image& truth, const image& x) {
     const image clipped = xt::clip(x, 0.0F, 1.0F);
     const ssim_options study = gaussian_ssim_options;
     return {mse(truth, clipped), psnr(truth, clipped), ssim(truth, clipped, study)};
-}
-
-/// Fail now, not after minutes of work, if the output folder cannot be written.
-void check_output_folder(const std::string& dir) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) {
-        throw io_error("study: cannot create --out folder '" + dir + "': " + ec.message());
-    }
-    const auto probe = std::filesystem::path(dir) / ".write_test";
-    {
-        std::ofstream f(probe);
-        if (!f || !(f << "x")) {
-            throw io_error("study: cannot write into --out folder '" + dir + "'");
-        }
-    }
-    std::filesystem::remove(probe, ec);
 }
 
 /// The planned work, in units of about one denoiser call.
@@ -565,12 +550,25 @@ int run_study(const study_settings& s) {
                                          find_bundled(bundle::models, default_weights)) +
                        "; or pass --weights");
     }
-    const image source = read_image(s.image_path);
+    // the report folder is replaced as a whole at the end: it must not hold the inputs
+    file_plan("study")
+        .input("--image", s.image_path)
+        .input("--weights", s.weights_path)
+        .report_folder("--out", s.out_dir, "report.md")
+        .check();
+    memory_plan memory("study", s.max_memory);
+    memory.input("--image", s.image_path);
+    const shape3 crop{3, s.size, s.size};
+    memory.add("the study's images and iterates (about 100 crops)", image_bytes(crop, 100));
+    memory.check();
+    const image source =
+        during("reading --image '" + s.image_path + "'", [&] { return read_image(s.image_path); });
     check_finite(source, "study", "--image");
     const image truth = centre_crop(as_rgb(source, s.image_path), s.size, s.image_path);
     // the U-Net, checked against the crop; it runs in denoiser_choice.cpp
     const cli_denoiser d = load_unet(s.weights_path, s.call, shape_of<3>(truth), "--call");
-    check_output_folder(s.out_dir);
+    memory.add("the U-Net's activations", d.working_bytes(crop));
+    memory.check();
 
     study_results results;
     results.settings = s;
@@ -595,7 +593,9 @@ int run_study(const study_settings& s) {
     progress.finish();
     results.seconds_total =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    write_study(results);
+    // into a fresh folder that replaces --out once every file is written
+    write_folder_atomically(s.out_dir,
+                            [&](const std::filesystem::path& dir) { write_study(results, dir); });
     print_study_summary(results);
     return 0;
 }
@@ -614,7 +614,9 @@ command study_command() {
     c.add("--call", s->call,
           "the U-Net's call convention, for weights that declare none (or to override theirs)")
         .one_of({"raw", "normalised", "normalized", "residual"});
-    c.add("--out", s->out_dir, "output folder (created)").show_default();
+    c.add("--out", s->out_dir,
+          "output folder (created; an earlier report there is replaced as a whole)")
+        .show_default();
     c.add("--size", s->size, "side of the centre crop studied (pixels)").show_default();
     c.add("--seed", s->seed, "seed of the noise, the masks and the probes").show_default();
     c.add("--iters", s->iters, "PnP-ADMM iterations of experiments 1-3 and 6").show_default();
@@ -632,6 +634,7 @@ command study_command() {
           "stop once the held-out error has not improved for this many iterations")
         .show_default();
     c.add("--verbose", s->verbose, "report each step on stderr even when not a terminal");
+    add_memory_flag(c, s->max_memory);
     c.run = [s] { return run_study(*s); };
     return c;
 }

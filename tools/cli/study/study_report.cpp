@@ -3,6 +3,7 @@
 // and report.md, whose numbers and interpretations are all generated from the results.
 
 #include "study_report.hpp"
+#include "output_paths.hpp"
 #include "study_results.hpp"
 
 #include <xrestore/io/image.hpp>
@@ -14,7 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -72,14 +73,16 @@ std::string ssim_cell(const quality& q) {
 
 class study_writer {
 public:
-    explicit study_writer(const study_results& r) : r_(r), dir_(r.settings.out_dir) {}
+    study_writer(const study_results& r, std::filesystem::path dir) : r_(r), dir_(std::move(dir)) {}
 
-    void write_all() {
+    /// Every file; returns the figures that could not be drawn, and why (report.md notes them).
+    std::map<std::string, std::string> write_all() {
         write_images();
         write_csv();
         write_plots();
         write_report(); // first: it records the derived numbers it prints
         write_json();
+        return missing_;
     }
 
 private:
@@ -97,54 +100,53 @@ private:
         }
         for (const auto& c : r_.cases) {
             const std::string input_label = c.kind == "blur" ? "blurred" : "masked";
-            write_panel(at("panel_" + c.id + ".png"),
-                        {{"ground truth", picture("truth")},
-                         {input_label + fmt(" %.2f dB", c.input.psnr), picture(c.id + "/input")},
-                         {fmt("PnP-ADMM %.2f dB", run("pnp_admm", c.id).result.psnr),
-                          picture(c.id + "/pnp_admm")}});
+            panel("panel_" + c.id + ".png",
+                  {{"ground truth", picture("truth")},
+                   {input_label + fmt(" %.2f dB", c.input.psnr), picture(c.id + "/input")},
+                   {fmt("PnP-ADMM %.2f dB", run("pnp_admm", c.id).result.psnr),
+                    picture(c.id + "/pnp_admm")}});
             std::vector<panel_item> items{{input_label, picture(c.id + "/input")}};
             for (const char* m : {"tikhonov", "fista_haar", "tv", "pnp_admm"}) {
                 items.push_back({method_label(m) + fmt(" %.2f dB", run(m, c.id).result.psnr),
                                  picture(c.id + "/" + m)});
             }
             items.push_back({"ground truth", picture("truth")});
-            write_panel(at("baselines_" + c.id + ".png"), items);
+            panel("baselines_" + c.id + ".png", items);
         }
         {
             const std::string id = "deblur_p13_noise";
             const study_run& small = run("pnp_admm", id);
             const study_run& large = run("pnp_admm_larger_eta", id);
-            write_panel(
-                at("panel_" + id + "_larger_eta.png"),
-                {{fmt("blurred + noise %.2f dB", r_.find_case(id).input.psnr),
-                  picture(id + "/input")},
-                 {"eta " + format_number(r_.settings.eta) + fmt(" %.2f dB", small.result.psnr),
-                  picture(id + "/pnp_admm")},
-                 {"eta " + format_number(r_.settings.noisy_eta) +
-                      fmt(" %.2f dB", large.result.psnr),
-                  picture(id + "/pnp_admm_larger_eta")},
-                 {"ground truth", picture("truth")}});
+            panel("panel_" + id + "_larger_eta.png",
+                  {{fmt("blurred + noise %.2f dB", r_.find_case(id).input.psnr),
+                    picture(id + "/input")},
+                   {"eta " + format_number(r_.settings.eta) + fmt(" %.2f dB", small.result.psnr),
+                    picture(id + "/pnp_admm")},
+                   {"eta " + format_number(r_.settings.noisy_eta) +
+                        fmt(" %.2f dB", large.result.psnr),
+                    picture(id + "/pnp_admm_larger_eta")},
+                   {"ground truth", picture("truth")}});
         }
         const study_run& red = run("red", "inpaint_60");
         const study_run& pnp = run("pnp_admm", "inpaint_60");
-        write_panel(at("panel_red_vs_pnp.png"),
-                    {{"masked", picture("inpaint_60/input")},
-                     {fmt("RED %.2f dB", red.result.psnr), picture("inpaint_60/red")},
-                     {fmt("PnP-ADMM %.2f dB", pnp.result.psnr), picture("inpaint_60/pnp_admm")},
-                     {"ground truth", picture("truth")}});
+        panel("panel_red_vs_pnp.png",
+              {{"masked", picture("inpaint_60/input")},
+               {fmt("RED %.2f dB", red.result.psnr), picture("inpaint_60/red")},
+               {fmt("PnP-ADMM %.2f dB", pnp.result.psnr), picture("inpaint_60/pnp_admm")},
+               {"ground truth", picture("truth")}});
         for (const char* id : {"deblur_p13", "inpaint_60"}) {
             const std::string key(id);
             const study_run& fixed = run("pnp_admm_long", key);
             const study_run& stop = run("pnp_admm_early_stop", key);
-            write_panel(at("panel_drift_" + key + ".png"),
-                        {{fmt("iteration %d %.2f dB", run("pnp_admm", key).iterations,
-                              run("pnp_admm", key).result.psnr),
-                          picture(key + "/pnp_admm")},
-                         {fmt("iteration %d %.2f dB", fixed.iterations, fixed.result.psnr),
-                          picture(key + "/pnp_admm_long")},
-                         {fmt("early stop (%d) %.2f dB", stop.iterations, stop.result.psnr),
-                          picture(key + "/pnp_admm_early_stop")},
-                         {"ground truth", picture("truth")}});
+            panel("panel_drift_" + key + ".png",
+                  {{fmt("iteration %d %.2f dB", run("pnp_admm", key).iterations,
+                        run("pnp_admm", key).result.psnr),
+                    picture(key + "/pnp_admm")},
+                   {fmt("iteration %d %.2f dB", fixed.iterations, fixed.result.psnr),
+                    picture(key + "/pnp_admm_long")},
+                   {fmt("early stop (%d) %.2f dB", stop.iterations, stop.result.psnr),
+                    picture(key + "/pnp_admm_early_stop")},
+                   {"ground truth", picture("truth")}});
         }
     }
 
@@ -164,7 +166,7 @@ private:
     }
 
     void write_csv() const {
-        std::ofstream out(at("results.csv"));
+        std::ostringstream out;
         out << "case,method,settings,iterations,stop,mse,psnr,ssim,seconds,mean_cg_iterations,"
                "image\n";
         for (const auto& c : r_.cases) {
@@ -179,7 +181,7 @@ private:
                        x.seconds, x.mean_cg_iterations)
                 << ',' << x.image_file << '\n';
         }
-        std::ofstream curves(at("curves.csv"));
+        std::ostringstream curves;
         curves << "case,method,iteration,mse,holdout_error\n";
         for (const auto& c : r_.curves) {
             for (std::size_t i = 0; i < c.mse.size(); ++i) {
@@ -191,9 +193,33 @@ private:
                 curves << '\n';
             }
         }
-        if (!out || !curves) {
-            throw io_error("study: writing the CSV files in '" + dir_.string() + "' failed");
+        write_text_file(at("results.csv"), out.str(), "study");
+        write_text_file(at("curves.csv"), curves.str(), "study");
+    }
+
+    /// Draw the plot `file` with `draw`; a plot that cannot be drawn is left out with its reason,
+    /// which report.md gives where the plot would be (the report is not lost to one plot).
+    template <class Draw>
+    void plot(const std::string& file, Draw&& draw) const {
+        try {
+            draw(at(file));
+        } catch (const xrestore::error& e) {
+            missing_[file] = e.what();
         }
+    }
+
+    /// A panel of images, drawn like a plot (see plot).
+    void panel(const std::string& file, const std::vector<panel_item>& items) const {
+        plot(file, [&](const std::filesystem::path& path) { write_panel(path, items); });
+    }
+
+    /// The markdown of a figure: the image, or a note saying why it is missing.
+    std::string figure(const std::string& alt, const std::string& file) const {
+        const auto missing = missing_.find(file);
+        if (missing == missing_.end()) {
+            return "![" + alt + "](" + file + ")\n\n";
+        }
+        return "*(The plot `" + file + "` could not be drawn: " + missing->second + ")*\n\n";
     }
 
     static std::vector<double> iterations_axis(std::size_t n) {
@@ -217,15 +243,19 @@ private:
             o.x_label = "iteration (dashed line: the iterate early stopping keeps)";
             o.y_label = "MSE (log scale, zoomed)";
             o.log_y = true;
-            o.y_max = 3.0 * std::min(fixed.best_mse, stop.best_mse);
+            if (const double best = std::min(fixed.best_mse, stop.best_mse); best > 0.0) {
+                o.y_max = 3.0 * best; // zoomed on the best iterates (none for an exact result)
+            }
             o.x_markers = {static_cast<double>(stop.selected_iteration)};
-            write_line_plot(
-                at("plot_mse_" + key + ".png"),
-                {{"all measurements", iterations_axis(fixed.mse.size()), fixed.mse, fixed_colour,
-                  false},
-                 {format_number(100.0 * r_.settings.holdout) + " % held out, early stopping",
-                  iterations_axis(stop.mse.size()), stop.mse, cont_colour, false}},
-                o);
+            plot("plot_mse_" + key + ".png", [&](const std::filesystem::path& file) {
+                write_line_plot(
+                    file,
+                    {{"all measurements", iterations_axis(fixed.mse.size()), fixed.mse,
+                      fixed_colour, false},
+                     {format_number(100.0 * r_.settings.holdout) + " % held out, early stopping",
+                      iterations_axis(stop.mse.size()), stop.mse, cont_colour, false}},
+                    o);
+            });
             // The held-out error against the true error of the same run, each over its minimum.
             auto relative = [](const std::vector<double>& v) {
                 const double least = *std::min_element(v.begin(), v.end());
@@ -242,13 +272,15 @@ private:
             h.y_min = 0.99;
             h.y_max = 1.3;
             h.x_markers = {static_cast<double>(stop.selected_iteration)};
-            write_line_plot(
-                at("plot_holdout_" + key + ".png"),
-                {{"error on the held-out measurements", iterations_axis(stop.holdout_error.size()),
-                  relative(stop.holdout_error), cont_colour, true},
-                 {"MSE against the ground truth", iterations_axis(stop.mse.size()),
-                  relative(stop.mse), fixed_colour, false}},
-                h);
+            plot("plot_holdout_" + key + ".png", [&](const std::filesystem::path& file) {
+                write_line_plot(file,
+                                {{"error on the held-out measurements",
+                                  iterations_axis(stop.holdout_error.size()),
+                                  relative(stop.holdout_error), cont_colour, true},
+                                 {"MSE against the ground truth", iterations_axis(stop.mse.size()),
+                                  relative(stop.mse), fixed_colour, false}},
+                                h);
+            });
         }
         {
             const study_curve& red = curve("red", "inpaint_60");
@@ -258,12 +290,14 @@ private:
             o.x_label = "iteration";
             o.y_label = "MSE (log scale)";
             o.log_y = true;
-            write_line_plot(
-                at("plot_red_vs_pnp.png"),
-                {{"PnP-ADMM", iterations_axis(pnp.mse.size()), pnp.mse, fixed_colour, false},
-                 {"RED (lambda " + format_number(r_.settings.red_lambda) + ")",
-                  iterations_axis(red.mse.size()), red.mse, red_colour, false}},
-                o);
+            plot("plot_red_vs_pnp.png", [&](const std::filesystem::path& file) {
+                write_line_plot(
+                    file,
+                    {{"PnP-ADMM", iterations_axis(pnp.mse.size()), pnp.mse, fixed_colour, false},
+                     {"RED (lambda " + format_number(r_.settings.red_lambda) + ")",
+                      iterations_axis(red.mse.size()), red.mse, red_colour, false}},
+                    o);
+            });
         }
         std::vector<bar_group> groups;
         const std::vector<std::string> methods{"tikhonov", "fista_haar", "tv", "pnp_admm"};
@@ -280,7 +314,8 @@ private:
         for (const auto& m : methods) {
             b.series_labels.push_back(method_label(m));
         }
-        write_bar_chart(at("plot_comparison.png"), groups, b);
+        plot("plot_comparison.png",
+             [&](const std::filesystem::path& file) { write_bar_chart(file, groups, b); });
     }
 
     static std::string short_case(const study_case_info& c) {
@@ -363,11 +398,7 @@ private:
         }
         j["seconds_total"] = r_.seconds_total;
         j["derived"] = derived_;
-        std::ofstream out(at("results.json"));
-        out << j.dump(2) << '\n';
-        if (!out) {
-            throw io_error("study: writing '" + at("results.json").string() + "' failed");
-        }
+        write_text_file(at("results.json"), j.dump(2) + '\n', "study");
     }
 
     // ---- report.md ----------------------------------------------------------------------
@@ -425,7 +456,7 @@ private:
               "is a product of two Dirichlet kernels with zeros every N/p cycles), which only "
               "the prior can fill back in.\n\n";
         for (const char* id : {"deblur_p7", "deblur_p13", "deblur_p17"}) {
-            md << "![" << id << "](panel_" << id << ".png)\n\n";
+            md << figure(id, "panel_" + std::string(id) + ".png");
         }
         md << "Images: ground truth, blurred input, PnP-ADMM result (`panel_deblur_p*.png`; "
               "the results alone are `deblur_p*_pnp_admm.png`).\n\n";
@@ -481,8 +512,8 @@ private:
                   "noise level, and the study's 1e-4 suits only noise-free blur.",
                   format_number(r_.settings.noisy_eta).c_str(), larger.iterations,
                   larger.result.psnr, larger.result.ssim, tv.result.psnr);
-        md << "\n\n![noise](panel_deblur_p13_noise.png)\n\n";
-        md << "![noise, larger eta](panel_deblur_p13_noise_larger_eta.png)\n\n";
+        md << "\n\n" << figure("noise", "panel_deblur_p13_noise.png");
+        md << figure("noise, larger eta", "panel_deblur_p13_noise_larger_eta.png");
     }
 
     void section_inpaint(std::ostringstream& md) const {
@@ -506,7 +537,7 @@ private:
               "exactly in one or two iterations: kept pixels are pinned to y, missing ones "
               "follow v - u, and all the filling-in is the denoiser's work.\n\n";
         for (const char* id : {"inpaint_40", "inpaint_60", "inpaint_80"}) {
-            md << "![" << id << "](panel_" << id << ".png)\n\n";
+            md << figure(id, "panel_" + std::string(id) + ".png");
         }
     }
 
@@ -538,7 +569,7 @@ private:
               "so RED fills the holes slowly (each step keeps a fraction 1 - lambda of their "
               "distance from the denoised value), while PnP-ADMM replaces them by the "
               "denoiser's output at once.\n\n";
-        md << "![red](plot_red_vs_pnp.png)\n\n![red images](panel_red_vs_pnp.png)\n\n";
+        md << figure("red", "plot_red_vs_pnp.png") << figure("red images", "panel_red_vs_pnp.png");
         md << "**Is x - D(x) a gradient here?** It is the gradient of rho only if D is locally "
               "homogeneous (D((1 + e) x) = (1 + e) D(x)) and its Jacobian is symmetric. "
               "Measured at the PnP-ADMM result:\n\n";
@@ -611,9 +642,10 @@ private:
                              "measurements did not point at a better iterate.",
                              100.0 * (stop.selected_mse / fixed.final_mse - 1.0)))
                << "\n\n";
-            md << "![" << id << "](plot_mse_" << id << ".png)\n\n";
-            md << "![" << id << " held-out error](plot_holdout_" << id << ".png)\n\n";
-            md << "![" << id << " images](panel_drift_" << id << ".png)\n\n";
+            md << figure(id, "plot_mse_" + std::string(id) + ".png");
+            md << figure(std::string(id) + " held-out error",
+                         "plot_holdout_" + std::string(id) + ".png");
+            md << figure(std::string(id) + " images", "panel_drift_" + std::string(id) + ".png");
         }
         md << "Why the error drifts: PnP-ADMM with a denoiser that is not a proximal map "
               "minimises no objective, and with eta = "
@@ -684,9 +716,9 @@ private:
               "(smooth, piecewise constant, sparse in Haar) is furthest from the photo: large "
               "holes and wide blur, where textures and edges must be invented rather than "
               "kept.\n\n";
-        md << "![comparison](plot_comparison.png)\n\n";
+        md << figure("comparison", "plot_comparison.png");
         for (const auto& c : r_.cases) {
-            md << "![" << c.id << " baselines](baselines_" << c.id << ".png)\n\n";
+            md << figure(c.id + " baselines", "baselines_" + c.id + ".png");
         }
     }
 
@@ -714,11 +746,7 @@ private:
         section_curves(md);
         section_baselines(md);
         section_files(md);
-        std::ofstream out(at("report.md"));
-        out << md.str();
-        if (!out) {
-            throw io_error("study: writing '" + at("report.md").string() + "' failed");
-        }
+        write_text_file(at("report.md"), md.str(), "study");
     }
 
     /// A number the report derives from the results (a difference, ratio or percentage): kept
@@ -730,13 +758,19 @@ private:
 
     const study_results& r_;
     std::filesystem::path dir_;
+    mutable std::map<std::string, std::string> missing_; ///< plots left out, and why
     mutable nlohmann::json derived_ = nlohmann::json::object();
 };
 
 } // namespace
 
-void write_study(const study_results& r) {
-    study_writer(r).write_all();
+void write_study(const study_results& r, const std::filesystem::path& dir) {
+    const auto missing = study_writer(r, dir).write_all();
+    if (!missing.empty()) {
+        std::fprintf(
+            stderr, "study: %zu figures could not be drawn (%s: %s); report.md says where\n",
+            missing.size(), missing.begin()->first.c_str(), missing.begin()->second.c_str());
+    }
 }
 
 void print_study_summary(const study_results& r) {

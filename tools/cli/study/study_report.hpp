@@ -6,10 +6,13 @@
 
 #include "study_results.hpp"
 
+#include <filesystem>
+
 namespace xrestore::cli {
 
-/// Write every output of the study into settings.out_dir.
-void write_study(const study_results& r);
+/// Write every output of the study into `dir` (the caller makes it settings.out_dir). A plot that
+/// cannot be drawn is left out, with a note in report.md where it would be.
+void write_study(const study_results& r, const std::filesystem::path& dir);
 
 /// The short summary on stdout.
 void print_study_summary(const study_results& r);

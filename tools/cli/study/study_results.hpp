@@ -49,6 +49,7 @@ struct study_settings {
     double red_lambda = 0.1;   ///< experiment 4 (the study's)
     double red_step = 1.0;
     bool verbose = false;
+    double max_memory = 0.0; ///< GB (--max-memory)
 };
 
 /// Quality of one image against the ground truth (clipped to [0,1] first).

@@ -63,6 +63,17 @@ solver_result<domain_t<Op>> admm_loop(const Op& A, const range_t<Op>& y, VUpdate
     require(!std::isnan(penalty.max) && penalty.max >= eta, where, "options.eta_max",
             ">= options.eta", penalty.max);
     validate_iterations(max_iter, tol, where);
+    // The largest penalty of the schedule, min(eta growth^(max_iter - 1), eta_max), checked before
+    // the first iteration: past about 1e30 the x-update's right-hand side eta (v - u) overflows
+    // float32 a few iterations in, and the run would fail midway.
+    constexpr double largest_penalty = 1e30;
+    require(eta <= largest_penalty, where, "options.eta", "at most 1e30", eta);
+    const double reached =
+        std::min(eta * std::pow(penalty.growth, static_cast<double>(max_iter - 1)), penalty.max);
+    require(reached <= largest_penalty, where, "options.eta_growth",
+            concat("small enough that eta growth^(max_iter - 1) stays at most 1e30 (it reaches ",
+                   reached, " after ", max_iter, " iterations; options.eta_max caps it)"),
+            penalty.growth);
     validate_cg_options(cg, where);
     check_measured_y(A, y, where);
 
