@@ -20,6 +20,7 @@ ALLOWED = {
     "nn": {"core", "backend", "io"},
     "denoisers": {"core", "backend", "io", "nn", "operators", "prox"},
     "report": {"core", "io"},
+    "train": {"core", "backend", "io", "nn", "operators"},
 }
 # the umbrella headers at the top level may include anything
 UMBRELLAS = {"xrestore.hpp", "cuda.cuh"}
