@@ -13,7 +13,7 @@
 /// differences in double with a large step, exact for a quadratic, and a float-level tolerance).
 ///
 /// @code
-/// xrestore::convolution blur(xrestore::gaussian_kernel(1.5), {3, 64, 64});
+/// xrestore::convolution blur(xrestore::gaussian_kernel(1.5, 9), {3, 64, 64});
 /// auto [value, df] = xrestore::train::data_term_loss(blur, net.forward(z), {y});
 /// net.backward(df);
 /// @endcode
