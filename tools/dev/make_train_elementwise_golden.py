@@ -16,7 +16,7 @@ Writes tests/data/train/elem_*.npy (float32 unless said, ~10 KB in all), compute
   elem_maxpool_ties_w.npy       weights of its backward, elem_maxpool_ties_dx.npy the gradient
   elem_reflect_pad.npy          F.pad(x, (1, 2, 3, 2), mode='reflect') (left, right, top, bottom)
   elem_reflect_pad_dx.npy       its input gradient for w_pad
-  elem_ce_logits.npy            5 x 4 logits, standard normal times 40 (overflows a naive exp)
+  elem_ce_logits.npy            5 x 4 logits, standard normal times 80 (overflows a naive exp)
   elem_ce_labels.npy            int64 labels
   elem_ce_loss.npy              F.cross_entropy(logits, labels) (mean), shape (1,)
   elem_ce_grad.npy              its gradient with respect to the logits
@@ -71,7 +71,7 @@ def main():
     save("reflect_pad", F.pad(x, pads, mode="reflect"))
     save("reflect_pad_dx", input_gradient(lambda t: F.pad(t, pads, mode="reflect"), x, w_pad))
 
-    logits = torch.randn(5, 4, generator=g) * 40
+    logits = torch.randn(5, 4, generator=g) * 80
     labels = torch.tensor([0, 3, 1, 1, 2], dtype=torch.int64)
     save("ce_logits", logits)
     save("ce_labels", labels, dtype=np.int64)
