@@ -37,6 +37,7 @@ loss along a random direction in (weights, input) space.
 """
 
 import argparse
+import copy
 import json
 import os
 import struct
@@ -76,7 +77,7 @@ def make_data(cin, cout, call_mode, shape, seed):
 
 def loss_and_grads(model, x, t, call_mode, dtype):
     """L and d L / d (every parameter, input), computed in `dtype` on copies of the model."""
-    m = random_like(model).to(dtype).train()
+    m = copy.deepcopy(model).to(dtype).train()
     xi = x.to(dtype).clone().requires_grad_(True)
     out = call(m, xi, call_mode)
     loss = ((out - t.to(dtype)) ** 2).mean()
@@ -86,15 +87,9 @@ def loss_and_grads(model, x, t, call_mode, dtype):
     return loss.detach(), dict(zip(names, grads[:-1])), grads[-1]
 
 
-def random_like(model):
-    """A deep copy of `model` (same architecture, same float32 weights)."""
-    import copy
-    return copy.deepcopy(model)
-
-
 def loss_at(model, x, t, call_mode, direction, h):
     """The float64 loss at (weights, input) + h * direction."""
-    m = random_like(model).double()
+    m = copy.deepcopy(model).double()
     with torch.no_grad():
         for n, p in m.named_parameters():
             p.add_(h * direction[n])
