@@ -185,8 +185,12 @@ public:
     pth_tensor_reader(const zip_archive& zip, std::string top, std::string_view source)
         : zip_(zip), top_(std::move(top)), source_(source) {}
 
-    weight_tensor read(const pickle_document& doc, const pickle_tensor& t,
-                       const std::string& name) {
+    /// The tensor `t` of `doc`, checked against its storage; `before_decoding(count)` is
+    /// called with its element count once the checks pass and before anything is decoded (the
+    /// caller's budget of values may refuse it there).
+    template <class BeforeDecoding>
+    weight_tensor read(const pickle_document& doc, const pickle_tensor& t, const std::string& name,
+                       BeforeDecoding&& before_decoding) {
         const auto& storage = std::get<pickle_storage>(doc.at(t.storage).value);
         const torch_storage_type& type = torch_storage_types[storage.type];
         const std::string what = concat("tensor '", name, "'");
@@ -246,6 +250,7 @@ public:
                                      "; views repeating elements are accepted up to ",
                                      max_broadcast, " elements"));
         }
+        before_decoding(count);
 
         weight_tensor out;
         out.stored_as = dtype;
@@ -390,7 +395,9 @@ inline state_dict parse_pth(std::span<const unsigned char> bytes, std::string_vi
     }
     detail::pth_tensor_reader reader(zip, top, source);
     std::size_t decoded = 0;
-    const std::size_t max_decoded = 4 * bytes.size() + (std::size_t{1} << 26);
+    // A file's own values number at most its size (int8) and decode to float32, so 4 x the size
+    // covers every honest file; 2^20 more allows small broadcast views in a small file.
+    const std::size_t max_decoded = 4 * bytes.size() + (std::size_t{1} << 20);
     std::vector<std::string> converted; // float64 tensors
     for (const auto& [key, value] : choice.weights->items) {
         const auto* name = std::get_if<std::string>(&doc.at(key).value);
@@ -410,16 +417,18 @@ inline state_dict parse_pth(std::span<const unsigned char> bytes, std::string_vi
                                detail::checkpoint_keys_text(),
                                "; the file's keys: ", detail::dict_keys_text(doc, *root), ")"));
         }
-        weight_tensor t = reader.read(doc, *tensor, *name);
         // Keys may name one storage many times (tied weights, or a hostile file repeating a
-        // broadcast view): bound the values decoded in all by the file's size.
+        // broadcast view): bound the values decoded in all by the file's size, checked before
+        // each tensor is decoded.
+        weight_tensor t = reader.read(doc, *tensor, *name, [&](std::uint64_t count) {
+            if (count > max_decoded - decoded) {
+                detail::pth_fail(
+                    source, detail::concat("the tensors decode to more than ", max_decoded,
+                                           " values from a ", bytes.size(),
+                                           "-byte file (too many keys repeat shared storages)"));
+            }
+        });
         decoded += t.values.size() + t.integers.size();
-        if (decoded > max_decoded) {
-            detail::pth_fail(source,
-                             detail::concat("the tensors decode to more than ", max_decoded,
-                                            " values from a ", bytes.size(),
-                                            "-byte file (too many keys repeat shared storages)"));
-        }
         if (t.stored_as == weight_dtype::float64) {
             converted.push_back(*name);
         }
