@@ -77,3 +77,62 @@ BOOST_AUTO_TEST_CASE(eval_mode_leaves_the_running_statistics_alone) {
     BOOST_TEST(bn.running_mean.value == mean);
     BOOST_TEST(bn.running_var.value == var);
 }
+
+BOOST_AUTO_TEST_CASE(training_running_averages_and_eval_match_pytorch) {
+    using namespace xrestore::test;
+    const nlohmann::json c = train_golden("norm_layers.json").at("cases").at("batch_norm_affine");
+    batch_norm<double> bn(
+        "bn", 3, {.eps = c.at("eps").get<double>(), .momentum = c.at("momentum").get<double>()});
+    bn.weight.value = golden_array<double>(c.at("weight"));
+    bn.bias.value = golden_array<double>(c.at("bias"));
+    // two training steps, gradients of the second
+    const tensor4<double> y1 = bn.forward(golden_tensor4<double>(c.at("x1")));
+    BOOST_TEST(relative_max_error(y1, golden_tensor4<double>(c.at("y1"))) <= 1e-13);
+    const tensor4<double> y2 = bn.forward(golden_tensor4<double>(c.at("x2")));
+    BOOST_TEST(relative_max_error(y2, golden_tensor4<double>(c.at("y2"))) <= 1e-13);
+    const tensor4<double> dx2 = bn.backward(golden_tensor4<double>(c.at("dy2")));
+    BOOST_TEST(relative_max_error(dx2, golden_tensor4<double>(c.at("dx2"))) <= 1e-12);
+    BOOST_TEST(relative_max_error(bn.weight.grad, golden_array<double>(c.at("dweight2"))) <= 1e-13);
+    BOOST_TEST(relative_max_error(bn.bias.grad, golden_array<double>(c.at("dbias2"))) <= 1e-13);
+    // the buffers after them (running_var from the unbiased variance)
+    BOOST_TEST(relative_max_error(bn.running_mean.value,
+                                  golden_array<double>(c.at("running_mean"))) <= 1e-14);
+    BOOST_TEST(relative_max_error(bn.running_var.value,
+                                  golden_array<double>(c.at("running_var"))) <= 1e-14);
+    BOOST_TEST(bn.num_batches_tracked.value() == c.at("num_batches_tracked").get<double>());
+    // eval mode: the running statistics normalise, gradients through fixed statistics
+    bn.eval();
+    bn.weight.zero_grad();
+    bn.bias.zero_grad();
+    const tensor4<double> y3 = bn.forward(golden_tensor4<double>(c.at("x3")));
+    BOOST_TEST(relative_max_error(y3, golden_tensor4<double>(c.at("y3"))) <= 1e-13);
+    const tensor4<double> dx3 = bn.backward(golden_tensor4<double>(c.at("dy3")));
+    BOOST_TEST(relative_max_error(dx3, golden_tensor4<double>(c.at("dx3"))) <= 1e-13);
+    BOOST_TEST(relative_max_error(bn.weight.grad, golden_array<double>(c.at("dweight3"))) <= 1e-13);
+    BOOST_TEST(relative_max_error(bn.bias.grad, golden_array<double>(c.at("dbias3"))) <= 1e-13);
+}
+
+BOOST_AUTO_TEST_CASE(misuse_is_refused_with_clear_errors) {
+    const auto says = [](const std::string& expected) {
+        return [expected](const xrestore::error& e) { return std::string(e.what()) == expected; };
+    };
+    BOOST_CHECK_EXCEPTION(batch_norm<double>("bn", 3, {.momentum = 1.5}), xrestore::value_error,
+                          says("batch_norm: momentum must be in [0, 1], got 1.5"));
+    batch_norm<double> bn("bn", 3);
+    BOOST_CHECK_EXCEPTION(bn.backward(xt::zeros<double>({1, 3, 2, 2})), xrestore::value_error,
+                          says("batch_norm: backward must follow a forward pass"));
+    BOOST_CHECK_EXCEPTION(
+        bn.forward(xt::zeros<double>({2, 2, 2, 2})), xrestore::shape_error,
+        says("batch_norm: input channels (dimension 1 of N x C x H x W) must be 3, got 2"));
+    // PyTorch refuses one value per channel in training mode as well
+    BOOST_CHECK_EXCEPTION(
+        bn.forward(xt::zeros<double>({1, 3, 1, 1})), xrestore::shape_error,
+        says("batch_norm: values per channel in training mode (N H W) must be more than 1, got 1"));
+    static_cast<void>(bn.forward(xt::ones<double>({2, 3, 2, 2})));
+    BOOST_CHECK_EXCEPTION(bn.backward(xt::zeros<double>({2, 3, 2, 1})), xrestore::shape_error,
+                          says("batch_norm: the output gradient must have shape 2 x 3 x 2 x 2 "
+                               "(the forward output's), got 2 x 3 x 2 x 1"));
+    bn.running_var.value = xt::ones<double>({4});
+    BOOST_CHECK_EXCEPTION(bn.forward(xt::ones<double>({2, 3, 2, 2})), xrestore::shape_error,
+                          says("batch_norm: bn.running_var must be of shape 3, got 4"));
+}
