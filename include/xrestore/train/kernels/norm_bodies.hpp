@@ -1,0 +1,228 @@
+#pragma once
+/// @file norm_bodies.hpp
+/// Forward and backward arithmetic of instance and batch normalisation (train/instance_norm.hpp,
+/// train/batch_norm.hpp) as host-device kernel bodies over row-major N x C x H x W buffers.
+/// Both normalise groups of values by their mean m and inverse standard deviation
+/// r = 1 / sqrt(v + eps) (biased variance v): instance norm one group per plane (n, c), batch
+/// norm one group per channel c over all N planes. With x^ = (x - m) r and y = gamma x^ + beta,
+/// the backward is dx = r (g - mean(g) - x^ mean(g x^)) for g = gamma dy when the statistics
+/// came from the batch itself, and dx = r g when they were fixed (batch norm in eval mode).
+///
+/// @code
+/// using namespace xrestore::train::kernels;
+/// norm_groups gr{n, c, h * w, false};                 // instance norm: one group per plane
+/// for (std::size_t g = 0; g < gr.groups(); ++g) norm_statistics_body<double>{x, gr, 1e-5, m, v,
+/// r}(g);
+/// @endcode
+
+#include "xrestore/core/host_device.hpp"
+
+#include <cmath>
+#include <cstddef>
+
+namespace xrestore::train::kernels {
+
+/// How values are grouped: N x C planes of `plane` values; per_channel groups all planes of a
+/// channel (batch norm, C groups), otherwise each plane is a group (instance norm, N C groups).
+struct norm_groups {
+    std::size_t batch;
+    std::size_t channels;
+    std::size_t plane;
+    bool per_channel;
+
+    XRESTORE_HD std::size_t groups() const { return per_channel ? channels : batch * channels; }
+    /// Values per group.
+    XRESTORE_HD std::size_t count() const { return per_channel ? batch * plane : plane; }
+    /// The channel of element i.
+    XRESTORE_HD std::size_t channel_of(std::size_t i) const { return i / plane % channels; }
+    /// The group of element i.
+    XRESTORE_HD std::size_t group_of(std::size_t i) const {
+        return per_channel ? channel_of(i) : i / plane;
+    }
+    /// The channel of group g and its planes n0 <= n < n1.
+    XRESTORE_HD std::size_t channel_of_group(std::size_t g) const {
+        return per_channel ? g : g % channels;
+    }
+    XRESTORE_HD std::size_t first_image(std::size_t g) const {
+        return per_channel ? 0 : g / channels;
+    }
+    XRESTORE_HD std::size_t end_image(std::size_t g) const {
+        return per_channel ? batch : g / channels + 1;
+    }
+};
+
+/// Statistics of group g, in double then stored as T: mean[g] = sum x / count, biased
+/// variance[g] = sum (x - mean)^2 / count (two passes), inv_std[g] = 1 / sqrt(variance + eps).
+template <class T>
+struct norm_statistics_body {
+    const T* x;
+    norm_groups gr;
+    double eps;
+    T* mean;
+    T* variance;
+    T* inv_std;
+    XRESTORE_HD void operator()(std::size_t g) const {
+        const std::size_t c = gr.channel_of_group(g);
+        double sum = 0.0;
+        for (std::size_t n = gr.first_image(g); n < gr.end_image(g); ++n) {
+            const T* p = x + (n * gr.channels + c) * gr.plane;
+            for (std::size_t j = 0; j < gr.plane; ++j) {
+                sum += static_cast<double>(p[j]);
+            }
+        }
+        const double count = static_cast<double>(gr.count());
+        const double m = sum / count;
+        double squares = 0.0;
+        for (std::size_t n = gr.first_image(g); n < gr.end_image(g); ++n) {
+            const T* p = x + (n * gr.channels + c) * gr.plane;
+            for (std::size_t j = 0; j < gr.plane; ++j) {
+                const double d = static_cast<double>(p[j]) - m;
+                squares += d * d;
+            }
+        }
+        const double v = squares / count;
+        mean[g] = static_cast<T>(m);
+        variance[g] = static_cast<T>(v);
+        inv_std[g] = static_cast<T>(1.0 / sqrt(v + eps));
+    }
+};
+
+/// Fixed statistics of channel c (batch norm in eval mode): mean[c] = running_mean[c],
+/// inv_std[c] = 1 / sqrt(running_var[c] + eps).
+template <class T>
+struct running_statistics_body {
+    const T* running_mean;
+    const T* running_var;
+    double eps;
+    T* mean;
+    T* inv_std;
+    XRESTORE_HD void operator()(std::size_t c) const {
+        mean[c] = running_mean[c];
+        inv_std[c] = static_cast<T>(1.0 / sqrt(static_cast<double>(running_var[c]) + eps));
+    }
+};
+
+/// x^[i] = (x[i] - mean[g]) inv_std[g] (saved for backward), y[i] = gamma[c] x^[i] + beta[c]
+/// (y = x^ when gamma is nullptr: no affine).
+template <class T>
+struct norm_forward_body {
+    const T* x;
+    norm_groups gr;
+    const T* mean;
+    const T* inv_std;
+    const T* gamma;
+    const T* beta;
+    T* xhat;
+    T* y;
+    XRESTORE_HD void operator()(std::size_t i) const {
+        const std::size_t g = gr.group_of(i);
+        const T h = (x[i] - mean[g]) * inv_std[g];
+        xhat[i] = h;
+        if (gamma != nullptr) {
+            const std::size_t c = gr.channel_of(i);
+            y[i] = gamma[c] * h + beta[c];
+        } else {
+            y[i] = h;
+        }
+    }
+};
+
+/// Sums of group g for the backward, with g = gamma dy (dy when gamma is nullptr):
+/// sum_g[g] = sum g, sum_g_xhat[g] = sum g x^.
+template <class T>
+struct norm_backward_sums_body {
+    const T* dy;
+    const T* xhat;
+    norm_groups gr;
+    const T* gamma;
+    T* sum_g;
+    T* sum_g_xhat;
+    XRESTORE_HD void operator()(std::size_t g) const {
+        const std::size_t c = gr.channel_of_group(g);
+        const T scale = gamma != nullptr ? gamma[c] : T(1);
+        T s = T(0);
+        T sx = T(0);
+        for (std::size_t n = gr.first_image(g); n < gr.end_image(g); ++n) {
+            const std::size_t base = (n * gr.channels + c) * gr.plane;
+            for (std::size_t j = 0; j < gr.plane; ++j) {
+                const T v = scale * dy[base + j];
+                s += v;
+                sx += v * xhat[base + j];
+            }
+        }
+        sum_g[g] = s;
+        sum_g_xhat[g] = sx;
+    }
+};
+
+/// dx[i] = inv_std[g] (g_i - (sum_g[g] + x^_i sum_g_xhat[g]) / count) with batch statistics,
+/// dx[i] = inv_std[g] g_i with fixed ones (sum_g nullptr); g_i = gamma[c] dy[i].
+template <class T>
+struct norm_input_grad_body {
+    const T* dy;
+    const T* xhat;
+    norm_groups gr;
+    const T* gamma;
+    const T* inv_std;
+    const T* sum_g;
+    const T* sum_g_xhat;
+    T* dx;
+    XRESTORE_HD void operator()(std::size_t i) const {
+        const std::size_t g = gr.group_of(i);
+        const T gi = gamma != nullptr ? gamma[gr.channel_of(i)] * dy[i] : dy[i];
+        if (sum_g == nullptr) {
+            dx[i] = inv_std[g] * gi;
+            return;
+        }
+        const T count = static_cast<T>(gr.count());
+        dx[i] = inv_std[g] * (gi - (sum_g[g] + xhat[i] * sum_g_xhat[g]) / count);
+    }
+};
+
+/// Gradients of the affine weight and bias of channel c, added: dgamma[c] += sum dy x^,
+/// dbeta[c] += sum dy, over all N planes of the channel.
+template <class T>
+struct norm_affine_grad_body {
+    const T* dy;
+    const T* xhat;
+    std::size_t batch;
+    std::size_t channels;
+    std::size_t plane;
+    T* dgamma;
+    T* dbeta;
+    XRESTORE_HD void operator()(std::size_t c) const {
+        T sg = T(0);
+        T sb = T(0);
+        for (std::size_t n = 0; n < batch; ++n) {
+            const std::size_t base = (n * channels + c) * plane;
+            for (std::size_t j = 0; j < plane; ++j) {
+                sg += dy[base + j] * xhat[base + j];
+                sb += dy[base + j];
+            }
+        }
+        dgamma[c] += sg;
+        dbeta[c] += sb;
+    }
+};
+
+/// Running averages of batch norm, as PyTorch updates them in training mode:
+/// running_mean = (1 - momentum) running_mean + momentum mean, running_var the same with the
+/// unbiased variance, variance count / (count - 1).
+template <class T>
+struct running_stats_update_body {
+    const T* mean;
+    const T* variance;
+    double count;
+    double momentum;
+    T* running_mean;
+    T* running_var;
+    XRESTORE_HD void operator()(std::size_t c) const {
+        const double unbiased = static_cast<double>(variance[c]) * count / (count - 1.0);
+        running_mean[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(running_mean[c]) +
+                                         momentum * static_cast<double>(mean[c]));
+        running_var[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(running_var[c]) +
+                                        momentum * unbiased);
+    }
+};
+
+} // namespace xrestore::train::kernels
