@@ -14,6 +14,7 @@
 /// @endcode
 
 #include "xrestore/core/error.hpp"
+#include "xrestore/core/tensor.hpp"
 #include "xrestore/io/state_dict.hpp"
 #include "xrestore/train/parameter.hpp"
 
@@ -31,16 +32,6 @@
 namespace xrestore::train {
 
 namespace detail {
-
-/// "2 x 3" ("a scalar" for rank 0).
-template <class Shape>
-std::string shape_text(const Shape& shape) {
-    std::string s;
-    for (auto d : shape) {
-        s += (s.empty() ? "" : " x ") + std::to_string(d);
-    }
-    return s.empty() ? "a scalar" : s;
-}
 
 /// `value` as a float32 weight tensor of the same shape.
 template <class T>
@@ -74,9 +65,9 @@ xt::xarray<T> take_tensor(const state_dict& sd, const std::string& name, const S
     if (t->is_integer() ||
         !std::equal(shape.begin(), shape.end(), t->shape.begin(), t->shape.end())) {
         throw shape_error(xrestore::detail::describe(
-            where, "tensor '" + name + "'", "floating-point of shape " + shape_text(shape),
+            where, "tensor '" + name + "'", "floating-point of shape " + shape_string(shape),
             std::string(t->is_integer() ? "integers" : "floating-point") + " of shape " +
-                shape_text(t->shape)));
+                shape_string(t->shape)));
     }
     std::vector<std::size_t> extents(shape.begin(), shape.end());
     xt::xarray<T> out = xt::zeros<T>(extents);
@@ -129,7 +120,7 @@ void require_gradient_like_value(const parameter<T>& p, std::string_view where) 
                     p.grad.shape().end())) {
         throw shape_error(xrestore::detail::describe(
             where, "the gradient of '" + p.name + "'",
-            "of its value's shape " + shape_text(p.value.shape()), shape_text(p.grad.shape())));
+            "of its value's shape " + shape_string(p.value.shape()), shape_string(p.grad.shape())));
     }
 }
 
