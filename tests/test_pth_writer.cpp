@@ -167,17 +167,11 @@ BOOST_AUTO_TEST_CASE(written_safetensors_state_dict_reads_back_identically) {
 // Run by its own ctest (test_pth_writer_torch): it needs Debian's torch, and exits 77 (reported
 // as skipped, never as passed) without it.
 BOOST_AUTO_TEST_CASE(torch_loads_written_pth_with_weights_only, *boost::unit_test::disabled()) {
-    const char* python = "/usr/bin/python3";
-    if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0) {
-        std::printf("skipped: %s with torch is not installed (tools/install_deps.sh "
-                    "--with-python installs it)\n",
-                    python);
-        std::exit(77);
-    }
+    const std::string python = test::python_with_torch_or_skip();
     test::scratch_dir dir("xrestore_pth_writer_torch_");
     const state_dict sd = sample();
     write_pth(dir / "w.pth", sd);
-    const std::string command = std::string(python) + " " + XRESTORE_TEST_DIR +
+    const std::string command = python + " " + XRESTORE_TEST_DIR +
                                 "/../tools/dev/torch_load_to_json.py " + (dir / "w.pth").string() +
                                 " > " + (dir / "w.json").string();
     BOOST_REQUIRE(std::system(command.c_str()) == 0);

@@ -8,9 +8,9 @@
 /// parameters of float, rounded for double ones.
 ///
 /// @code
-/// xrestore::state_dict sd = xrestore::train::to_state_dict(params);  // "conv.weight", ...
-/// optimiser.save_state(sd);                                           //
-/// "adam.conv.weight.exp_avg" xrestore::train::load_state_dict(params, sd); // the values back
+/// xrestore::state_dict sd = xrestore::train::to_state_dict(params); // "conv.weight", ...
+/// opt.save_state(sd);                          // "adam.conv.weight.exp_avg", ...
+/// xrestore::train::load_state_dict(params, sd); // the values back
 /// @endcode
 
 #include "xrestore/core/error.hpp"
