@@ -27,6 +27,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -170,6 +172,19 @@ std::string error_message(F&& f) {
     }
     BOOST_FAIL("expected an xrestore::error");
     return {};
+}
+
+/// Debian's Python with torch (/usr/bin/python3) for a test that compares against PyTorch; when
+/// torch is missing the test exits 77, which its ctest (SKIP_RETURN_CODE 77) reports as skipped.
+inline std::string python_with_torch_or_skip() {
+    const std::string python = "/usr/bin/python3";
+    if (std::system((python + " -c 'import torch' > /dev/null 2>&1").c_str()) != 0) {
+        std::printf("skipped: %s with torch is not installed (tools/install_deps.sh "
+                    "--with-python installs it)\n",
+                    python.c_str());
+        std::exit(77);
+    }
+    return python;
 }
 
 } // namespace xrestore::test

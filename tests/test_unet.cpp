@@ -490,13 +490,7 @@ BOOST_AUTO_TEST_CASE(pnp_admm_takes_the_network) {
 // Run by its own ctest (test_unet_c64_pytorch): it needs Debian's torch to make the network and
 // its golden output, and exits 77 (reported as skipped, never as passed) without it.
 BOOST_AUTO_TEST_CASE(full_size_c64_network_against_pytorch, *boost::unit_test::disabled()) {
-    const char* python = "/usr/bin/python3";
-    if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0) {
-        std::printf("skipped: %s with torch is not installed (tools/install_deps.sh "
-                    "--with-python installs it)\n",
-                    python);
-        std::exit(77);
-    }
+    const std::string python = python_with_torch_or_skip();
     scratch_dir dir("xrestore_unet_c64_");
     const std::string command = std::string(python) + " " + XRESTORE_TEST_DIR +
                                 "/../tools/dev/make_unet_golden.py --full-c64 " +
