@@ -5,10 +5,10 @@
 // nn::unet::from_state_dict, write_pth and load_weights.
 #define BOOST_TEST_MODULE train_unet
 #include "grad_check.hpp"
+#include "unet_grad_golden.hpp"
 
 #include <xrestore/core/error.hpp>
 #include <xrestore/io/pth_writer.hpp>
-#include <xrestore/io/safetensors.hpp>
 #include <xrestore/io/state_dict.hpp>
 #include <xrestore/io/weights.hpp>
 #include <xrestore/nn/unet.hpp>
@@ -29,47 +29,14 @@
 #include <vector>
 
 using namespace xrestore;
+using test::case_names;
+using test::case_path;
+using test::grad_golden;
+using test::read_golden;
 using train::tensor4;
 namespace fs = std::filesystem;
 
 namespace {
-
-const fs::path train_dir = fs::path(XRESTORE_TEST_DIR) / "data" / "train";
-
-/// The golden cases (tests/test_unet_grad_golden.cpp checks that this is every file).
-const std::vector<std::string> case_names = {
-    "c8_p2_1to1_1x1x37x45",
-    "c8_p3_3to3_2x3x33x35",
-    "c16_p2_1to3_2x1x33x35",
-    "c16_p2_3to3_1x3x37x45_residual",
-};
-
-/// One golden file: the network's state_dict, the gradients (with "input"), data, metadata.
-struct golden {
-    state_dict weights;
-    state_dict gradients;
-    weight_tensor input;
-    weight_tensor target;
-    std::map<std::string, std::string> metadata;
-};
-
-golden read_golden(const std::string& name) {
-    const state_dict all = read_safetensors(train_dir / ("unet_grad_" + name + ".safetensors"));
-    golden g;
-    for (const auto& [key, t] : all.entries()) {
-        if (key.starts_with("weight.")) {
-            g.weights.insert(key.substr(7), t);
-        } else if (key.starts_with("grad.")) {
-            g.gradients.insert(key.substr(5), t);
-        } else if (key == "input") {
-            g.input = t;
-        } else if (key == "target") {
-            g.target = t;
-        }
-    }
-    g.metadata = all.metadata;
-    return g;
-}
 
 template <class T>
 tensor4<T> as_tensor4(const weight_tensor& t) {
@@ -99,7 +66,7 @@ double relative_error(const Values& g, const weight_tensor& ref) {
 /// relative error and checks each tensor against `tolerance`, the loss against 1e-5.
 template <class T>
 double check_against_golden(const std::string& name, double tolerance) {
-    const golden g = read_golden(name);
+    const grad_golden g = read_golden(case_path(name));
     auto net = train::unet<T>::from_state_dict(g.weights);
     const tensor4<T> x = as_tensor4<T>(g.input);
     const tensor4<T> target = as_tensor4<T>(g.target);
@@ -147,7 +114,7 @@ BOOST_AUTO_TEST_CASE(float_gradients_match_pytorch_autograd) {
 }
 
 BOOST_AUTO_TEST_CASE(float_forward_equals_nn_unet) {
-    const golden g = read_golden("c8_p3_3to3_2x3x33x35");
+    const grad_golden g = read_golden(case_path("c8_p3_3to3_2x3x33x35"));
     auto net = train::unet<float>::from_state_dict(g.weights);
     const nn::unet reference = nn::unet::from_state_dict(g.weights);
     const tensor4<float> x = as_tensor4<float>(g.input);

@@ -382,10 +382,7 @@ public:
                 net_->config().out_chans));
         }
         train::detail::require_input_channels(y, net_->config().in_chans, where);
-        const std::size_t n = y.shape(0);
-        const std::size_t c = y.shape(1);
-        const std::size_t plane = y.shape(2) * y.shape(3);
-        const std::size_t m = c * plane;
+        const auto [n, c, plane, m] = layout_of(y);
         // m_c = mean over H x W; mu = mean over C x H x W; s = max(sqrt(sum (y - mu)^2 / (M - 1)),
         // clamp)
         channel_mean_.assign(n * c, 0.0);
@@ -432,10 +429,7 @@ public:
         constexpr const char* where = "residual_call::backward";
         train::detail::require_forward(forward_done_, where);
         train::detail::require_gradient_shape(g, y_.shape(), where);
-        const std::size_t n = y_.shape(0);
-        const std::size_t c = y_.shape(1);
-        const std::size_t plane = y_.shape(2) * y_.shape(3);
-        const std::size_t m = c * plane;
+        const auto [n, c, plane, m] = layout_of(y_);
         // D = y - s u: du = -s g, ds = -sum(g u)
         tensor4<T> du(g.shape());
         train::detail::cpu_loop(du.size(), kernels::residual_network_grad_body<T>{
@@ -477,6 +471,15 @@ public:
     [[nodiscard]] const std::vector<double>& scales() const { return scale_; }
 
 private:
+    /// N, C, H W and M = C H W of a batch.
+    struct batch_layout {
+        std::size_t n, c, plane, m;
+    };
+    static batch_layout layout_of(const tensor4<T>& y) {
+        const std::size_t plane = y.shape(2) * y.shape(3);
+        return {y.shape(0), y.shape(1), plane, y.shape(1) * plane};
+    }
+
     unet<T>* net_;
     double std_clamp_;
     tensor4<T> y_;
