@@ -3,9 +3,11 @@
 // holds a gradient for every weight the native network has and for the input, and its weights
 // build a native U-Net whose forward pass on the stored input reproduces torch's float64 loss.
 // So the files are consistent with the native forward before the backward pass checks against
-// them (tests/data/train/README.md says how).
+// them (tests/test_train_unet.cpp does; tests/data/train/README.md says how).
 #define BOOST_TEST_MODULE unet_grad_golden
 #include <boost/test/unit_test.hpp>
+
+#include "unet_grad_golden.hpp"
 
 #include <xrestore/core/tensor.hpp>
 #include <xrestore/denoisers/unet_call.hpp>
@@ -31,54 +33,10 @@
 #include <vector>
 
 using namespace xrestore;
+using namespace xrestore::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-const fs::path train_dir = fs::path(XRESTORE_TEST_DIR) / "data" / "train";
-
-/// The cases tools/dev/make_unet_grad_golden.py writes (its CASES), as unet_grad_<name>.
-const std::vector<std::string> case_names = {
-    "c8_p2_1to1_1x1x37x45",
-    "c8_p3_3to3_2x3x33x35",
-    "c16_p2_1to3_2x1x33x35",
-    "c16_p2_3to3_1x3x37x45_residual",
-};
-
-fs::path case_path(const std::string& name) {
-    return train_dir / ("unet_grad_" + name + ".safetensors");
-}
-
-/// One golden file split by its key prefixes.
-struct grad_golden {
-    state_dict weights;   ///< "weight.<name>" without the prefix: the network's state_dict
-    state_dict gradients; ///< "grad.<name>" without the prefix (including "input")
-    weight_tensor input;
-    weight_tensor target;
-    std::map<std::string, std::string> metadata;
-};
-
-grad_golden read_golden(const fs::path& path) {
-    const state_dict all = read_safetensors(path);
-    grad_golden g;
-    for (const auto& [name, t] : all.entries()) {
-        BOOST_TEST_REQUIRE(!t.is_integer(), name);
-        BOOST_TEST((t.stored_as == weight_dtype::float32), name);
-        if (name.starts_with("weight.")) {
-            g.weights.insert(name.substr(7), t);
-        } else if (name.starts_with("grad.")) {
-            g.gradients.insert(name.substr(5), t);
-        } else if (name == "input") {
-            g.input = t;
-        } else if (name == "target") {
-            g.target = t;
-        } else {
-            BOOST_FAIL("unexpected tensor " << name << " in " << path);
-        }
-    }
-    g.metadata = all.metadata;
-    return g;
-}
 
 tensor<4> as_tensor4(const weight_tensor& t) {
     BOOST_TEST_REQUIRE(t.shape.size() == 4U);
