@@ -111,5 +111,6 @@ command compare_command();
 command denoise_command();
 command convert_command();
 command study_command();
+command train_denoiser_command();
 
 } // namespace xrestore::cli
