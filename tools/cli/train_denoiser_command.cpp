@@ -54,6 +54,7 @@ struct train_args {
     std::size_t eval_every = 0;
     std::size_t eval_size = 256;
     std::size_t checkpoint_every = 500;
+    std::size_t log_every = 100;
     std::uint64_t seed = 0;
     std::string resume;
 };
@@ -229,12 +230,20 @@ int run_train(const train_args& a) {
             .checkpoint = checkpoint,
             .stop = &interrupted};
         o.on_iteration = [&](const train::step_record& r) {
-            if (!terminal) {
-                return;
-            }
             const double done = static_cast<double>(r.iteration + 1 - first);
             const double rate = done / std::max(elapsed(), 1e-9);
             const double left = static_cast<double>(a.iters) - static_cast<double>(r.iteration + 1);
+            if (!terminal) { // a log file: one line every --log-every iterations
+                if (a.log_every > 0 &&
+                    (r.iteration + 1) % static_cast<std::int64_t>(a.log_every) == 0) {
+                    std::fprintf(stderr,
+                                 "train-denoiser: iteration %lld/%zu loss %.5f lr %.2e %.2f it/s "
+                                 "ETA %s\n",
+                                 static_cast<long long>(r.iteration + 1), a.iters, r.loss, r.lr,
+                                 rate, clock_text(left / std::max(rate, 1e-9)).c_str());
+                }
+                return;
+            }
             const int filled = static_cast<int>(20.0 * static_cast<double>(r.iteration + 1) /
                                                 static_cast<double>(a.iters));
             std::fprintf(stderr, "\r[%.*s%*s] %lld/%zu loss %.5f lr %.2e %.2f it/s ETA %s   ",
@@ -369,6 +378,10 @@ command train_denoiser_command() {
         .at_least(2);
     c.add("--checkpoint-every", a->checkpoint_every,
           "write W_checkpoint.pth every so many iterations (0: only on Ctrl-C)")
+        .show_default();
+    c.add("--log-every", a->log_every,
+          "without a terminal (a log file), print a progress line every so many iterations "
+          "(0: none); on a terminal a progress bar is drawn instead")
         .show_default();
     c.add("--seed", a->seed, "seed of the weights, crops, augmentation and noise").show_default();
     c.add("--resume", a->resume, "continue from a checkpoint W_checkpoint.pth of the same options");

@@ -26,12 +26,13 @@ namespace cpu_backend {
 /// Below this many elements loops stay single-threaded (thread start-up costs more).
 inline constexpr std::size_t parallel_threshold = 1u << 15;
 
-/// Run body(i) for i in [0, n).
+/// Run body(i) for i in [0, n). `work` is the number of elements each body(i) handles (a row
+/// body, say): the loop runs in parallel when n work reaches parallel_threshold.
 template <class Body>
-void for_each_index(std::size_t n, const Body& body) {
+void for_each_index(std::size_t n, const Body& body, [[maybe_unused]] std::size_t work = 1) {
     const auto count = static_cast<std::int64_t>(n);
 #if defined(_OPENMP)
-#pragma omp parallel for simd schedule(static) if (n >= parallel_threshold)
+#pragma omp parallel for simd schedule(static) if (n * work >= parallel_threshold)
 #endif
     for (std::int64_t i = 0; i < count; ++i) {
         body(static_cast<std::size_t>(i));

@@ -12,13 +12,14 @@
 /// auto dx = act.backward(dy);                      // dy * (x > 0 ? 1 : 0.2)
 /// @endcode
 
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
-#include "xrestore/train/detail/cpu_loop.hpp"
 #include "xrestore/train/parameter.hpp"
 
 #include <cmath>
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 namespace xrestore::train {
@@ -104,6 +105,10 @@ struct saved_activation {
         saved = t;
         has_forward = true;
     }
+    void keep(tensor4<T>&& t) {
+        saved = std::move(t);
+        has_forward = true;
+    }
     void require(const tensor4<T>& dy, const char* where) const {
         require_forward(has_forward, where);
         require_gradient_shape(dy, saved.shape(), where);
@@ -121,17 +126,22 @@ public:
             throw value_error(xrestore::detail::describe("leaky_relu", "slope", ">= 0", slope));
         }
     }
-    tensor4<T> forward(const tensor4<T>& x) {
-        s_.keep(x);
-        tensor4<T> y(x.shape());
-        detail::cpu_loop(x.size(), kernels::leaky_relu_forward_body<T>{x.data(), y.data(), slope_});
+    /// y = x where x > 0, else slope x; keeps x for the backward (a temporary x is moved in,
+    /// not copied).
+    tensor4<T> forward(const tensor4<T>& x) { return forward(tensor4<T>(x)); }
+    tensor4<T> forward(tensor4<T>&& x) {
+        s_.keep(std::move(x));
+        const tensor4<T>& in = s_.saved;
+        tensor4<T> y(in.shape());
+        cpu_backend::for_each_index(
+            in.size(), kernels::leaky_relu_forward_body<T>{in.data(), y.data(), slope_});
         return y;
     }
     tensor4<T> backward(const tensor4<T>& dy) {
         s_.require(dy, "leaky_relu::backward");
         tensor4<T> dx(dy.shape());
-        detail::cpu_loop(dy.size(), kernels::leaky_relu_backward_body<T>{s_.saved.data(), dy.data(),
-                                                                         dx.data(), slope_});
+        cpu_backend::for_each_index(dy.size(), kernels::leaky_relu_backward_body<T>{
+                                                   s_.saved.data(), dy.data(), dx.data(), slope_});
         return dx;
     }
     std::vector<parameter<T>*> parameters() { return {}; }
@@ -146,17 +156,22 @@ private:
 template <class T>
 class relu {
 public:
-    tensor4<T> forward(const tensor4<T>& x) {
-        s_.keep(x);
-        tensor4<T> y(x.shape());
-        detail::cpu_loop(x.size(), kernels::leaky_relu_forward_body<T>{x.data(), y.data(), T(0)});
+    /// y = x where x > 0, else 0 x; keeps x for the backward (a temporary x is moved in,
+    /// not copied).
+    tensor4<T> forward(const tensor4<T>& x) { return forward(tensor4<T>(x)); }
+    tensor4<T> forward(tensor4<T>&& x) {
+        s_.keep(std::move(x));
+        const tensor4<T>& in = s_.saved;
+        tensor4<T> y(in.shape());
+        cpu_backend::for_each_index(in.size(),
+                                    kernels::leaky_relu_forward_body<T>{in.data(), y.data(), T(0)});
         return y;
     }
     tensor4<T> backward(const tensor4<T>& dy) {
         s_.require(dy, "relu::backward");
         tensor4<T> dx(dy.shape());
-        detail::cpu_loop(dy.size(), kernels::leaky_relu_backward_body<T>{s_.saved.data(), dy.data(),
-                                                                         dx.data(), T(0)});
+        cpu_backend::for_each_index(dy.size(), kernels::leaky_relu_backward_body<T>{
+                                                   s_.saved.data(), dy.data(), dx.data(), T(0)});
         return dx;
     }
     std::vector<parameter<T>*> parameters() { return {}; }
@@ -171,15 +186,15 @@ class sigmoid {
 public:
     tensor4<T> forward(const tensor4<T>& x) {
         tensor4<T> y(x.shape());
-        detail::cpu_loop(x.size(), kernels::sigmoid_forward_body<T>{x.data(), y.data()});
+        cpu_backend::for_each_index(x.size(), kernels::sigmoid_forward_body<T>{x.data(), y.data()});
         s_.keep(y);
         return y;
     }
     tensor4<T> backward(const tensor4<T>& dy) {
         s_.require(dy, "sigmoid::backward");
         tensor4<T> dx(dy.shape());
-        detail::cpu_loop(dy.size(),
-                         kernels::sigmoid_backward_body<T>{s_.saved.data(), dy.data(), dx.data()});
+        cpu_backend::for_each_index(
+            dy.size(), kernels::sigmoid_backward_body<T>{s_.saved.data(), dy.data(), dx.data()});
         return dx;
     }
     std::vector<parameter<T>*> parameters() { return {}; }
@@ -194,15 +209,15 @@ class tanh_activation {
 public:
     tensor4<T> forward(const tensor4<T>& x) {
         tensor4<T> y(x.shape());
-        detail::cpu_loop(x.size(), kernels::tanh_forward_body<T>{x.data(), y.data()});
+        cpu_backend::for_each_index(x.size(), kernels::tanh_forward_body<T>{x.data(), y.data()});
         s_.keep(y);
         return y;
     }
     tensor4<T> backward(const tensor4<T>& dy) {
         s_.require(dy, "tanh_activation::backward");
         tensor4<T> dx(dy.shape());
-        detail::cpu_loop(dy.size(),
-                         kernels::tanh_backward_body<T>{s_.saved.data(), dy.data(), dx.data()});
+        cpu_backend::for_each_index(
+            dy.size(), kernels::tanh_backward_body<T>{s_.saved.data(), dy.data(), dx.data()});
         return dx;
     }
     std::vector<parameter<T>*> parameters() { return {}; }

@@ -16,6 +16,7 @@
 /// opt.step();   // after backward filled each parameter's grad
 /// @endcode
 
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/io/state_dict.hpp"
@@ -128,9 +129,7 @@ public:
                 static_cast<T>(options_.lr / (1.0 - std::pow(options_.beta1, t))),
                 static_cast<T>(std::sqrt(1.0 - std::pow(options_.beta2, t))),
                 static_cast<T>(options_.eps)};
-            for (std::size_t i = 0; i < p.value.size(); ++i) {
-                body(i);
-            }
+            cpu_backend::for_each_index(p.value.size(), body);
         }
     }
 

@@ -89,8 +89,10 @@ public:
             }
             xt::xtensor<T, 1> variance = xt::xtensor<T, 1>::from_shape({channels_});
             cpu_backend::for_each_index(
-                channels_, kernels::norm_statistics_body<T>{x.data(), groups_, o_.eps, mean_.data(),
-                                                            variance.data(), inv_std_.data()});
+                channels_,
+                kernels::norm_statistics_body<T>{x.data(), groups_, o_.eps, mean_.data(),
+                                                 variance.data(), inv_std_.data()},
+                2 * groups_.count());
             // running = (1 - momentum) running + momentum (mean, unbiased variance)
             cpu_backend::for_each_index(
                 channels_, kernels::running_stats_update_body<T>{

@@ -10,10 +10,10 @@
 /// auto [d_skip, d_up] = cat.backward(dy);
 /// @endcode
 
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
-#include "xrestore/train/detail/cpu_loop.hpp"
 #include "xrestore/train/parameter.hpp"
 
 #include <array>
@@ -27,7 +27,7 @@ namespace kernels {
 
 /// Copy a channel block between a tensor of `small` channels and channels [offset, offset +
 /// small) of one of `big` channels, both N x . x H x W with plane = H W: to_big copies
-/// small -> big (the forward), otherwise big -> small (the backward). i over N x small x plane.
+/// small -> big (the forward), otherwise big -> small (the backward). i over the N x small planes.
 template <class T>
 struct channel_block_copy_body {
     const T* from;
@@ -35,14 +35,13 @@ struct channel_block_copy_body {
     std::size_t small, big, offset, plane;
     bool to_big;
     XRESTORE_HD void operator()(std::size_t i) const {
-        const std::size_t q = i % plane;
-        const std::size_t c = (i / plane) % small;
-        const std::size_t n = i / (plane * small);
-        const std::size_t j = (n * big + offset + c) * plane + q; // the same element in big
-        if (to_big) {
-            to[j] = from[i];
-        } else {
-            to[i] = from[j];
+        const std::size_t c = i % small;
+        const std::size_t n = i / small;
+        const std::size_t j = (n * big + offset + c) * plane; // the same plane in big
+        const T* src = from + (to_big ? i * plane : j);
+        T* dst = to + (to_big ? j : i * plane);
+        for (std::size_t q = 0; q < plane; ++q) {
+            dst[q] = src[q];
         }
     }
 };
@@ -64,10 +63,14 @@ public:
         has_forward_ = true;
         tensor4<T> y(out_shape());
         const std::size_t plane = a_[2] * a_[3];
-        detail::cpu_loop(a.size(), kernels::channel_block_copy_body<T>{a.data(), y.data(), a_[1],
-                                                                       y.shape(1), 0, plane, true});
-        detail::cpu_loop(b.size(), kernels::channel_block_copy_body<T>{
-                                       b.data(), y.data(), b_[1], y.shape(1), a_[1], plane, true});
+        cpu_backend::for_each_index(a_[0] * a_[1],
+                                    kernels::channel_block_copy_body<T>{a.data(), y.data(), a_[1],
+                                                                        y.shape(1), 0, plane, true},
+                                    plane);
+        cpu_backend::for_each_index(b_[0] * b_[1],
+                                    kernels::channel_block_copy_body<T>{
+                                        b.data(), y.data(), b_[1], y.shape(1), a_[1], plane, true},
+                                    plane);
         return y;
     }
     /// dL/da and dL/db: the two channel blocks of dy.
@@ -77,11 +80,15 @@ public:
         tensor4<T> da(a_);
         tensor4<T> db(b_);
         const std::size_t plane = a_[2] * a_[3];
-        detail::cpu_loop(da.size(), kernels::channel_block_copy_body<T>{
-                                        dy.data(), da.data(), a_[1], dy.shape(1), 0, plane, false});
-        detail::cpu_loop(db.size(),
-                         kernels::channel_block_copy_body<T>{dy.data(), db.data(), b_[1],
-                                                             dy.shape(1), a_[1], plane, false});
+        cpu_backend::for_each_index(a_[0] * a_[1],
+                                    kernels::channel_block_copy_body<T>{
+                                        dy.data(), da.data(), a_[1], dy.shape(1), 0, plane, false},
+                                    plane);
+        cpu_backend::for_each_index(b_[0] * b_[1],
+                                    kernels::channel_block_copy_body<T>{dy.data(), db.data(), b_[1],
+                                                                        dy.shape(1), a_[1], plane,
+                                                                        false},
+                                    plane);
         return {std::move(da), std::move(db)};
     }
     std::vector<parameter<T>*> parameters() { return {}; }

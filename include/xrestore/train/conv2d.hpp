@@ -4,8 +4,11 @@
 /// padding_mode="zeros"/"reflect", bias): odd kernel sizes k (1 for a 1x1 convolution), any
 /// stride, weight out x in x k x k, bias out. The output is N x out x floor((H + 2p - k) / s)
 /// + 1 x floor((W + 2p - k) / s) + 1 with p = k / 2. forward pads the input (saved for the
-/// weight gradient) and convolves without padding; backward runs the same steps in reverse:
-/// the gradient of the padded input, then the adjoint of the padding.
+/// weight gradient) and convolves without padding, image by image as weight (out x in k k)
+/// times the im2col matrix of the image; backward runs the same steps in reverse: the weight
+/// gradient dy cols^T, the column gradient weight^T dy folded back by col2im, then the adjoint
+/// of the padding. The products run in parallel tiles (train/detail/gemm.hpp), bit-identical
+/// for any thread count.
 ///
 /// @code
 /// xrestore::train::conv2d<float> conv("down_sample_layers.0.layers.0", 3, 32, {.kernel_size = 3});
@@ -15,6 +18,7 @@
 
 #include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
+#include "xrestore/train/detail/gemm.hpp"
 #include "xrestore/train/detail/layer_checks.hpp"
 #include "xrestore/train/kernels/conv_bodies.hpp"
 #include "xrestore/train/parameter.hpp"
@@ -88,19 +92,32 @@ public:
         }
         // pad: xp = pad_p(x), N x in x (H + 2p) x (W + 2p)
         padded_ = tensor4<T>::from_shape({n, in_, h + 2 * p, w + 2 * p});
-        cpu_backend::for_each_index(padded_.size(),
+        cpu_backend::for_each_index(n * in_ * (h + 2 * p),
                                     kernels::pad2d_body<T>{x.data(), h, w, p,
                                                            o_.padding == padding_mode::reflect,
-                                                           padded_.data()});
+                                                           padded_.data()},
+                                    w + 2 * p);
         input_shape_ = x.shape();
-        // y[n, o, r, c] = b[o] + sum_{i, a, b} w[o, i, a, b] xp[n, i, r s + a, c s + b]
-        const std::size_t oh = (h + 2 * p - k) / o_.stride + 1;
-        const std::size_t ow = (w + 2 * p - k) / o_.stride + 1;
+        // y[n, o, r, c] = b[o] + sum_{i, a, b} w[o, i, a, b] xp[n, i, r s + a, c s + b]:
+        // per image y_n (out x oh ow) = weight (out x in k k) * cols_n (in k k x oh ow)
+        const std::size_t hp = h + 2 * p;
+        const std::size_t wp = w + 2 * p;
+        const std::size_t oh = (hp - k) / o_.stride + 1;
+        const std::size_t ow = (wp - k) / o_.stride + 1;
+        const std::size_t pixels = oh * ow;
+        const std::size_t depth = in_ * k * k;
         tensor4<T> y = tensor4<T>::from_shape({n, out_, oh, ow});
-        cpu_backend::for_each_index(
-            y.size(),
-            kernels::conv2d_body<T>{padded_.data(), weight.value.data(), bias_data(), in_, out_,
-                                    h + 2 * p, w + 2 * p, k, o_.stride, oh, ow, y.data()});
+        std::vector<T> scratch(direct_columns() ? 0 : depth * pixels);
+        for (std::size_t b = 0; b < n; ++b) {
+            const T* cols = columns(b, hp, wp, oh, ow, scratch);
+            T* yb = y.data() + b * out_ * pixels;
+            detail::parallel_gemm<T>(out_, pixels, depth, {weight.value.data(), depth, false},
+                                     {cols, pixels, false}, T(0), yb, pixels);
+            if (o_.bias) {
+                cpu_backend::for_each_index(out_ * pixels, kernels::add_channel_bias_body<T>{
+                                                               bias.value.data(), pixels, yb});
+            }
+        }
         output_shape_ = y.shape();
         forward_done_ = true;
         return y;
@@ -118,27 +135,44 @@ public:
         const std::size_t wp = padded_.shape(3);
         const std::size_t oh = dy.shape(2);
         const std::size_t ow = dy.shape(3);
-        // dw[o, i, a, b] += sum_{n, r, c} dy[n, o, r, c] xp[n, i, r s + a, c s + b]
-        cpu_backend::for_each_index(
-            weight.size(),
-            kernels::conv2d_weight_grad_body<T>{dy.data(), padded_.data(), n, in_, out_, hp, wp, k,
-                                                o_.stride, oh, ow, weight.grad.data()});
+        const std::size_t pixels = oh * ow;
+        const std::size_t depth = in_ * k * k;
         // db[o] += sum_{n, r, c} dy[n, o, r, c]
         if (o_.bias) {
-            cpu_backend::for_each_index(out_, kernels::channel_sum_grad_body<T>{
-                                                  dy.data(), n, out_, oh * ow, bias.grad.data()});
+            cpu_backend::for_each_index(
+                out_,
+                kernels::channel_sum_grad_body<T>{dy.data(), n, out_, pixels, bias.grad.data()},
+                n * pixels);
         }
-        // dxp = conv^T(dy), then dx = pad^T(dxp)
         tensor4<T> dpadded = tensor4<T>::from_shape(padded_.shape());
-        cpu_backend::for_each_index(
-            dpadded.size(),
-            kernels::conv2d_input_grad_body<T>{dy.data(), weight.value.data(), in_, out_, hp, wp, k,
-                                               o_.stride, oh, ow, dpadded.data()});
+        std::vector<T> scratch(direct_columns() ? 0 : depth * pixels);
+        std::vector<T> dcols(direct_columns() ? 0 : depth * pixels);
+        for (std::size_t b = 0; b < n; ++b) {
+            const T* cols = columns(b, hp, wp, oh, ow, scratch);
+            const T* dyb = dy.data() + b * out_ * pixels;
+            // dw[o, i, a, b] += sum_{r, c} dy[n, o, r, c] xp[n, i, r s + a, c s + b]:
+            // dweight (out x in k k) += dy_n (out x oh ow) * cols_n^T, image after image
+            detail::parallel_gemm<T>(out_, depth, pixels, {dyb, pixels, false},
+                                     {cols, pixels, true}, T(1), weight.grad.data(), depth);
+            // dcols_n = weight^T * dy_n, then dxp_n = col2im(dcols_n)
+            T* dxp = dpadded.data() + b * in_ * hp * wp;
+            T* dc = direct_columns() ? dxp : dcols.data();
+            detail::parallel_gemm<T>(depth, pixels, out_, {weight.value.data(), depth, true},
+                                     {dyb, pixels, false}, T(0), dc, pixels);
+            if (!direct_columns()) {
+                cpu_backend::for_each_index(
+                    in_ * hp,
+                    kernels::col2im_body<T>{dcols.data(), hp, wp, k, o_.stride, oh, ow, dxp},
+                    k * wp);
+            }
+        }
+        // dx = pad^T(dxp)
         tensor4<T> dx = tensor4<T>::from_shape(input_shape_);
         cpu_backend::for_each_index(
-            dx.size(),
+            input_shape_[0] * input_shape_[1] * input_shape_[2],
             kernels::pad2d_adjoint_body<T>{dpadded.data(), input_shape_[2], input_shape_[3], k / 2,
-                                           o_.padding == padding_mode::reflect, dx.data()});
+                                           o_.padding == padding_mode::reflect, dx.data()},
+            input_shape_[3]);
         return dx;
     }
 
@@ -163,7 +197,22 @@ private:
     typename tensor4<T>::shape_type output_shape_{};
     bool forward_done_ = false;
 
-    const T* bias_data() const { return o_.bias ? bias.value.data() : nullptr; }
+    /// A 1x1 stride-1 convolution multiplies the image itself: no im2col matrix.
+    [[nodiscard]] bool direct_columns() const { return o_.kernel_size == 1 && o_.stride == 1; }
+
+    /// The im2col matrix of padded image b (in k k x oh ow), built in scratch, or the image.
+    const T* columns(std::size_t b, std::size_t hp, std::size_t wp, std::size_t oh, std::size_t ow,
+                     std::vector<T>& scratch) const {
+        const T* xp = padded_.data() + b * in_ * hp * wp;
+        if (direct_columns()) {
+            return xp;
+        }
+        const std::size_t k = o_.kernel_size;
+        cpu_backend::for_each_index(
+            in_ * k * k * oh,
+            kernels::im2col_body<T>{xp, hp, wp, k, o_.stride, oh, ow, scratch.data()}, ow);
+        return scratch.data();
+    }
 
     void check_parameters(const char* where) const {
         const std::size_t k = o_.kernel_size;

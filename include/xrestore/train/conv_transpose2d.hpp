@@ -2,7 +2,9 @@
 /// @file conv_transpose2d.hpp
 /// 2x2 stride-2 transposed convolution with reverse mode, as PyTorch's ConvTranspose2d(in, out,
 /// kernel_size=2, stride=2, bias): every input pixel spreads to a 2x2 block of the output,
-/// N x in x H x W -> N x out x 2H x 2W; weight in x out x 2 x 2, bias out.
+/// N x in x H x W -> N x out x 2H x 2W; weight in x out x 2 x 2, bias out. Per image the four
+/// taps are one matrix product, weight^T (4 out x in) times the image (in x H W), spread into the
+/// output blocks; backward gathers dy back into taps for the two gradient products.
 ///
 /// @code
 /// xrestore::train::conv_transpose2d<float> up("up_transpose_conv.0.layers.0", 64, 32);
@@ -12,6 +14,7 @@
 
 #include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
+#include "xrestore/train/detail/gemm.hpp"
 #include "xrestore/train/detail/layer_checks.hpp"
 #include "xrestore/train/kernels/conv_bodies.hpp"
 #include "xrestore/train/parameter.hpp"
@@ -63,11 +66,21 @@ public:
         input_ = x;
         const std::size_t h = x.shape(2);
         const std::size_t w = x.shape(3);
-        tensor4<T> y = tensor4<T>::from_shape({x.shape(0), out_, 2 * h, 2 * w});
-        cpu_backend::for_each_index(
-            y.size(), kernels::conv_transpose2x2_body<T>{input_.data(), weight.value.data(),
-                                                         o_.bias ? bias.value.data() : nullptr, in_,
-                                                         out_, h, w, y.data()});
+        const std::size_t n = x.shape(0);
+        const std::size_t pixels = h * w;
+        tensor4<T> y = tensor4<T>::from_shape({n, out_, 2 * h, 2 * w});
+        // per image taps (4 out x h w) = weight^T (4 out x in) * x_n (in x h w), spread into
+        // the 2x2 blocks of y_n
+        std::vector<T> taps(4 * out_ * pixels);
+        for (std::size_t b = 0; b < n; ++b) {
+            detail::parallel_gemm<T>(4 * out_, pixels, in_, {weight.value.data(), 4 * out_, true},
+                                     {input_.data() + b * in_ * pixels, pixels, false}, T(0),
+                                     taps.data(), pixels);
+            cpu_backend::for_each_index(
+                4 * out_ * pixels,
+                kernels::taps_to_blocks_body<T>{taps.data(), o_.bias ? bias.value.data() : nullptr,
+                                                h, w, y.data() + b * 4 * out_ * pixels});
+        }
         output_shape_ = y.shape();
         forward_done_ = true;
         return y;
@@ -82,20 +95,32 @@ public:
         const std::size_t n = input_.shape(0);
         const std::size_t h = input_.shape(2);
         const std::size_t w = input_.shape(3);
-        // dw[i, o, a, b] += sum_{n, r, c} x[n, i, r, c] dy[n, o, 2r + a, 2c + b]
-        cpu_backend::for_each_index(
-            weight.size(), kernels::conv_transpose2x2_weight_grad_body<T>{
-                               dy.data(), input_.data(), n, in_, out_, h, w, weight.grad.data()});
+        const std::size_t pixels = h * w;
         // db[o] += sum_{n, pixels} dy[n, o, pixel]
         if (o_.bias) {
-            cpu_backend::for_each_index(out_, kernels::channel_sum_grad_body<T>{
-                                                  dy.data(), n, out_, 4 * h * w, bias.grad.data()});
+            cpu_backend::for_each_index(
+                out_,
+                kernels::channel_sum_grad_body<T>{dy.data(), n, out_, 4 * pixels, bias.grad.data()},
+                4 * n * pixels);
         }
-        // dx[n, i, r, c] = sum_{o, a, b} dy[n, o, 2r + a, 2c + b] w[i, o, a, b]
         tensor4<T> dx = tensor4<T>::from_shape(input_.shape());
-        cpu_backend::for_each_index(
-            dx.size(), kernels::conv_transpose2x2_input_grad_body<T>{dy.data(), weight.value.data(),
-                                                                     in_, out_, h, w, dx.data()});
+        std::vector<T> dtaps(4 * out_ * pixels);
+        for (std::size_t b = 0; b < n; ++b) {
+            // dtaps[o 4 + 2 a + b][r w + c] = dy[n, o, 2 r + a, 2 c + b]
+            cpu_backend::for_each_index(
+                dtaps.size(), kernels::blocks_to_taps_body<T>{dy.data() + b * 4 * out_ * pixels, h,
+                                                              w, dtaps.data()});
+            const T* xb = input_.data() + b * in_ * pixels;
+            // dw[i, o, a, b] += sum_{r, c} x[n, i, r, c] dy[n, o, 2r + a, 2c + b]:
+            // dweight (in x 4 out) += x_n (in x h w) * dtaps^T
+            detail::parallel_gemm<T>(in_, 4 * out_, pixels, {xb, pixels, false},
+                                     {dtaps.data(), pixels, true}, T(1), weight.grad.data(),
+                                     4 * out_);
+            // dx_n (in x h w) = weight (in x 4 out) * dtaps
+            detail::parallel_gemm<T>(in_, pixels, 4 * out_, {weight.value.data(), 4 * out_, false},
+                                     {dtaps.data(), pixels, false}, T(0),
+                                     dx.data() + b * in_ * pixels, pixels);
+        }
         return dx;
     }
 

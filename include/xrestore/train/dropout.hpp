@@ -13,9 +13,9 @@
 /// drop.eval();                  // identity from now on
 /// @endcode
 
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
-#include "xrestore/train/detail/cpu_loop.hpp"
 #include "xrestore/train/parameter.hpp"
 
 #include <array>
@@ -61,7 +61,8 @@ public:
             mask_.data()[i] = u >= p_ ? kept : T(0);
         }
         tensor4<T> y(shape_);
-        detail::cpu_loop(y.size(), kernels::multiply_body<T>{x.data(), mask_.data(), y.data()});
+        cpu_backend::for_each_index(y.size(),
+                                    kernels::multiply_body<T>{x.data(), mask_.data(), y.data()});
         return y;
     }
     tensor4<T> backward(const tensor4<T>& dy) {
@@ -71,7 +72,8 @@ public:
             return dy;
         }
         tensor4<T> dx(shape_);
-        detail::cpu_loop(dx.size(), kernels::multiply_body<T>{dy.data(), mask_.data(), dx.data()});
+        cpu_backend::for_each_index(dx.size(),
+                                    kernels::multiply_body<T>{dy.data(), mask_.data(), dx.data()});
         return dx;
     }
     std::vector<parameter<T>*> parameters() { return {}; }

@@ -60,9 +60,11 @@ public:
         mean_ = xt::xtensor<T, 1>::from_shape({groups_.groups()});
         variance_ = xt::xtensor<T, 1>::from_shape({groups_.groups()});
         inv_std_ = xt::xtensor<T, 1>::from_shape({groups_.groups()});
-        cpu_backend::for_each_index(groups_.groups(), kernels::norm_statistics_body<T>{
-                                                          x.data(), groups_, o_.eps, mean_.data(),
-                                                          variance_.data(), inv_std_.data()});
+        cpu_backend::for_each_index(groups_.groups(),
+                                    kernels::norm_statistics_body<T>{x.data(), groups_, o_.eps,
+                                                                     mean_.data(), variance_.data(),
+                                                                     inv_std_.data()},
+                                    2 * groups_.count());
         tensor4<T> y = detail::normalise_forward<T>(x, groups_, mean_.data(), inv_std_.data(),
                                                     gamma(), beta(), xhat_);
         forward_done_ = true;

@@ -13,10 +13,10 @@
 /// auto dx = fc.backward(dlogits);                      // adds to fc.weight.grad, fc.bias.grad
 /// @endcode
 
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
-#include "xrestore/train/detail/cpu_loop.hpp"
 #include "xrestore/train/parameter.hpp"
 
 #include <array>
@@ -160,10 +160,10 @@ public:
         saved_ = x;
         has_forward_ = true;
         tensor4<T> y({x.shape(0), out(), 1, 1});
-        detail::cpu_loop(y.size(),
-                         kernels::linear_forward_body<T>{x.data(), weight_.value.data(),
-                                                         has_bias_ ? bias_.value.data() : nullptr,
-                                                         y.data(), in(), out()});
+        cpu_backend::for_each_index(
+            y.size(), kernels::linear_forward_body<T>{x.data(), weight_.value.data(),
+                                                      has_bias_ ? bias_.value.data() : nullptr,
+                                                      y.data(), in(), out()});
         return y;
     }
     tensor4<T> backward(const tensor4<T>& dy) {
@@ -172,14 +172,15 @@ public:
         detail::require_gradient_shape(dy, std::array<std::size_t, 4>{batch, out(), 1, 1},
                                        "linear::backward");
         tensor4<T> dx(saved_.shape());
-        detail::cpu_loop(dx.size(), kernels::linear_input_grad_body<T>{
-                                        dy.data(), weight_.value.data(), dx.data(), in(), out()});
-        detail::cpu_loop(weight_.size(),
-                         kernels::linear_weight_grad_body<T>{
-                             dy.data(), saved_.data(), weight_.grad.data(), batch, in(), out()});
+        cpu_backend::for_each_index(
+            dx.size(), kernels::linear_input_grad_body<T>{dy.data(), weight_.value.data(),
+                                                          dx.data(), in(), out()});
+        cpu_backend::for_each_index(
+            weight_.size(), kernels::linear_weight_grad_body<T>{
+                                dy.data(), saved_.data(), weight_.grad.data(), batch, in(), out()});
         if (has_bias_) {
-            detail::cpu_loop(out(), kernels::linear_bias_grad_body<T>{dy.data(), bias_.grad.data(),
-                                                                      batch, out()});
+            cpu_backend::for_each_index(out(), kernels::linear_bias_grad_body<T>{
+                                                   dy.data(), bias_.grad.data(), batch, out()});
         }
         return dx;
     }

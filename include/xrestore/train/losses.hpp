@@ -13,10 +13,11 @@
 /// auto ce = xrestore::train::softmax_cross_entropy(logits, labels);  // logits N x K x 1 x 1
 /// @endcode
 
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
-#include "xrestore/train/detail/cpu_loop.hpp"
+#include "xrestore/train/detail/same_shape.hpp"
 #include "xrestore/train/parameter.hpp"
 
 #include <cmath>
@@ -115,9 +116,9 @@ loss_result<T> mse_loss(const tensor4<T>& prediction, const tensor4<T>& target) 
     }
     const double count = static_cast<double>(prediction.size());
     loss_result<T> r{static_cast<T>(sum / count), tensor4<T>(prediction.shape())};
-    detail::cpu_loop(r.grad.size(), kernels::scaled_difference_body<T>{
-                                        prediction.data(), target.data(), r.grad.data(),
-                                        static_cast<T>(2.0 / count)});
+    cpu_backend::for_each_index(r.grad.size(), kernels::scaled_difference_body<T>{
+                                                   prediction.data(), target.data(), r.grad.data(),
+                                                   static_cast<T>(2.0 / count)});
     return r;
 }
 
@@ -131,9 +132,9 @@ loss_result<T> l1_loss(const tensor4<T>& prediction, const tensor4<T>& target) {
     }
     const double count = static_cast<double>(prediction.size());
     loss_result<T> r{static_cast<T>(sum / count), tensor4<T>(prediction.shape())};
-    detail::cpu_loop(r.grad.size(),
-                     kernels::scaled_sign_body<T>{prediction.data(), target.data(), r.grad.data(),
-                                                  static_cast<T>(1.0 / count)});
+    cpu_backend::for_each_index(
+        r.grad.size(), kernels::scaled_sign_body<T>{prediction.data(), target.data(), r.grad.data(),
+                                                    static_cast<T>(1.0 / count)});
     return r;
 }
 
@@ -161,9 +162,9 @@ loss_result<T> masked_mse_loss(const tensor4<T>& prediction, const tensor4<T>& t
                                                      "positive", weight));
     }
     loss_result<T> r{static_cast<T>(sum / weight), tensor4<T>(prediction.shape())};
-    detail::cpu_loop(r.grad.size(), kernels::masked_difference_body<T>{
-                                        prediction.data(), target.data(), mask.data(),
-                                        r.grad.data(), static_cast<T>(2.0 / weight)});
+    cpu_backend::for_each_index(r.grad.size(), kernels::masked_difference_body<T>{
+                                                   prediction.data(), target.data(), mask.data(),
+                                                   r.grad.data(), static_cast<T>(2.0 / weight)});
     return r;
 }
 
@@ -193,9 +194,9 @@ loss_result<T> softmax_cross_entropy(const tensor4<T>& logits,
     }
     loss_result<T> r{T(0), tensor4<T>(logits.shape())};
     std::vector<double> rows(n);
-    detail::cpu_loop(n, kernels::softmax_cross_entropy_body<T>{
-                            logits.data(), labels.data(), r.grad.data(), rows.data(), k,
-                            static_cast<T>(1.0 / static_cast<double>(n))});
+    cpu_backend::for_each_index(n, kernels::softmax_cross_entropy_body<T>{
+                                       logits.data(), labels.data(), r.grad.data(), rows.data(), k,
+                                       static_cast<T>(1.0 / static_cast<double>(n))});
     double sum = 0.0;
     for (double v : rows) {
         sum += v;

@@ -12,10 +12,10 @@
 /// auto dx = pool.backward(dy);   // dy routed to each window's arg-max
 /// @endcode
 
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
-#include "xrestore/train/detail/cpu_loop.hpp"
 #include "xrestore/train/parameter.hpp"
 
 #include <array>
@@ -127,16 +127,18 @@ public:
         out_ = s;
         has_forward_ = true;
         tensor4<T> y(s);
-        detail::cpu_loop(y.size(), kernels::avg_pool2_forward_body<T>{x.data(), y.data(), in_[2],
-                                                                      in_[3], out_[2], out_[3]});
+        cpu_backend::for_each_index(y.size(),
+                                    kernels::avg_pool2_forward_body<T>{x.data(), y.data(), in_[2],
+                                                                       in_[3], out_[2], out_[3]});
         return y;
     }
     tensor4<T> backward(const tensor4<T>& dy) {
         detail::require_forward(has_forward_, "avg_pool2::backward");
         detail::require_gradient_shape(dy, out_, "avg_pool2::backward");
         tensor4<T> dx(in_);
-        detail::cpu_loop(dx.size(), kernels::avg_pool2_backward_body<T>{
-                                        dy.data(), dx.data(), in_[2], in_[3], out_[2], out_[3]});
+        cpu_backend::for_each_index(
+            dx.size(), kernels::avg_pool2_backward_body<T>{dy.data(), dx.data(), in_[2], in_[3],
+                                                           out_[2], out_[3]});
         return dx;
     }
     std::vector<parameter<T>*> parameters() { return {}; }
@@ -157,9 +159,9 @@ public:
         out_ = s;
         tensor4<T> y(s);
         arg_.resize(y.size());
-        detail::cpu_loop(y.size(),
-                         kernels::max_pool2_forward_body<T>{x.data(), y.data(), arg_.data(), in_[2],
-                                                            in_[3], out_[2], out_[3]});
+        cpu_backend::for_each_index(
+            y.size(), kernels::max_pool2_forward_body<T>{x.data(), y.data(), arg_.data(), in_[2],
+                                                         in_[3], out_[2], out_[3]});
         has_forward_ = true;
         return y;
     }
@@ -167,9 +169,9 @@ public:
         detail::require_forward(has_forward_, "max_pool2::backward");
         detail::require_gradient_shape(dy, out_, "max_pool2::backward");
         tensor4<T> dx(in_);
-        detail::cpu_loop(dx.size(),
-                         kernels::max_pool2_backward_body<T>{dy.data(), arg_.data(), dx.data(),
-                                                             in_[2], in_[3], out_[2], out_[3]});
+        cpu_backend::for_each_index(
+            dx.size(), kernels::max_pool2_backward_body<T>{dy.data(), arg_.data(), dx.data(),
+                                                           in_[2], in_[3], out_[2], out_[3]});
         return dx;
     }
     std::vector<parameter<T>*> parameters() { return {}; }

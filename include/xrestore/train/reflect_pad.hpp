@@ -13,10 +13,10 @@
 /// auto dx = pad.backward(dy);  // the border's gradients folded back
 /// @endcode
 
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/core/tensor.hpp"
-#include "xrestore/train/detail/cpu_loop.hpp"
 #include "xrestore/train/parameter.hpp"
 
 #include <array>
@@ -125,18 +125,19 @@ public:
         out_ = {in_[0], in_[1], h + pads_.top + pads_.bottom, w + pads_.left + pads_.right};
         has_forward_ = true;
         tensor4<T> y(out_);
-        detail::cpu_loop(y.size(),
-                         kernels::reflect_pad_forward_body<T>{x.data(), y.data(), h, w, pads_.top,
-                                                              pads_.left, out_[2], out_[3]});
+        cpu_backend::for_each_index(
+            y.size(), kernels::reflect_pad_forward_body<T>{x.data(), y.data(), h, w, pads_.top,
+                                                           pads_.left, out_[2], out_[3]});
         return y;
     }
     tensor4<T> backward(const tensor4<T>& dy) {
         detail::require_forward(has_forward_, "reflect_pad::backward");
         detail::require_gradient_shape(dy, out_, "reflect_pad::backward");
         tensor4<T> dx(in_);
-        detail::cpu_loop(dx.size(), kernels::reflect_pad_backward_body<T>{
-                                        dy.data(), dx.data(), in_[2], in_[3], pads_.top,
-                                        pads_.bottom, pads_.left, pads_.right, out_[2], out_[3]});
+        cpu_backend::for_each_index(
+            dx.size(), kernels::reflect_pad_backward_body<T>{dy.data(), dx.data(), in_[2], in_[3],
+                                                             pads_.top, pads_.bottom, pads_.left,
+                                                             pads_.right, out_[2], out_[3]});
         return dx;
     }
     std::vector<parameter<T>*> parameters() { return {}; }

@@ -9,8 +9,9 @@
 /// auto [dx, d_block] = add.backward(dy);       // dy, dy
 /// @endcode
 
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/host_device.hpp"
-#include "xrestore/train/detail/cpu_loop.hpp"
+#include "xrestore/train/detail/same_shape.hpp"
 #include "xrestore/train/parameter.hpp"
 
 #include <array>
@@ -42,7 +43,7 @@ public:
         shape_ = {a.shape(0), a.shape(1), a.shape(2), a.shape(3)};
         has_forward_ = true;
         tensor4<T> y(shape_);
-        detail::cpu_loop(y.size(), kernels::add_body<T>{a.data(), b.data(), y.data()});
+        cpu_backend::for_each_index(y.size(), kernels::add_body<T>{a.data(), b.data(), y.data()});
         return y;
     }
     /// dL/da = dL/db = dy.

@@ -14,6 +14,7 @@
 /// opt.step();   // after backward filled each parameter's grad
 /// @endcode
 
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/io/state_dict.hpp"
@@ -107,9 +108,7 @@ public:
                                                    static_cast<T>(options_.weight_decay),
                                                    state_[k].step == 0,
                                                    options_.nesterov};
-            for (std::size_t i = 0; i < p.value.size(); ++i) {
-                body(i);
-            }
+            cpu_backend::for_each_index(p.value.size(), body);
             state_[k].step += 1;
         }
     }

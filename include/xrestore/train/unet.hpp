@@ -19,6 +19,7 @@
 /// net.backward(xrestore::train::mse_loss(net.forward(x), target).grad); // grads of parameters()
 /// @endcode
 
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
 #include "xrestore/io/state_dict.hpp"
@@ -28,7 +29,6 @@
 #include "xrestore/train/concatenate.hpp"
 #include "xrestore/train/conv2d.hpp"
 #include "xrestore/train/conv_transpose2d.hpp"
-#include "xrestore/train/detail/cpu_loop.hpp"
 #include "xrestore/train/instance_norm.hpp"
 #include "xrestore/train/parameter.hpp"
 #include "xrestore/train/pooling.hpp"
@@ -412,14 +412,14 @@ public:
         }
         // z = (y - m_c) / s, u = U(z), D = y - s u
         z_ = tensor4<T>(y.shape());
-        train::detail::cpu_loop(
+        cpu_backend::for_each_index(
             z_.size(), kernels::residual_normalise_body<T>{y.data(), channel_mean_.data(),
                                                            scale_.data(), c, plane, z_.data()});
         u_ = net_->forward(z_);
         y_ = y;
         tensor4<T> d(y.shape());
-        train::detail::cpu_loop(d.size(), kernels::residual_output_body<T>{
-                                              y.data(), u_.data(), scale_.data(), m, d.data()});
+        cpu_backend::for_each_index(d.size(), kernels::residual_output_body<T>{
+                                                  y.data(), u_.data(), scale_.data(), m, d.data()});
         forward_done_ = true;
         return d;
     }
@@ -432,8 +432,8 @@ public:
         const auto [n, c, plane, m] = layout_of(y_);
         // D = y - s u: du = -s g, ds = -sum(g u)
         tensor4<T> du(g.shape());
-        train::detail::cpu_loop(du.size(), kernels::residual_network_grad_body<T>{
-                                               g.data(), scale_.data(), m, du.data()});
+        cpu_backend::for_each_index(du.size(), kernels::residual_network_grad_body<T>{
+                                                   g.data(), scale_.data(), m, du.data()});
         const tensor4<T> dz = net_->backward(du);
         // z = (y - m_c) / s: dm_c = -sum_{HW} dz / s, ds += -sum(dz z) / s
         std::vector<double> channel_mean_grad(n * c, 0.0);
@@ -458,10 +458,10 @@ public:
             }
         }
         tensor4<T> dy(y_.shape());
-        train::detail::cpu_loop(dy.size(), kernels::residual_input_grad_body<T>{
-                                               g.data(), dz.data(), y_.data(), scale_.data(),
-                                               channel_mean_grad.data(), sample_mean_.data(),
-                                               scale_coefficient.data(), c, plane, dy.data()});
+        cpu_backend::for_each_index(dy.size(), kernels::residual_input_grad_body<T>{
+                                                   g.data(), dz.data(), y_.data(), scale_.data(),
+                                                   channel_mean_grad.data(), sample_mean_.data(),
+                                                   scale_coefficient.data(), c, plane, dy.data()});
         return dy;
     }
 

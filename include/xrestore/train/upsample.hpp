@@ -13,8 +13,8 @@
 /// auto dx = up.backward(dy);    // the adjoint: N x C x H x W
 /// @endcode
 
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/host_device.hpp"
-#include "xrestore/train/detail/cpu_loop.hpp"
 #include "xrestore/train/parameter.hpp"
 
 #include <array>
@@ -156,15 +156,15 @@ class upsample_nearest2 {
 public:
     tensor4<T> forward(const tensor4<T>& x) {
         tensor4<T> y(s_.start(x));
-        detail::cpu_loop(y.size(), kernels::upsample_nearest2_forward_body<T>{x.data(), y.data(),
-                                                                              s_.in[2], s_.in[3]});
+        cpu_backend::for_each_index(y.size(), kernels::upsample_nearest2_forward_body<T>{
+                                                  x.data(), y.data(), s_.in[2], s_.in[3]});
         return y;
     }
     tensor4<T> backward(const tensor4<T>& dy) {
         s_.check(dy, "upsample_nearest2::backward");
         tensor4<T> dx(s_.in);
-        detail::cpu_loop(dx.size(), kernels::upsample_nearest2_backward_body<T>{
-                                        dy.data(), dx.data(), s_.in[2], s_.in[3]});
+        cpu_backend::for_each_index(dx.size(), kernels::upsample_nearest2_backward_body<T>{
+                                                   dy.data(), dx.data(), s_.in[2], s_.in[3]});
         return dx;
     }
     std::vector<parameter<T>*> parameters() { return {}; }
@@ -179,15 +179,15 @@ class upsample_bilinear2 {
 public:
     tensor4<T> forward(const tensor4<T>& x) {
         tensor4<T> y(s_.start(x));
-        detail::cpu_loop(y.size(), kernels::upsample_bilinear2_forward_body<T>{x.data(), y.data(),
-                                                                               s_.in[2], s_.in[3]});
+        cpu_backend::for_each_index(y.size(), kernels::upsample_bilinear2_forward_body<T>{
+                                                  x.data(), y.data(), s_.in[2], s_.in[3]});
         return y;
     }
     tensor4<T> backward(const tensor4<T>& dy) {
         s_.check(dy, "upsample_bilinear2::backward");
         tensor4<T> dx(s_.in);
-        detail::cpu_loop(dx.size(), kernels::upsample_bilinear2_backward_body<T>{
-                                        dy.data(), dx.data(), s_.in[2], s_.in[3]});
+        cpu_backend::for_each_index(dx.size(), kernels::upsample_bilinear2_backward_body<T>{
+                                                   dy.data(), dx.data(), s_.in[2], s_.in[3]});
         return dx;
     }
     std::vector<parameter<T>*> parameters() { return {}; }

@@ -41,17 +41,21 @@ tensor4<T> normalise_backward(const tensor4<T>& dy, const tensor4<T>& xhat,
                               bool batch_statistics, T* dgamma, T* dbeta) {
     if (gamma != nullptr) {
         // dgamma[c] += sum dy x^, dbeta[c] += sum dy
-        cpu_backend::for_each_index(
-            gr.channels, kernels::norm_affine_grad_body<T>{dy.data(), xhat.data(), gr.batch,
-                                                           gr.channels, gr.plane, dgamma, dbeta});
+        cpu_backend::for_each_index(gr.channels,
+                                    kernels::norm_affine_grad_body<T>{dy.data(), xhat.data(),
+                                                                      gr.batch, gr.channels,
+                                                                      gr.plane, dgamma, dbeta},
+                                    gr.batch * gr.plane);
     }
     xt::xtensor<T, 1> sum_g = xt::xtensor<T, 1>::from_shape({gr.groups()});
     xt::xtensor<T, 1> sum_g_xhat = xt::xtensor<T, 1>::from_shape({gr.groups()});
     if (batch_statistics) {
         // per group: sum g, sum g x^ with g = gamma dy
-        cpu_backend::for_each_index(
-            gr.groups(), kernels::norm_backward_sums_body<T>{dy.data(), xhat.data(), gr, gamma,
-                                                             sum_g.data(), sum_g_xhat.data()});
+        cpu_backend::for_each_index(gr.groups(),
+                                    kernels::norm_backward_sums_body<T>{dy.data(), xhat.data(), gr,
+                                                                        gamma, sum_g.data(),
+                                                                        sum_g_xhat.data()},
+                                    gr.count());
     }
     // dx = r (g - (sum g + x^ sum g x^) / count), or dx = r g with fixed statistics
     tensor4<T> dx = tensor4<T>::from_shape(dy.shape());

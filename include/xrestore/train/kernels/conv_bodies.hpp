@@ -1,16 +1,18 @@
 #pragma once
 /// @file conv_bodies.hpp
-/// Forward and backward arithmetic of the convolution layers (train/conv2d.hpp,
-/// train/conv_transpose2d.hpp) as host-device kernel bodies over row-major N x C x H x W
-/// buffers: padding (zero or reflect) and its adjoint, a valid strided convolution with its
-/// input, weight and bias gradients, and the 2x2 stride-2 transposed convolution with its
-/// gradients. Every body computes one output element per index (gathers, no atomics), so the
-/// CPU runs them in plain loops and a device in grid-stride kernels.
+/// The element-wise and gather parts of the convolution layers (train/conv2d.hpp,
+/// train/conv_transpose2d.hpp) as host-device kernel bodies over row-major C x H x W buffers:
+/// padding (zero or reflect) and its adjoint, im2col and its adjoint col2im, bias addition and
+/// its gradient, and the scatter/gather between the 2x2 stride-2 transposed convolution's
+/// per-tap products and its output blocks. The products themselves are matrix products
+/// (train/detail/gemm.hpp on the CPU). Every body computes one output element per index
+/// (gathers, no atomics), so the CPU runs them in parallel loops and a device in grid-stride
+/// kernels.
 ///
 /// @code
 /// using namespace xrestore::train::kernels;
-/// for (std::size_t i = 0; i < n * out * oh * ow; ++i)
-///     conv2d_body<double>{xp, w, b, in, out, hp, wp, k, s, oh, ow, y}(i);
+/// for (std::size_t j = 0; j < in * k * k * oh; ++j)
+///     im2col_body<double>{xp, hp, wp, k, s, oh, ow, cols}(j);  // then y = weight * cols
 /// @endcode
 
 #include "xrestore/core/host_device.hpp"
@@ -23,7 +25,7 @@ namespace xrestore::train::kernels {
 /// x (width + 2 pad)) from src (planes x height x width). Outside the source, zero padding
 /// writes 0 and reflect padding mirrors about the edge row/column without repeating it
 /// (PyTorch's padding_mode="reflect": row -1 takes row 1), which needs pad < height, width.
-/// Index i runs over the destination.
+/// Index j runs over the destination rows (planes x (height + 2 pad)), each filled.
 template <class T>
 struct pad2d_body {
     const T* src;
@@ -32,28 +34,48 @@ struct pad2d_body {
     std::size_t pad;
     bool reflect;
     T* dst;
-    XRESTORE_HD void operator()(std::size_t i) const {
+
+    /// Source index of padded position q - pad along an axis of `size` (reflect), or size
+    /// when it lies outside (zeros).
+    XRESTORE_HD std::size_t source(std::size_t q, std::size_t size) const {
+        const auto v = static_cast<std::ptrdiff_t>(q) - static_cast<std::ptrdiff_t>(pad);
+        const auto n = static_cast<std::ptrdiff_t>(size);
+        if (v >= 0 && v < n) {
+            return static_cast<std::size_t>(v);
+        }
+        if (!reflect) {
+            return size;
+        }
+        return static_cast<std::size_t>(v < 0 ? -v : 2 * (n - 1) - v); // mirror
+    }
+
+    XRESTORE_HD void operator()(std::size_t j) const {
         const std::size_t pw = width + 2 * pad;
         const std::size_t ph = height + 2 * pad;
-        const auto x = static_cast<std::ptrdiff_t>(i % pw) - static_cast<std::ptrdiff_t>(pad);
-        const auto y = static_cast<std::ptrdiff_t>(i / pw % ph) - static_cast<std::ptrdiff_t>(pad);
-        const std::size_t p = i / (pw * ph);
-        const auto h = static_cast<std::ptrdiff_t>(height);
-        const auto w = static_cast<std::ptrdiff_t>(width);
-        if (!reflect && (y < 0 || y >= h || x < 0 || x >= w)) {
-            dst[i] = T(0);
+        const std::size_t sy = source(j % ph, height);
+        T* out = dst + j * pw;
+        if (sy == height) {
+            for (std::size_t q = 0; q < pw; ++q) {
+                out[q] = T(0);
+            }
             return;
         }
-        const std::ptrdiff_t sy = y < 0 ? -y : (y >= h ? 2 * (h - 1) - y : y); // mirror
-        const std::ptrdiff_t sx = x < 0 ? -x : (x >= w ? 2 * (w - 1) - x : x);
-        dst[i] =
-            src[(p * height + static_cast<std::size_t>(sy)) * width + static_cast<std::size_t>(sx)];
+        const T* in = src + (j / ph * height + sy) * width;
+        for (std::size_t q = 0; q < pad; ++q) {
+            const std::size_t sx = source(q, width);
+            out[q] = sx == width ? T(0) : in[sx];
+            const std::size_t sr = source(pad + width + q, width);
+            out[pad + width + q] = sr == width ? T(0) : in[sr];
+        }
+        for (std::size_t x = 0; x < width; ++x) {
+            out[pad + x] = in[x];
+        }
     }
 };
 
 /// The adjoint of pad2d_body: dsrc[i] = sum of dpadded over every padded position that reads
 /// source element i (its own, plus up to two mirror images per axis for reflect padding).
-/// Index i runs over the source (planes x height x width); dsrc is overwritten.
+/// Index j runs over the source rows (planes x height), each overwritten.
 template <class T>
 struct pad2d_adjoint_body {
     const T* dpadded;
@@ -76,138 +98,33 @@ struct pad2d_adjoint_body {
         return k;
     }
 
-    XRESTORE_HD void operator()(std::size_t i) const {
-        const std::size_t x = i % width;
-        const std::size_t y = i / width % height;
-        const std::size_t p = i / (width * height);
+    XRESTORE_HD void operator()(std::size_t j) const {
+        const std::size_t y = j % height;
+        const std::size_t p = j / height;
         const std::size_t pw = width + 2 * pad;
         const std::size_t ph = height + 2 * pad;
         std::size_t rows[3];
-        std::size_t cols[3];
         const std::size_t nr = readers(y, height, rows);
-        const std::size_t nc = readers(x, width, cols);
-        T sum = T(0);
+        T* out = dsrc + j * width;
+        for (std::size_t x = 0; x < width; ++x) {
+            out[x] = T(0);
+        }
         for (std::size_t a = 0; a < nr; ++a) {
-            for (std::size_t b = 0; b < nc; ++b) {
-                sum += dpadded[(p * ph + rows[a]) * pw + cols[b]];
+            const T* in = dpadded + (p * ph + rows[a]) * pw;
+            for (std::size_t x = 0; x < width; ++x) {
+                out[x] += in[x + pad];
             }
-        }
-        dsrc[i] = sum;
-    }
-};
-
-/// Valid strided convolution (cross-correlation, as PyTorch's Conv2d) of an already padded
-/// input xp (batch x in x height x width) with weight (out x in x k x k) and optional bias
-/// (nullptr for none): y[n, o, r, c] = bias[o] + sum_{i, a, b} w[o, i, a, b]
-/// xp[n, i, r stride + a, c stride + b]. Index i runs over y (batch x out x out_height x
-/// out_width).
-template <class T>
-struct conv2d_body {
-    const T* xp;
-    const T* weight;
-    const T* bias;
-    std::size_t in;
-    std::size_t out;
-    std::size_t height;
-    std::size_t width;
-    std::size_t k;
-    std::size_t stride;
-    std::size_t out_height;
-    std::size_t out_width;
-    T* y;
-    XRESTORE_HD void operator()(std::size_t idx) const {
-        const std::size_t c = idx % out_width;
-        const std::size_t r = idx / out_width % out_height;
-        const std::size_t o = idx / (out_width * out_height) % out;
-        const std::size_t n = idx / (out_width * out_height * out);
-        T sum = bias != nullptr ? bias[o] : T(0);
-        for (std::size_t i = 0; i < in; ++i) {
-            const T* plane = xp + (n * in + i) * height * width;
-            const T* w = weight + (o * in + i) * k * k;
-            for (std::size_t a = 0; a < k; ++a) {
-                for (std::size_t b = 0; b < k; ++b) {
-                    sum += w[a * k + b] * plane[(r * stride + a) * width + c * stride + b];
-                }
-            }
-        }
-        y[idx] = sum;
-    }
-};
-
-/// dL/dxp of conv2d_body: dxp[n, i, p, q] = sum over (o, a, b) with p = r stride + a and
-/// q = c stride + b inside the output of dy[n, o, r, c] w[o, i, a, b]. Index runs over xp
-/// (batch x in x height x width); dxp is overwritten.
-template <class T>
-struct conv2d_input_grad_body {
-    const T* dy;
-    const T* weight;
-    std::size_t in;
-    std::size_t out;
-    std::size_t height;
-    std::size_t width;
-    std::size_t k;
-    std::size_t stride;
-    std::size_t out_height;
-    std::size_t out_width;
-    T* dxp;
-    XRESTORE_HD void operator()(std::size_t idx) const {
-        const std::size_t q = idx % width;
-        const std::size_t p = idx / width % height;
-        const std::size_t i = idx / (width * height) % in;
-        const std::size_t n = idx / (width * height * in);
-        T sum = T(0);
-        for (std::size_t a = 0; a < k && a <= p; ++a) {
-            if ((p - a) % stride != 0 || (p - a) / stride >= out_height) {
+            if (!reflect) {
                 continue;
             }
-            const std::size_t r = (p - a) / stride;
-            for (std::size_t b = 0; b < k && b <= q; ++b) {
-                if ((q - b) % stride != 0 || (q - b) / stride >= out_width) {
-                    continue;
-                }
-                const std::size_t c = (q - b) / stride;
-                for (std::size_t o = 0; o < out; ++o) {
-                    sum += dy[((n * out + o) * out_height + r) * out_width + c] *
-                           weight[((o * in + i) * k + a) * k + b];
+            for (std::size_t x = 0; x < width; ++x) { // the mirror images of x, if any
+                std::size_t cols[3];
+                const std::size_t nc = readers(x, width, cols);
+                for (std::size_t b = 1; b < nc; ++b) {
+                    out[x] += in[cols[b]];
                 }
             }
         }
-        dxp[idx] = sum;
-    }
-};
-
-/// dL/dw of conv2d_body, added: dw[o, i, a, b] += sum_{n, r, c} dy[n, o, r, c]
-/// xp[n, i, r stride + a, c stride + b]. Index runs over the weight (out x in x k x k).
-template <class T>
-struct conv2d_weight_grad_body {
-    const T* dy;
-    const T* xp;
-    std::size_t batch;
-    std::size_t in;
-    std::size_t out;
-    std::size_t height;
-    std::size_t width;
-    std::size_t k;
-    std::size_t stride;
-    std::size_t out_height;
-    std::size_t out_width;
-    T* dweight;
-    XRESTORE_HD void operator()(std::size_t idx) const {
-        const std::size_t b = idx % k;
-        const std::size_t a = idx / k % k;
-        const std::size_t i = idx / (k * k) % in;
-        const std::size_t o = idx / (k * k * in);
-        T sum = T(0);
-        for (std::size_t n = 0; n < batch; ++n) {
-            const T* g = dy + (n * out + o) * out_height * out_width;
-            const T* plane = xp + (n * in + i) * height * width;
-            for (std::size_t r = 0; r < out_height; ++r) {
-                for (std::size_t c = 0; c < out_width; ++c) {
-                    sum += g[r * out_width + c] * plane[(r * stride + a) * width + c * stride + b];
-                }
-            }
-        }
-        dweight[idx] += sum;
     }
 };
 
@@ -232,91 +149,118 @@ struct channel_sum_grad_body {
     }
 };
 
-/// 2x2 stride-2 transposed convolution (PyTorch's ConvTranspose2d(in, out, 2, stride=2)):
-/// each input pixel spreads to a 2x2 block, y[n, o, 2 r + a, 2 c + b] = bias[o] + sum_i
-/// x[n, i, r, c] w[i, o, a, b], weight in x out x 2 x 2, bias nullptr for none. Index runs over
-/// y (batch x out x 2 height x 2 width).
+/// The im2col matrix of one padded image for a valid strided convolution: cols[(i k + a) k +
+/// b][r out_width + c] = xp[i, r stride + a, c stride + b], a (in k k) x (out_height out_width)
+/// matrix, so the convolution is weight (out x in k k) times cols. Index j runs over the rows
+/// of the output pixels within the rows of cols (in k k out_height of them): it fills the
+/// out_width entries of cols row j / out_height, output row j % out_height.
 template <class T>
-struct conv_transpose2x2_body {
-    const T* x;
-    const T* weight;
+struct im2col_body {
+    const T* xp;
+    std::size_t height;
+    std::size_t width;
+    std::size_t k;
+    std::size_t stride;
+    std::size_t out_height;
+    std::size_t out_width;
+    T* cols;
+    XRESTORE_HD void operator()(std::size_t j) const {
+        const std::size_t r = j % out_height;
+        const std::size_t row = j / out_height;
+        const std::size_t b = row % k;
+        const std::size_t a = row / k % k;
+        const std::size_t i = row / (k * k);
+        const T* src = xp + (i * height + r * stride + a) * width + b;
+        T* dst = cols + j * out_width;
+        for (std::size_t c = 0; c < out_width; ++c) {
+            dst[c] = src[c * stride];
+        }
+    }
+};
+
+/// The adjoint of im2col_body (col2im): dxp[i, p, q] = sum of dcols[(i k + a) k + b][r
+/// out_width + c] over the taps with p = r stride + a, q = c stride + b inside the output,
+/// summed in increasing a, then b. Index j runs over the rows of the padded image (in height
+/// of them), each overwritten.
+template <class T>
+struct col2im_body {
+    const T* dcols;
+    std::size_t height;
+    std::size_t width;
+    std::size_t k;
+    std::size_t stride;
+    std::size_t out_height;
+    std::size_t out_width;
+    T* dxp;
+    XRESTORE_HD void operator()(std::size_t j) const {
+        const std::size_t p = j % height;
+        const std::size_t i = j / height;
+        const std::size_t pixels = out_height * out_width;
+        T* dst = dxp + j * width;
+        for (std::size_t q = 0; q < width; ++q) {
+            dst[q] = T(0);
+        }
+        for (std::size_t a = 0; a < k && a <= p; ++a) {
+            if ((p - a) % stride != 0 || (p - a) / stride >= out_height) {
+                continue;
+            }
+            const std::size_t r = (p - a) / stride;
+            for (std::size_t b = 0; b < k; ++b) {
+                const T* src = dcols + ((i * k + a) * k + b) * pixels + r * out_width;
+                T* row = dst + b;
+                for (std::size_t c = 0; c < out_width; ++c) {
+                    row[c * stride] += src[c];
+                }
+            }
+        }
+    }
+};
+
+/// y[c, j] += bias[c] for a channels x plane block. Index runs over the block.
+template <class T>
+struct add_channel_bias_body {
     const T* bias;
-    std::size_t in;
-    std::size_t out;
+    std::size_t plane;
+    T* y;
+    XRESTORE_HD void operator()(std::size_t idx) const { y[idx] += bias[idx / plane]; }
+};
+
+/// The 2x2 stride-2 transposed convolution of one image as a product: taps[(o 4 + 2 a + b)]
+/// [r width + c] = sum_i w[i, o, a, b] x[i, r, c] (weight^T times x) spread into the image,
+/// y[o, 2 r + a, 2 c + b] = bias[o] + taps[o 4 + 2 a + b][r width + c] (bias nullptr for
+/// none). Index runs over y (out x 2 height x 2 width).
+template <class T>
+struct taps_to_blocks_body {
+    const T* taps;
+    const T* bias;
     std::size_t height;
     std::size_t width;
     T* y;
     XRESTORE_HD void operator()(std::size_t idx) const {
         const std::size_t qx = idx % (2 * width);
         const std::size_t qy = idx / (2 * width) % (2 * height);
-        const std::size_t o = idx / (4 * width * height) % out;
-        const std::size_t n = idx / (4 * width * height * out);
+        const std::size_t o = idx / (4 * width * height);
         const std::size_t tap = (qy % 2) * 2 + qx % 2;
-        T sum = bias != nullptr ? bias[o] : T(0);
-        for (std::size_t i = 0; i < in; ++i) {
-            sum += x[((n * in + i) * height + qy / 2) * width + qx / 2] *
-                   weight[(i * out + o) * 4 + tap];
-        }
-        y[idx] = sum;
+        const T v = taps[(o * 4 + tap) * height * width + (qy / 2) * width + qx / 2];
+        y[idx] = bias != nullptr ? v + bias[o] : v;
     }
 };
 
-/// dL/dx of conv_transpose2x2_body: dx[n, i, r, c] = sum_{o, a, b} dy[n, o, 2 r + a, 2 c + b]
-/// w[i, o, a, b]. Index runs over x (batch x in x height x width); dx is overwritten.
+/// The adjoint gather of taps_to_blocks_body: dtaps[o 4 + 2 a + b][r width + c] = dy[o, 2 r + a,
+/// 2 c + b]. Index runs over dtaps (4 out x height width).
 template <class T>
-struct conv_transpose2x2_input_grad_body {
+struct blocks_to_taps_body {
     const T* dy;
-    const T* weight;
-    std::size_t in;
-    std::size_t out;
     std::size_t height;
     std::size_t width;
-    T* dx;
+    T* dtaps;
     XRESTORE_HD void operator()(std::size_t idx) const {
-        const std::size_t c = idx % width;
-        const std::size_t r = idx / width % height;
-        const std::size_t i = idx / (width * height) % in;
-        const std::size_t n = idx / (width * height * in);
-        T sum = T(0);
-        for (std::size_t o = 0; o < out; ++o) {
-            const T* g = dy + (n * out + o) * 4 * height * width;
-            for (std::size_t tap = 0; tap < 4; ++tap) {
-                sum += g[(2 * r + tap / 2) * 2 * width + 2 * c + tap % 2] *
-                       weight[(i * out + o) * 4 + tap];
-            }
-        }
-        dx[idx] = sum;
-    }
-};
-
-/// dL/dw of conv_transpose2x2_body, added: dw[i, o, a, b] += sum_{n, r, c} x[n, i, r, c]
-/// dy[n, o, 2 r + a, 2 c + b]. Index runs over the weight (in x out x 2 x 2).
-template <class T>
-struct conv_transpose2x2_weight_grad_body {
-    const T* dy;
-    const T* x;
-    std::size_t batch;
-    std::size_t in;
-    std::size_t out;
-    std::size_t height;
-    std::size_t width;
-    T* dweight;
-    XRESTORE_HD void operator()(std::size_t idx) const {
-        const std::size_t tap = idx % 4;
-        const std::size_t o = idx / 4 % out;
-        const std::size_t i = idx / (4 * out);
-        T sum = T(0);
-        for (std::size_t n = 0; n < batch; ++n) {
-            const T* plane = x + (n * in + i) * height * width;
-            const T* g = dy + (n * out + o) * 4 * height * width;
-            for (std::size_t r = 0; r < height; ++r) {
-                for (std::size_t c = 0; c < width; ++c) {
-                    sum +=
-                        plane[r * width + c] * g[(2 * r + tap / 2) * 2 * width + 2 * c + tap % 2];
-                }
-            }
-        }
-        dweight[idx] += sum;
+        const std::size_t pixel = idx % (height * width);
+        const std::size_t tap = idx / (height * width) % 4;
+        const std::size_t o = idx / (4 * height * width);
+        const std::size_t r = pixel / width;
+        const std::size_t c = pixel % width;
+        dtaps[idx] = dy[(o * 2 * height + 2 * r + tap / 2) * 2 * width + 2 * c + tap % 2];
     }
 };
 

@@ -1,10 +1,9 @@
 #pragma once
-/// @file cpu_loop.hpp
-/// The CPU launcher of train/'s kernel bodies (a plain loop over the indices), and the shape
-/// checks the element-wise, resampling and structural layers share.
+/// @file same_shape.hpp
+/// The shape check the element-wise, resampling and structural layers of train/ share.
 ///
 /// @code
-/// xrestore::train::detail::cpu_loop(y.size(), body);  // body(0), body(1), ..., body(n - 1)
+/// xrestore::train::detail::require_same_shape(x, mask, "dropout", "x", "mask");
 /// @endcode
 
 #include "xrestore/core/error.hpp"
@@ -15,14 +14,6 @@
 #include <string_view>
 
 namespace xrestore::train::detail {
-
-/// Run a kernel body over the indices 0..n-1 on the CPU, in order.
-template <class Body>
-void cpu_loop(std::size_t n, const Body& body) {
-    for (std::size_t i = 0; i < n; ++i) {
-        body(i);
-    }
-}
 
 /// Throw shape_error unless a and b have the same shape (both operands of an element-wise op).
 template <class A, class B>

@@ -1,0 +1,145 @@
+#pragma once
+/// @file gemm.hpp
+/// Matrix products of the training layers (convolutions as im2col + GEMM), in float or double,
+/// split into fixed tiles that run in parallel (OpenMP), each tile a single-threaded BLAS call.
+///
+/// The tiles depend on the shapes only, never on the number of threads, and a product split
+/// along its inner dimension sums its partial products in a fixed order: the result is
+/// bit-identical for any thread count, which keeps training runs and their resumption
+/// reproducible.
+///
+/// @code
+/// using xrestore::train::detail::gemm_operand;
+/// // C (m x n) = A^T B + beta C, A stored k x m, B stored k x n, all row-major
+/// xrestore::train::detail::parallel_gemm<float>(m, n, k, {a, m, true}, {b, n, false}, 0.0F,
+///                                               c, n);
+/// @endcode
+
+#include "xrestore/nn/gemm.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+namespace xrestore::train::detail {
+
+/// A row-major matrix operand of a product: its data, leading dimension (elements between
+/// rows as stored) and whether the product uses its transpose.
+template <class T>
+struct gemm_operand {
+    const T* data;
+    std::size_t ld;
+    bool transposed;
+
+    /// Pointer to logical element (row, col) of op(matrix).
+    [[nodiscard]] const T* at(std::size_t row, std::size_t col) const {
+        return transposed ? data + col * ld + row : data + row * ld + col;
+    }
+};
+
+/// C = A B + beta C on the calling thread (one BLAS call), op(A) m x k, op(B) k x n.
+template <class T>
+void blas_gemm(std::size_t m, std::size_t n, std::size_t k, const gemm_operand<T>& a,
+               const gemm_operand<T>& b, T beta, T* c, std::size_t ldc) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                  "train::detail::blas_gemm: float or double");
+    const auto ta = a.transposed ? CblasTrans : CblasNoTrans;
+    const auto tb = b.transposed ? CblasTrans : CblasNoTrans;
+    const auto im = static_cast<int>(m);
+    const auto in = static_cast<int>(n);
+    const auto ik = static_cast<int>(k);
+    if constexpr (std::is_same_v<T, float>) {
+        cblas_sgemm(CblasRowMajor, ta, tb, im, in, ik, 1.0F, a.data, static_cast<int>(a.ld), b.data,
+                    static_cast<int>(b.ld), beta, c, static_cast<int>(ldc));
+    } else {
+        cblas_dgemm(CblasRowMajor, ta, tb, im, in, ik, 1.0, a.data, static_cast<int>(a.ld), b.data,
+                    static_cast<int>(b.ld), beta, c, static_cast<int>(ldc));
+    }
+}
+
+/// Tile sizes of parallel_gemm: output tiles of gemm_tile_rows rows and at least gemm_tile_cols
+/// columns (more for wide products, about gemm_min_tiles tiles in all); when that gives fewer
+/// than gemm_min_tiles tiles, the inner dimension is cut into chunks of gemm_chunk_depth (if it
+/// is at least twice that long).
+inline constexpr std::size_t gemm_tile_rows = 128;
+inline constexpr std::size_t gemm_tile_cols = 384;
+inline constexpr std::size_t gemm_min_tiles = 8;
+inline constexpr std::size_t gemm_chunk_depth = 1024;
+
+/// C = op(A) op(B) + beta C with op(A) m x k, op(B) k x n, C m x n (leading dimension ldc), in
+/// parallel over fixed tiles (see the file comment). With beta == 0 the old contents of C are
+/// never read.
+template <class T>
+void parallel_gemm(std::size_t m, std::size_t n, std::size_t k, const gemm_operand<T>& a,
+                   const gemm_operand<T>& b, T beta, T* c, std::size_t ldc) {
+    if (m == 0 || n == 0) {
+        return;
+    }
+    if (k == 0) {
+        for (std::size_t i = 0; i < m; ++i) {
+            for (std::size_t j = 0; j < n; ++j) {
+                c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+            }
+        }
+        return;
+    }
+    const std::size_t row_tiles = (m + gemm_tile_rows - 1) / gemm_tile_rows;
+    // wide products get wider tiles, about gemm_min_tiles in all (each BLAS call packs its
+    // operands, so fewer, larger calls pack less)
+    const std::size_t per_row = std::max<std::size_t>(1, gemm_min_tiles / row_tiles);
+    const std::size_t tile_cols =
+        std::max(gemm_tile_cols, ((n + per_row - 1) / per_row + 63) / 64 * 64);
+    const std::size_t col_tiles = (n + tile_cols - 1) / tile_cols;
+    const std::size_t tiles = row_tiles * col_tiles;
+    std::size_t chunks = 1;
+    if (tiles < gemm_min_tiles && k >= 2 * gemm_chunk_depth) {
+        chunks = (k + gemm_chunk_depth - 1) / gemm_chunk_depth;
+    }
+    const std::size_t depth = (k + chunks - 1) / chunks;
+    // chunk 0 writes C (with beta), chunk q > 0 writes partial[q - 1] (m x n, beta 0)
+    std::vector<T> partial(chunks > 1 ? (chunks - 1) * m * n : 0);
+    nn::blas_single_thread_scope one_thread;
+    const auto jobs = static_cast<std::int64_t>(tiles * chunks);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic) if (jobs > 1)
+#endif
+    for (std::int64_t job = 0; job < jobs; ++job) {
+        const auto u = static_cast<std::size_t>(job);
+        const std::size_t q = u / tiles;
+        const std::size_t i0 = (u % tiles) / col_tiles * gemm_tile_rows;
+        const std::size_t j0 = (u % tiles) % col_tiles * tile_cols;
+        const std::size_t l0 = q * depth;
+        const std::size_t mm = std::min(gemm_tile_rows, m - i0);
+        const std::size_t nn_ = std::min(tile_cols, n - j0);
+        const std::size_t kk = std::min(depth, k - l0);
+        const gemm_operand<T> at{a.at(i0, l0), a.ld, a.transposed};
+        const gemm_operand<T> bt{b.at(l0, j0), b.ld, b.transposed};
+        if (q == 0) {
+            blas_gemm(mm, nn_, kk, at, bt, beta, c + i0 * ldc + j0, ldc);
+        } else {
+            blas_gemm(mm, nn_, kk, at, bt, T(0), partial.data() + (q - 1) * m * n + i0 * n + j0, n);
+        }
+    }
+    if (chunks > 1) {
+        const auto rows = static_cast<std::int64_t>(m);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (m * n * chunks >= (1u << 15))
+#endif
+        for (std::int64_t i = 0; i < rows; ++i) {
+            const auto r = static_cast<std::size_t>(i);
+            for (std::size_t q = 1; q < chunks; ++q) {
+                const T* p = partial.data() + (q - 1) * m * n + r * n;
+                T* row = c + r * ldc;
+                for (std::size_t j = 0; j < n; ++j) {
+                    row[j] += p[j];
+                }
+            }
+        }
+    }
+}
+
+} // namespace xrestore::train::detail
