@@ -1,8 +1,9 @@
 // train/conv2d.hpp: gradients of every variant (kernel 1, 3, 5; stride 1 and 2; zero and reflect
 // padding; with and without bias) against central differences in double precision, the forward
 // and one case's gradients against PyTorch (tests/data/train/conv_layers.json, made by
-// tools/dev/make_train_layer_golden.py), the float forward against the U-Net's conv3x3, and
-// the errors.
+// tools/dev/make_train_layer_golden.py), the Winograd and im2col algorithms against each other
+// on every tile remainder, Winograd's bit-identical results for 1, 2 and 3 threads, the float
+// forward against the U-Net's conv3x3, and the errors.
 #define BOOST_TEST_MODULE train_conv2d
 #include "grad_check.hpp"
 #include "train_layer_golden.hpp"
@@ -16,12 +17,17 @@
 
 #include <xtensor/xrandom.hpp>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 #include <array>
 #include <cmath>
 #include <string>
 #include <vector>
 
 using xrestore::train::conv2d;
+using xrestore::train::conv2d_algorithm;
 using xrestore::train::conv2d_options;
 using xrestore::train::padding_mode;
 using xrestore::train::tensor4;
@@ -117,6 +123,73 @@ BOOST_AUTO_TEST_CASE(forward_and_gradients_match_pytorch) {
     BOOST_TEST(checked == 8U);
 }
 
+BOOST_AUTO_TEST_CASE(winograd_and_im2col_agree_on_every_tile_remainder) {
+    // sizes with even and odd heights and widths, 1-pixel planes, and batches that fill the
+    // Winograd groups of images partly (small planes go many to a group, 20 x 22 two)
+    const std::vector<std::array<std::size_t, 3>> sizes = {
+        {1, 1, 1}, {2, 1, 5}, {3, 2, 2}, {1, 3, 4}, {3, 5, 7}, {2, 8, 6}, {5, 13, 11}, {3, 20, 22}};
+    for (const auto& [n, h, w] : sizes) {
+        for (padding_mode m : {padding_mode::zeros, padding_mode::reflect}) {
+            if (m == padding_mode::reflect && (h < 2 || w < 2)) {
+                continue;
+            }
+            for (bool b : {false, true}) {
+                BOOST_TEST_CONTEXT(n << " x " << h << " x " << w << " reflect "
+                                     << (m == padding_mode::reflect) << " bias " << b) {
+                    conv2d_options o{3, 1, m, b, 31};
+                    o.algorithm = conv2d_algorithm::winograd;
+                    conv2d<double> fast("c", 3, 4, o);
+                    o.algorithm = conv2d_algorithm::im2col;
+                    conv2d<double> plain("c", 3, 4, o);
+                    const tensor4<double> x = random_input(n, 3, h, w, 5);
+                    const tensor4<double> yf = fast.forward(x);
+                    const tensor4<double> yp = plain.forward(x);
+                    BOOST_REQUIRE(yf.shape() == yp.shape());
+                    BOOST_TEST(xrestore::test::relative_max_error(yf, yp) <= 1e-13);
+                    xt::random::seed(6);
+                    const tensor4<double> dy = xt::random::randn<double>(yp.shape());
+                    const tensor4<double> dxf = fast.backward(dy);
+                    const tensor4<double> dxp = plain.backward(dy);
+                    BOOST_TEST(xrestore::test::relative_max_error(dxf, dxp) <= 1e-13);
+                    BOOST_TEST(xrestore::test::relative_max_error(fast.weight.grad,
+                                                                  plain.weight.grad) <= 1e-13);
+                    if (b) {
+                        BOOST_TEST(xrestore::test::relative_max_error(fast.bias.grad,
+                                                                      plain.bias.grad) <= 1e-13);
+                    }
+                }
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(winograd_is_bit_identical_for_any_thread_count) {
+#if defined(_OPENMP)
+    xt::random::seed(8);
+    const tensor4<float> x = xt::random::randn<float>(std::array<std::size_t, 4>{3, 16, 37, 30});
+    const tensor4<float> dy = xt::random::randn<float>(std::array<std::size_t, 4>{3, 24, 37, 30});
+    const int saved = omp_get_max_threads();
+    std::vector<tensor4<float>> outputs;
+    std::vector<tensor4<float>> input_grads;
+    std::vector<xt::xarray<float>> weight_grads;
+    for (int threads : {1, 2, 3}) {
+        omp_set_num_threads(threads);
+        conv2d<float> conv("c", 16, 24, {.kernel_size = 3, .seed = 2});
+        outputs.push_back(conv.forward(x));
+        input_grads.push_back(conv.backward(dy));
+        weight_grads.push_back(conv.weight.grad);
+    }
+    omp_set_num_threads(saved);
+    for (std::size_t t = 1; t < outputs.size(); ++t) {
+        BOOST_TEST(outputs[t] == outputs[0]);
+        BOOST_TEST(input_grads[t] == input_grads[0]);
+        BOOST_TEST(weight_grads[t] == weight_grads[0]);
+    }
+#else
+    BOOST_TEST_MESSAGE("built without OpenMP: one thread only");
+#endif
+}
+
 BOOST_AUTO_TEST_CASE(float_forward_matches_the_unet_conv3x3) {
     const std::size_t cin = 5;
     const std::size_t cout = 6;
@@ -161,6 +234,12 @@ BOOST_AUTO_TEST_CASE(misuse_is_refused_with_clear_errors) {
                           says("conv2d: kernel_size must be odd, got 4"));
     BOOST_CHECK_EXCEPTION(conv2d<double>("c", 3, 4, {.stride = 0}), value_error,
                           says("conv2d: stride must be at least 1, got 0"));
+    BOOST_CHECK_EXCEPTION(
+        conv2d<double>("c", 3, 4,
+                       {.kernel_size = 3, .stride = 2, .algorithm = conv2d_algorithm::winograd}),
+        value_error,
+        says("conv2d: algorithm winograd must be a 3x3 kernel with stride 1, got kernel_size 3, "
+             "stride 2"));
     conv2d<double> conv("c", 3, 4, {.kernel_size = 5, .padding = padding_mode::reflect});
     BOOST_CHECK_EXCEPTION(conv.backward(xt::zeros<double>({1, 4, 3, 3})), value_error,
                           says("conv2d: backward must follow a forward pass"));

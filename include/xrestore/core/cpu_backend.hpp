@@ -32,10 +32,18 @@ template <class Body>
 void for_each_index(std::size_t n, const Body& body, [[maybe_unused]] std::size_t work = 1) {
     const auto count = static_cast<std::int64_t>(n);
 #if defined(_OPENMP)
-#pragma omp parallel for simd schedule(static) if (n * work >= parallel_threshold)
+#pragma omp parallel if (n * work >= parallel_threshold)
 #endif
-    for (std::int64_t i = 0; i < count; ++i) {
-        body(static_cast<std::size_t>(i));
+    {
+        // A private copy: its fields stay in registers (the stores of the body cannot alias
+        // them), so the loop vectorises.
+        const Body local = body;
+#if defined(_OPENMP)
+#pragma omp for simd schedule(static)
+#endif
+        for (std::int64_t i = 0; i < count; ++i) {
+            local(static_cast<std::size_t>(i));
+        }
     }
 }
 

@@ -32,7 +32,13 @@ struct leaky_relu_forward_body {
     const T* x;
     T* y;
     T slope;
-    XRESTORE_HD void operator()(std::size_t i) const { y[i] = x[i] > T(0) ? x[i] : slope * x[i]; }
+    // Written as two selections and a sum (of which one term is 0) so that the loop vectorises
+    // without branches under default floating-point flags; the values are those of the
+    // selection x > 0 ? x : slope x (only the sign of a zero may differ).
+    XRESTORE_HD void operator()(std::size_t i) const {
+        const T v = x[i];
+        y[i] = (v > T(0) ? v : T(0)) + slope * (v > T(0) ? T(0) : v);
+    }
 };
 
 /// dx[i] = dy[i] * (x[i] > 0 ? 1 : slope): the derivative at 0 is taken as slope, as PyTorch's.
@@ -43,7 +49,9 @@ struct leaky_relu_backward_body {
     T* dx;
     T slope;
     XRESTORE_HD void operator()(std::size_t i) const {
-        dx[i] = x[i] > T(0) ? dy[i] : slope * dy[i];
+        const T g = dy[i];
+        const bool positive = x[i] > T(0);
+        dx[i] = (positive ? g : T(0)) + slope * (positive ? T(0) : g); // branch-free, as above
     }
 };
 

@@ -4,11 +4,16 @@
 /// padding_mode="zeros"/"reflect", bias): odd kernel sizes k (1 for a 1x1 convolution), any
 /// stride, weight out x in x k x k, bias out. The output is N x out x floor((H + 2p - k) / s)
 /// + 1 x floor((W + 2p - k) / s) + 1 with p = k / 2. forward pads the input (saved for the
-/// weight gradient) and convolves without padding, image by image as weight (out x in k k)
-/// times the im2col matrix of the image; backward runs the same steps in reverse: the weight
-/// gradient dy cols^T, the column gradient weight^T dy folded back by col2im, then the adjoint
-/// of the padding. The products run in parallel tiles (train/detail/gemm.hpp), bit-identical
-/// for any thread count.
+/// weight gradient) and convolves without padding; backward runs the same steps in reverse and
+/// ends with the adjoint of the padding. Two algorithms (conv2d_options::algorithm):
+/// - im2col (any kernel): image by image, weight (out x in k k) times the im2col matrix of the
+///   image; backward: the weight gradient dy cols^T, the column gradient weight^T dy folded
+///   back by col2im.
+/// - Winograd F(2x2, 3x3) (3x3 kernels, stride 1; the default for them): 16 products per group
+///   of images on transformed 4x4 tiles (train/kernels/winograd_bodies.hpp), 2.25 times fewer
+///   multiplications, and the exact adjoint of each step for the gradients. Its values differ
+///   from im2col's by rounding only.
+/// The products run in parallel (train/detail/gemm.hpp), bit-identical for any thread count.
 ///
 /// @code
 /// xrestore::train::conv2d<float> conv("down_sample_layers.0.layers.0", 3, 32, {.kernel_size = 3});
@@ -20,9 +25,12 @@
 #include "xrestore/core/error.hpp"
 #include "xrestore/train/detail/gemm.hpp"
 #include "xrestore/train/detail/layer_checks.hpp"
+#include "xrestore/train/detail/scratch.hpp"
 #include "xrestore/train/kernels/conv_bodies.hpp"
+#include "xrestore/train/kernels/winograd_bodies.hpp"
 #include "xrestore/train/parameter.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +46,13 @@ enum class padding_mode {
     reflect ///< mirror about the edge without repeating it (row -1 is row 1); needs p < H, W
 };
 
+/// How a conv2d layer computes its products (see the file comment).
+enum class conv2d_algorithm {
+    automatic, ///< winograd for 3x3 kernels with stride 1, im2col otherwise
+    im2col,    ///< im2col matrices times the weight (any kernel and stride)
+    winograd   ///< Winograd F(2x2, 3x3): 3x3 kernels with stride 1 only
+};
+
 /// Shape of a conv2d layer.
 struct conv2d_options {
     std::size_t kernel_size = 3;                ///< odd k; padding is k / 2 on every side
@@ -45,6 +60,7 @@ struct conv2d_options {
     padding_mode padding = padding_mode::zeros; ///< how the border is filled
     bool bias = true;                           ///< whether a bias per output channel is added
     std::uint64_t seed = 0;                     ///< seed of the uniform initialisation
+    conv2d_algorithm algorithm = conv2d_algorithm::automatic; ///< how the products run
 };
 
 /// 2-D convolution layer with explicit forward and backward (see the file comment).
@@ -64,6 +80,12 @@ public:
         require(o_.stride >= 1, where, "stride", "at least 1", o_.stride);
         require(in_ >= 1, where, "in_channels", "at least 1", in_);
         require(out_ >= 1, where, "out_channels", "at least 1", out_);
+        if (o_.algorithm == conv2d_algorithm::winograd && (o_.kernel_size != 3 || o_.stride != 1)) {
+            throw value_error(xrestore::detail::describe(
+                where, "algorithm winograd", "a 3x3 kernel with stride 1",
+                "kernel_size " + std::to_string(o_.kernel_size) + ", stride " +
+                    std::to_string(o_.stride)));
+        }
         const std::size_t k = o_.kernel_size;
         const double bound = 1.0 / std::sqrt(static_cast<double>(in_ * k * k));
         weight = parameter<T>(prefix + ".weight",
@@ -107,12 +129,17 @@ public:
         const std::size_t pixels = oh * ow;
         const std::size_t depth = in_ * k * k;
         tensor4<T> y = tensor4<T>::from_shape({n, out_, oh, ow});
-        std::vector<T> scratch(direct_columns() ? 0 : depth * pixels);
+        if (winograd()) {
+            winograd_forward(y);
+        }
+        std::vector<T> scratch(direct_columns() || winograd() ? 0 : depth * pixels);
         for (std::size_t b = 0; b < n; ++b) {
-            const T* cols = columns(b, hp, wp, oh, ow, scratch);
             T* yb = y.data() + b * out_ * pixels;
-            detail::parallel_gemm<T>(out_, pixels, depth, {weight.value.data(), depth, false},
-                                     {cols, pixels, false}, T(0), yb, pixels);
+            if (!winograd()) {
+                const T* cols = columns(b, hp, wp, oh, ow, scratch);
+                detail::parallel_gemm<T>(out_, pixels, depth, {weight.value.data(), depth, false},
+                                         {cols, pixels, false}, T(0), yb, pixels);
+            }
             if (o_.bias) {
                 cpu_backend::for_each_index(out_ * pixels, kernels::add_channel_bias_body<T>{
                                                                bias.value.data(), pixels, yb});
@@ -145,9 +172,13 @@ public:
                 n * pixels);
         }
         tensor4<T> dpadded = tensor4<T>::from_shape(padded_.shape());
-        std::vector<T> scratch(direct_columns() ? 0 : depth * pixels);
-        std::vector<T> dcols(direct_columns() ? 0 : depth * pixels);
-        for (std::size_t b = 0; b < n; ++b) {
+        if (winograd()) {
+            winograd_backward(dy, dpadded);
+        }
+        const std::size_t im2col_images = winograd() ? 0 : n;
+        std::vector<T> scratch(direct_columns() || winograd() ? 0 : depth * pixels);
+        std::vector<T> dcols(direct_columns() || winograd() ? 0 : depth * pixels);
+        for (std::size_t b = 0; b < im2col_images; ++b) {
             const T* cols = columns(b, hp, wp, oh, ow, scratch);
             const T* dyb = dy.data() + b * out_ * pixels;
             // dw[o, i, a, b] += sum_{r, c} dy[n, o, r, c] xp[n, i, r s + a, c s + b]:
@@ -199,6 +230,124 @@ private:
 
     /// A 1x1 stride-1 convolution multiplies the image itself: no im2col matrix.
     [[nodiscard]] bool direct_columns() const { return o_.kernel_size == 1 && o_.stride == 1; }
+
+    /// Whether the products run as Winograd F(2x2, 3x3).
+    [[nodiscard]] bool winograd() const {
+        return o_.algorithm == conv2d_algorithm::winograd ||
+               (o_.algorithm == conv2d_algorithm::automatic && o_.kernel_size == 3 &&
+                o_.stride == 1);
+    }
+
+    /// The Winograd layout of the padded input: tiles per column and row of an image, and how
+    /// many images one group of products takes (about winograd_group_tiles tiles, at least one
+    /// image; it depends on the shapes only).
+    struct winograd_plan {
+        std::size_t n, hp, wp, oh, ow, th, tw, group;
+    };
+    static constexpr std::size_t winograd_group_tiles = 128;
+    [[nodiscard]] winograd_plan plan() const {
+        winograd_plan q{};
+        q.n = padded_.shape(0);
+        q.hp = padded_.shape(2);
+        q.wp = padded_.shape(3);
+        q.oh = q.hp - 2;
+        q.ow = q.wp - 2;
+        q.th = (q.oh + 1) / 2;
+        q.tw = (q.ow + 1) / 2;
+        const std::size_t per_image = q.th * q.tw;
+        q.group = std::min(
+            q.n, std::max<std::size_t>(1, (winograd_group_tiles + per_image - 1) / per_image));
+        return q;
+    }
+
+    /// Elements between the 16 blocks of a transformed buffer of blocks of `block` elements:
+    /// rounded up and shifted by 64 bytes so the blocks do not start on the same cache sets.
+    static std::size_t winograd_stride(std::size_t block) {
+        constexpr std::size_t line = 64 / sizeof(T);
+        return (block + line - 1) / line * line + line;
+    }
+
+    /// U = G g G^T for every (out, in) kernel: 16 blocks of out x in, winograd_stride apart.
+    [[nodiscard]] std::vector<T> winograd_weight() const {
+        const std::size_t stride = winograd_stride(out_ * in_);
+        std::vector<T> u(16 * stride);
+        cpu_backend::for_each_index(
+            out_ * in_, kernels::winograd_weight_body<T>{weight.value.data(), stride, u.data()},
+            16);
+        return u;
+    }
+
+    /// y = A^T [U_xi V_xi] A group by group (no bias).
+    void winograd_forward(tensor4<T>& y) const {
+        const winograd_plan q = plan();
+        const std::vector<T> u = winograd_weight();
+        const std::size_t us = winograd_stride(out_ * in_);
+        const std::size_t most = q.group * q.th * q.tw;
+        const std::size_t vs = winograd_stride(in_ * most);
+        const std::size_t ms = winograd_stride(out_ * most);
+        detail::scratch<T> v(16 * vs);
+        detail::scratch<T> m(16 * ms);
+        for (std::size_t b0 = 0; b0 < q.n; b0 += q.group) {
+            const std::size_t images = std::min(q.group, q.n - b0);
+            const std::size_t tiles = images * q.th * q.tw;
+            cpu_backend::for_each_index(
+                images * in_ * q.th,
+                kernels::winograd_input_body<T>{padded_.data() + b0 * in_ * q.hp * q.wp, in_, q.hp,
+                                                q.wp, q.th, q.tw, tiles, vs, v.data()},
+                16 * q.tw);
+            // M_xi (out x tiles) = U_xi (out x in) V_xi (in x tiles)
+            detail::gemm_batch<T>(16, out_, tiles, in_, {u.data(), in_, false}, us,
+                                  {v.data(), tiles, false}, vs, T(0), m.data(), tiles, ms);
+            cpu_backend::for_each_index(
+                images * out_ * q.th,
+                kernels::winograd_output_body<T>{m.data(), out_, q.oh, q.ow, q.th, q.tw, tiles, ms,
+                                                 y.data() + b0 * out_ * q.oh * q.ow},
+                16 * q.tw);
+        }
+    }
+
+    /// The adjoint of winograd_forward: dpadded (overwritten) and weight.grad (added to).
+    void winograd_backward(const tensor4<T>& dy, tensor4<T>& dpadded) {
+        const winograd_plan q = plan();
+        const std::vector<T> u = winograd_weight();
+        const std::size_t us = winograd_stride(out_ * in_);
+        const std::size_t most = q.group * q.th * q.tw;
+        const std::size_t vs = winograd_stride(in_ * most);
+        const std::size_t ms = winograd_stride(out_ * most);
+        detail::scratch<T> v(16 * vs);
+        detail::scratch<T> dm(16 * ms);
+        std::vector<T> du(16 * us, T(0));
+        for (std::size_t b0 = 0; b0 < q.n; b0 += q.group) {
+            const std::size_t images = std::min(q.group, q.n - b0);
+            const std::size_t tiles = images * q.th * q.tw;
+            cpu_backend::for_each_index(
+                images * in_ * q.th,
+                kernels::winograd_input_body<T>{padded_.data() + b0 * in_ * q.hp * q.wp, in_, q.hp,
+                                                q.wp, q.th, q.tw, tiles, vs, v.data()},
+                16 * q.tw);
+            cpu_backend::for_each_index(images * out_ * q.th,
+                                        kernels::winograd_output_adjoint_body<T>{
+                                            dy.data() + b0 * out_ * q.oh * q.ow, out_, q.oh, q.ow,
+                                            q.th, q.tw, tiles, ms, dm.data()},
+                                        16 * q.tw);
+            // dU_xi (out x in) += dM_xi (out x tiles) V_xi^T, group after group
+            detail::gemm_batch<T>(16, out_, in_, tiles, {dm.data(), tiles, false}, ms,
+                                  {v.data(), tiles, true}, vs, T(1), du.data(), in_, us);
+            // dV_xi (in x tiles) = U_xi^T dM_xi, into v (no longer needed), then B dV B^T
+            detail::gemm_batch<T>(16, in_, tiles, out_, {u.data(), in_, true}, us,
+                                  {dm.data(), tiles, false}, ms, T(0), v.data(), tiles, vs);
+            cpu_backend::for_each_index(in_ * tiles,
+                                        kernels::winograd_input_adjoint_body<T>{vs, v.data()}, 16);
+            cpu_backend::for_each_index(
+                images * in_ * q.hp,
+                kernels::winograd_gather_body<T>{v.data(), in_, q.hp, q.wp, q.th, q.tw, tiles, vs,
+                                                 dpadded.data() + b0 * in_ * q.hp * q.wp},
+                4 * q.wp);
+        }
+        cpu_backend::for_each_index(
+            out_ * in_, kernels::winograd_weight_adjoint_body<T>{du.data(), us, weight.grad.data()},
+            16);
+    }
 
     /// The im2col matrix of padded image b (in k k x oh ow), built in scratch, or the image.
     const T* columns(std::size_t b, std::size_t hp, std::size_t wp, std::size_t oh, std::size_t ow,

@@ -77,9 +77,10 @@ public:
                                      {input_.data() + b * in_ * pixels, pixels, false}, T(0),
                                      taps.data(), pixels);
             cpu_backend::for_each_index(
-                4 * out_ * pixels,
+                2 * out_ * h,
                 kernels::taps_to_blocks_body<T>{taps.data(), o_.bias ? bias.value.data() : nullptr,
-                                                h, w, y.data() + b * 4 * out_ * pixels});
+                                                h, w, y.data() + b * 4 * out_ * pixels},
+                2 * w);
         }
         output_shape_ = y.shape();
         forward_done_ = true;
@@ -107,9 +108,10 @@ public:
         std::vector<T> dtaps(4 * out_ * pixels);
         for (std::size_t b = 0; b < n; ++b) {
             // dtaps[o 4 + 2 a + b][r w + c] = dy[n, o, 2 r + a, 2 c + b]
-            cpu_backend::for_each_index(
-                dtaps.size(), kernels::blocks_to_taps_body<T>{dy.data() + b * 4 * out_ * pixels, h,
-                                                              w, dtaps.data()});
+            cpu_backend::for_each_index(2 * out_ * h,
+                                        kernels::blocks_to_taps_body<T>{
+                                            dy.data() + b * 4 * out_ * pixels, h, w, dtaps.data()},
+                                        2 * w);
             const T* xb = input_.data() + b * in_ * pixels;
             // dw[i, o, a, b] += sum_{r, c} x[n, i, r, c] dy[n, o, 2r + a, 2c + b]:
             // dweight (in x 4 out) += x_n (in x h w) * dtaps^T

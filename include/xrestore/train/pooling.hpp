@@ -26,34 +26,52 @@ namespace xrestore::train {
 
 namespace kernels {
 
-/// 2x2 average pooling, stride 2: index i over planes x out_h x out_w, out_h = in_h / 2 and
-/// out_w = in_w / 2 (floored).
+/// 2x2 average pooling, stride 2: index over the output rows (planes x out_h), out_h = in_h / 2
+/// and out_w = in_w / 2 (floored), each row written whole.
 template <class T>
 struct avg_pool2_forward_body {
     const T* x;
     T* y;
     std::size_t in_h, in_w, out_h, out_w;
-    XRESTORE_HD void operator()(std::size_t i) const {
-        const std::size_t c = i % out_w;
-        const std::size_t r = (i / out_w) % out_h;
-        const std::size_t p = i / (out_w * out_h);
-        const T* a = x + (p * in_h + 2 * r) * in_w + 2 * c;
-        y[i] = (((a[0] + a[1]) + a[in_w]) + a[in_w + 1]) * T(0.25); // PyTorch's order
+    XRESTORE_HD void operator()(std::size_t row) const {
+        const std::size_t r = row % out_h;
+        const std::size_t p = row / out_h;
+        const T* top = x + (p * in_h + 2 * r) * in_w;
+        const T* bottom = top + in_w;
+        T* out = y + row * out_w;
+        for (std::size_t c = 0; c < out_w; ++c) { // PyTorch's order
+            out[c] =
+                (((top[2 * c] + top[2 * c + 1]) + bottom[2 * c]) + bottom[2 * c + 1]) * T(0.25);
+        }
     }
 };
 
-/// Its backward, gathered per input element i over planes x in_h x in_w: dx = dy / 4 of the
-/// window holding i, 0 in a dropped last row or column.
+/// Its backward, per input row (planes x in_h, each written whole): dx = dy / 4 of the window
+/// holding the element, 0 in a dropped last row or column.
 template <class T>
 struct avg_pool2_backward_body {
     const T* dy;
     T* dx;
     std::size_t in_h, in_w, out_h, out_w;
-    XRESTORE_HD void operator()(std::size_t i) const {
-        const std::size_t c = (i % in_w) / 2;
-        const std::size_t r = ((i / in_w) % in_h) / 2;
-        const std::size_t p = i / (in_w * in_h);
-        dx[i] = r < out_h && c < out_w ? dy[(p * out_h + r) * out_w + c] * T(0.25) : T(0);
+    XRESTORE_HD void operator()(std::size_t row) const {
+        const std::size_t r = (row % in_h) / 2;
+        const std::size_t p = row / in_h;
+        T* out = dx + row * in_w;
+        if (r >= out_h) {
+            for (std::size_t c = 0; c < in_w; ++c) {
+                out[c] = T(0);
+            }
+            return;
+        }
+        const T* in = dy + (p * out_h + r) * out_w;
+        for (std::size_t c = 0; c < out_w; ++c) {
+            const T v = in[c] * T(0.25);
+            out[2 * c] = v;
+            out[2 * c + 1] = v;
+        }
+        for (std::size_t c = 2 * out_w; c < in_w; ++c) {
+            out[c] = T(0);
+        }
     }
 };
 
@@ -127,18 +145,20 @@ public:
         out_ = s;
         has_forward_ = true;
         tensor4<T> y(s);
-        cpu_backend::for_each_index(y.size(),
+        cpu_backend::for_each_index(out_[0] * out_[1] * out_[2],
                                     kernels::avg_pool2_forward_body<T>{x.data(), y.data(), in_[2],
-                                                                       in_[3], out_[2], out_[3]});
+                                                                       in_[3], out_[2], out_[3]},
+                                    4 * out_[3]);
         return y;
     }
     tensor4<T> backward(const tensor4<T>& dy) {
         detail::require_forward(has_forward_, "avg_pool2::backward");
         detail::require_gradient_shape(dy, out_, "avg_pool2::backward");
         tensor4<T> dx(in_);
-        cpu_backend::for_each_index(
-            dx.size(), kernels::avg_pool2_backward_body<T>{dy.data(), dx.data(), in_[2], in_[3],
-                                                           out_[2], out_[3]});
+        cpu_backend::for_each_index(in_[0] * in_[1] * in_[2],
+                                    kernels::avg_pool2_backward_body<T>{
+                                        dy.data(), dx.data(), in_[2], in_[3], out_[2], out_[3]},
+                                    in_[3]);
         return dx;
     }
     std::vector<parameter<T>*> parameters() { return {}; }

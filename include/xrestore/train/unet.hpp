@@ -29,7 +29,7 @@
 #include "xrestore/train/concatenate.hpp"
 #include "xrestore/train/conv2d.hpp"
 #include "xrestore/train/conv_transpose2d.hpp"
-#include "xrestore/train/instance_norm.hpp"
+#include "xrestore/train/instance_norm_leaky_relu.hpp"
 #include "xrestore/train/parameter.hpp"
 #include "xrestore/train/pooling.hpp"
 #include "xrestore/train/reflect_pad.hpp"
@@ -66,28 +66,26 @@ inline std::uint64_t unet_layer_seed(std::uint64_t seed, std::size_t k) {
 template <class T>
 struct unet_conv_block {
     conv2d<T> conv0;
-    instance_norm<T> norm0;
-    leaky_relu<T> act0{unet_slope<T>};
+    instance_norm_leaky_relu<T> act0; ///< InstanceNorm2d then LeakyReLU(0.2), fused
     conv2d<T> conv1;
-    instance_norm<T> norm1;
-    leaky_relu<T> act1{unet_slope<T>};
+    instance_norm_leaky_relu<T> act1;
 
     /// `first`, `second`: the table's specs of the block's two 3x3 layers (k, k + 1).
     unet_conv_block(const nn::layer_spec& first, const nn::layer_spec& second, std::uint64_t seed0,
                     std::uint64_t seed1)
         : conv0(prefix_of(first.weight), first.in, first.out,
                 {.kernel_size = 3, .bias = false, .seed = seed0}),
-          norm0("", first.out), conv1(prefix_of(second.weight), second.in, second.out,
-                                      {.kernel_size = 3, .bias = false, .seed = seed1}),
-          norm1("", second.out) {}
+          act0(first.out, unet_slope<T>), conv1(prefix_of(second.weight), second.in, second.out,
+                                                {.kernel_size = 3, .bias = false, .seed = seed1}),
+          act1(second.out, unet_slope<T>) {}
 
     tensor4<T> forward(const tensor4<T>& x) {
-        const tensor4<T> mid = act0.forward(norm0.forward(conv0.forward(x)));
-        return act1.forward(norm1.forward(conv1.forward(mid)));
+        const tensor4<T> mid = act0.forward(conv0.forward(x));
+        return act1.forward(conv1.forward(mid));
     }
     tensor4<T> backward(const tensor4<T>& dy) {
-        const tensor4<T> dmid = conv1.backward(norm1.backward(act1.backward(dy)));
-        return conv0.backward(norm0.backward(act0.backward(dmid)));
+        const tensor4<T> dmid = conv1.backward(act1.backward(dy));
+        return conv0.backward(act0.backward(dmid));
     }
 
     /// "a.b.weight" without ".weight".
@@ -101,8 +99,7 @@ struct unet_conv_block {
 template <class T>
 struct unet_up_step {
     conv_transpose2d<T> up;
-    instance_norm<T> norm;
-    leaky_relu<T> act{unet_slope<T>};
+    instance_norm_leaky_relu<T> act;   ///< InstanceNorm2d then LeakyReLU(0.2), fused
     std::optional<reflect_pad<T>> pad; ///< set by forward when the skip is one row/column larger
     concatenate<T> cat;
     unet_conv_block<T> block;
@@ -112,12 +109,12 @@ struct unet_up_step {
                  std::uint64_t seed1)
         : up(unet_conv_block<T>::prefix_of(transposed.weight), transposed.in, transposed.out,
              {.bias = false, .seed = seed}),
-          norm("", transposed.out), block(first, second, seed0, seed1) {}
+          act(transposed.out, unet_slope<T>), block(first, second, seed0, seed1) {}
 
     /// The step on the deeper level's output `x` with the skip of its level; returns the
     /// block's output.
     tensor4<T> forward(const tensor4<T>& x, const tensor4<T>& skip) {
-        tensor4<T> upsampled = act.forward(norm.forward(up.forward(x)));
+        tensor4<T> upsampled = act.forward(up.forward(x));
         // F.pad(output, [0, right, 0, bottom], "reflect") when the skip is larger (odd sizes)
         const std::size_t bottom = skip.shape(2) - upsampled.shape(2);
         const std::size_t right = skip.shape(3) - upsampled.shape(3);
@@ -134,7 +131,7 @@ struct unet_up_step {
         if (pad) {
             dupsampled = pad->backward(dupsampled);
         }
-        return {up.backward(norm.backward(act.backward(dupsampled))), std::move(dskip)};
+        return {up.backward(act.backward(dupsampled)), std::move(dskip)};
     }
 };
 

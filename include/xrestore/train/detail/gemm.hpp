@@ -142,4 +142,34 @@ void parallel_gemm(std::size_t m, std::size_t n, std::size_t k, const gemm_opera
     }
 }
 
+/// count products C_i = op(A_i) op(B_i) + beta C_i of the same shapes (op(A_i) m x k, op(B_i)
+/// k x n, C_i m x n with leading dimension ldc), A_i = a + i a_stride, B_i = b + i b_stride,
+/// C_i = c + i c_stride: the products run in parallel, each one single-threaded BLAS call, so
+/// the result is bit-identical for any thread count. With beta == 0 the old contents of the C_i
+/// are never read.
+template <class T>
+void gemm_batch(std::size_t count, std::size_t m, std::size_t n, std::size_t k,
+                const gemm_operand<T>& a, std::size_t a_stride, const gemm_operand<T>& b,
+                std::size_t b_stride, T beta, T* c, std::size_t ldc, std::size_t c_stride) {
+    if (count == 0 || m == 0 || n == 0) {
+        return;
+    }
+    if (k == 0) {
+        for (std::size_t i = 0; i < count; ++i) {
+            parallel_gemm<T>(m, n, 0, a, b, beta, c + i * c_stride, ldc);
+        }
+        return;
+    }
+    nn::blas_single_thread_scope one_thread;
+    const auto jobs = static_cast<std::int64_t>(count);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic) if (count > 1 && count * m * n * k >= (1u << 18))
+#endif
+    for (std::int64_t job = 0; job < jobs; ++job) {
+        const auto i = static_cast<std::size_t>(job);
+        blas_gemm(m, n, k, {a.data + i * a_stride, a.ld, a.transposed},
+                  {b.data + i * b_stride, b.ld, b.transposed}, beta, c + i * c_stride, ldc);
+    }
+}
+
 } // namespace xrestore::train::detail

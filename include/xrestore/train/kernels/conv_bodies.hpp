@@ -228,7 +228,7 @@ struct add_channel_bias_body {
 /// The 2x2 stride-2 transposed convolution of one image as a product: taps[(o 4 + 2 a + b)]
 /// [r width + c] = sum_i w[i, o, a, b] x[i, r, c] (weight^T times x) spread into the image,
 /// y[o, 2 r + a, 2 c + b] = bias[o] + taps[o 4 + 2 a + b][r width + c] (bias nullptr for
-/// none). Index runs over y (out x 2 height x 2 width).
+/// none). Index runs over the rows of y (out x 2 height), each written whole.
 template <class T>
 struct taps_to_blocks_body {
     const T* taps;
@@ -236,31 +236,41 @@ struct taps_to_blocks_body {
     std::size_t height;
     std::size_t width;
     T* y;
-    XRESTORE_HD void operator()(std::size_t idx) const {
-        const std::size_t qx = idx % (2 * width);
-        const std::size_t qy = idx / (2 * width) % (2 * height);
-        const std::size_t o = idx / (4 * width * height);
-        const std::size_t tap = (qy % 2) * 2 + qx % 2;
-        const T v = taps[(o * 4 + tap) * height * width + (qy / 2) * width + qx / 2];
-        y[idx] = bias != nullptr ? v + bias[o] : v;
+    XRESTORE_HD void operator()(std::size_t row) const {
+        const std::size_t qy = row % (2 * height);
+        const std::size_t o = row / (2 * height);
+        const std::size_t plane = height * width;
+        const std::size_t offset = (qy / 2) * width;
+        const T* even = taps + (o * 4 + (qy % 2) * 2) * plane + offset; // tap b = 0
+        const T* odd = even + plane;                                    // tap b = 1
+        const T add = bias != nullptr ? bias[o] : T(0);
+        T* out = y + row * 2 * width;
+        for (std::size_t c = 0; c < width; ++c) {
+            out[2 * c] = even[c] + add;
+            out[2 * c + 1] = odd[c] + add;
+        }
     }
 };
 
 /// The adjoint gather of taps_to_blocks_body: dtaps[o 4 + 2 a + b][r width + c] = dy[o, 2 r + a,
-/// 2 c + b]. Index runs over dtaps (4 out x height width).
+/// 2 c + b]. Index runs over the rows of dy (out x 2 height): each fills a row of two taps.
 template <class T>
 struct blocks_to_taps_body {
     const T* dy;
     std::size_t height;
     std::size_t width;
     T* dtaps;
-    XRESTORE_HD void operator()(std::size_t idx) const {
-        const std::size_t pixel = idx % (height * width);
-        const std::size_t tap = idx / (height * width) % 4;
-        const std::size_t o = idx / (4 * height * width);
-        const std::size_t r = pixel / width;
-        const std::size_t c = pixel % width;
-        dtaps[idx] = dy[(o * 2 * height + 2 * r + tap / 2) * 2 * width + 2 * c + tap % 2];
+    XRESTORE_HD void operator()(std::size_t row) const {
+        const std::size_t qy = row % (2 * height);
+        const std::size_t o = row / (2 * height);
+        const std::size_t plane = height * width;
+        T* even = dtaps + (o * 4 + (qy % 2) * 2) * plane + (qy / 2) * width;
+        T* odd = even + plane;
+        const T* in = dy + row * 2 * width;
+        for (std::size_t c = 0; c < width; ++c) {
+            even[c] = in[2 * c];
+            odd[c] = in[2 * c + 1];
+        }
     }
 };
 
