@@ -113,6 +113,9 @@ struct winograd_input_body {
     std::size_t stride; ///< elements between the 16 channels x tiles blocks of v
     T* v;
 
+    /// Tiles transformed together from rows kept on the stack.
+    static constexpr std::size_t chunk_tiles = 64;
+
     XRESTORE_HD static void transform(const T (&d)[4][4], T* out, std::size_t stride) {
         T r[4][4]; // B^T d
         for (std::size_t b = 0; b < 4; ++b) {
@@ -139,15 +142,35 @@ struct winograd_input_body {
         // tiles whose window lies inside the plane, then the (at most one) that reaches past it
         const std::size_t fit = wp >= 4 ? (wp - 4) / 2 + 1 : 0;
         const std::size_t whole = y0 + 4 <= hp ? (fit < tw ? fit : tw) : 0;
-        const T* row = plane + y0 * wp;
-        for (std::size_t tx = 0; tx < whole; ++tx) {
-            T d[4][4];
+        const T* r0 = plane + y0 * wp;
+        const T* r1 = r0 + wp;
+        const T* r2 = r1 + wp;
+        const T* r3 = r2 + wp;
+        // B^T d on whole rows (chunk_tiles tiles at a time), then . B on each tile's columns:
+        // plain loops over contiguous and stride-2 runs that vectorise
+        for (std::size_t t0 = 0; t0 < whole; t0 += chunk_tiles) {
+            const std::size_t count = whole - t0 < chunk_tiles ? whole - t0 : chunk_tiles;
+            const std::size_t x0 = 2 * t0;
+            T rows[4][2 * chunk_tiles + 2];
+            for (std::size_t x = 0; x < 2 * count + 2; ++x) {
+                rows[0][x] = r0[x0 + x] - r2[x0 + x];
+                rows[1][x] = r1[x0 + x] + r2[x0 + x];
+                rows[2][x] = r2[x0 + x] - r1[x0 + x];
+                rows[3][x] = r1[x0 + x] - r3[x0 + x];
+            }
             for (std::size_t a = 0; a < 4; ++a) {
-                for (std::size_t b = 0; b < 4; ++b) {
-                    d[a][b] = row[a * wp + 2 * tx + b];
+                const T* t = rows[a];
+                T* o0 = out + t0 + (4 * a + 0) * stride;
+                T* o1 = out + t0 + (4 * a + 1) * stride;
+                T* o2 = out + t0 + (4 * a + 2) * stride;
+                T* o3 = out + t0 + (4 * a + 3) * stride;
+                for (std::size_t tx = 0; tx < count; ++tx) {
+                    o0[tx] = t[2 * tx] - t[2 * tx + 2];
+                    o1[tx] = t[2 * tx + 1] + t[2 * tx + 2];
+                    o2[tx] = t[2 * tx + 2] - t[2 * tx + 1];
+                    o3[tx] = t[2 * tx + 1] - t[2 * tx + 3];
                 }
             }
-            transform(d, out + tx, stride);
         }
         for (std::size_t tx = whole; tx < tw; ++tx) {
             T d[4][4];
@@ -325,6 +348,9 @@ struct winograd_output_adjoint_body {
     std::size_t stride; ///< elements between the 16 blocks of dm
     T* dm;
 
+    /// Tiles transformed together from rows kept on the stack.
+    static constexpr std::size_t chunk_tiles = 64;
+
     XRESTORE_HD static void transform(const T (&g)[2][2], T* at, std::size_t stride) {
         const T r[4][2] = {// A g: rows
                            {g[0][0], g[0][1]},
@@ -347,11 +373,33 @@ struct winograd_output_adjoint_body {
         const T* plane = dy + (image * channels + c) * out_height * out_width;
         const std::size_t y0 = 2 * ty;
         const std::size_t whole = y0 + 2 <= out_height ? out_width / 2 : 0;
-        const T* row0 = plane + y0 * out_width;
-        for (std::size_t tx = 0; tx < whole; ++tx) {
-            const T g[2][2] = {{row0[2 * tx], row0[2 * tx + 1]},
-                               {row0[out_width + 2 * tx], row0[out_width + 2 * tx + 1]}};
-            transform(g, at + tx, stride);
+        const T* g0 = plane + y0 * out_width;
+        const T* g1 = g0 + out_width;
+        // A g on whole row pairs (chunk_tiles tiles at a time), then . A^T on each tile's
+        // columns: plain loops that vectorise
+        for (std::size_t t0 = 0; t0 < whole; t0 += chunk_tiles) {
+            const std::size_t count = whole - t0 < chunk_tiles ? whole - t0 : chunk_tiles;
+            const std::size_t x0 = 2 * t0;
+            T rows[4][2 * chunk_tiles];
+            for (std::size_t x = 0; x < 2 * count; ++x) {
+                rows[0][x] = g0[x0 + x];
+                rows[1][x] = g0[x0 + x] + g1[x0 + x];
+                rows[2][x] = g0[x0 + x] - g1[x0 + x];
+                rows[3][x] = -g1[x0 + x];
+            }
+            for (std::size_t i = 0; i < 4; ++i) {
+                const T* t = rows[i];
+                T* o0 = at + t0 + (4 * i + 0) * stride;
+                T* o1 = at + t0 + (4 * i + 1) * stride;
+                T* o2 = at + t0 + (4 * i + 2) * stride;
+                T* o3 = at + t0 + (4 * i + 3) * stride;
+                for (std::size_t tx = 0; tx < count; ++tx) {
+                    o0[tx] = t[2 * tx];
+                    o1[tx] = t[2 * tx] + t[2 * tx + 1];
+                    o2[tx] = t[2 * tx] - t[2 * tx + 1];
+                    o3[tx] = -t[2 * tx + 1];
+                }
+            }
         }
         for (std::size_t tx = whole; tx < tw; ++tx) {
             T g[2][2];
