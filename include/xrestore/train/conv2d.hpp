@@ -238,11 +238,12 @@ private:
                 o_.stride == 1);
     }
 
-    /// The Winograd layout of the padded input: tiles per column and row of an image, and how
-    /// many images one group of products takes (about winograd_group_tiles tiles, at least one
-    /// image; it depends on the shapes only).
+    /// The Winograd layout of the padded input: tiles per column and row of an image, how many
+    /// images one group of products takes (about winograd_group_tiles tiles, at least one
+    /// image; it depends on the shapes only), and the block strides of the transformed weight
+    /// (us), input (vs) and product (ms) buffers.
     struct winograd_plan {
-        std::size_t n, hp, wp, oh, ow, th, tw, group;
+        std::size_t n, hp, wp, oh, ow, th, tw, group, us, vs, ms;
     };
     static constexpr std::size_t winograd_group_tiles = 128;
     [[nodiscard]] winograd_plan plan() const {
@@ -257,6 +258,10 @@ private:
         const std::size_t per_image = q.th * q.tw;
         q.group = std::min(
             q.n, std::max<std::size_t>(1, (winograd_group_tiles + per_image - 1) / per_image));
+        const std::size_t most = q.group * per_image;
+        q.us = winograd_stride(out_ * in_);
+        q.vs = winograd_stride(in_ * most);
+        q.ms = winograd_stride(out_ * most);
         return q;
     }
 
@@ -267,41 +272,41 @@ private:
         return (block + line - 1) / line * line + line;
     }
 
-    /// U = G g G^T for every (out, in) kernel: 16 blocks of out x in, winograd_stride apart.
-    [[nodiscard]] std::vector<T> winograd_weight() const {
-        const std::size_t stride = winograd_stride(out_ * in_);
-        std::vector<T> u(16 * stride);
+    /// U = G g G^T for every (out, in) kernel: 16 blocks of out x in, q.us apart.
+    [[nodiscard]] std::vector<T> winograd_weight(const winograd_plan& q) const {
+        std::vector<T> u(16 * q.us);
         cpu_backend::for_each_index(
-            out_ * in_, kernels::winograd_weight_body<T>{weight.value.data(), stride, u.data()},
-            16);
+            out_ * in_, kernels::winograd_weight_body<T>{weight.value.data(), q.us, u.data()}, 16);
         return u;
+    }
+
+    /// V = B^T d B for the tiles of padded images b0 .. b0 + images - 1, into v (16 blocks, q.vs
+    /// apart).
+    void winograd_input(const winograd_plan& q, std::size_t b0, std::size_t images, T* v) const {
+        cpu_backend::for_each_index(
+            images * in_ * q.th,
+            kernels::winograd_input_body<T>{padded_.data() + b0 * in_ * q.hp * q.wp, in_, q.hp,
+                                            q.wp, q.th, q.tw, images * q.th * q.tw, q.vs, v},
+            16 * q.tw);
     }
 
     /// y = A^T [U_xi V_xi] A group by group (no bias).
     void winograd_forward(tensor4<T>& y) const {
         const winograd_plan q = plan();
-        const std::vector<T> u = winograd_weight();
-        const std::size_t us = winograd_stride(out_ * in_);
-        const std::size_t most = q.group * q.th * q.tw;
-        const std::size_t vs = winograd_stride(in_ * most);
-        const std::size_t ms = winograd_stride(out_ * most);
-        detail::scratch<T> v(16 * vs);
-        detail::scratch<T> m(16 * ms);
+        const std::vector<T> u = winograd_weight(q);
+        detail::scratch<T> v(16 * q.vs);
+        detail::scratch<T> m(16 * q.ms);
         for (std::size_t b0 = 0; b0 < q.n; b0 += q.group) {
             const std::size_t images = std::min(q.group, q.n - b0);
             const std::size_t tiles = images * q.th * q.tw;
-            cpu_backend::for_each_index(
-                images * in_ * q.th,
-                kernels::winograd_input_body<T>{padded_.data() + b0 * in_ * q.hp * q.wp, in_, q.hp,
-                                                q.wp, q.th, q.tw, tiles, vs, v.data()},
-                16 * q.tw);
+            winograd_input(q, b0, images, v.data());
             // M_xi (out x tiles) = U_xi (out x in) V_xi (in x tiles)
-            detail::gemm_batch<T>(16, out_, tiles, in_, {u.data(), in_, false}, us,
-                                  {v.data(), tiles, false}, vs, T(0), m.data(), tiles, ms);
+            detail::gemm_batch<T>(16, out_, tiles, in_, {u.data(), in_, false}, q.us,
+                                  {v.data(), tiles, false}, q.vs, T(0), m.data(), tiles, q.ms);
             cpu_backend::for_each_index(
                 images * out_ * q.th,
-                kernels::winograd_output_body<T>{m.data(), out_, q.oh, q.ow, q.th, q.tw, tiles, ms,
-                                                 y.data() + b0 * out_ * q.oh * q.ow},
+                kernels::winograd_output_body<T>{m.data(), out_, q.oh, q.ow, q.th, q.tw, tiles,
+                                                 q.ms, y.data() + b0 * out_ * q.oh * q.ow},
                 16 * q.tw);
         }
     }
@@ -309,44 +314,36 @@ private:
     /// The adjoint of winograd_forward: dpadded (overwritten) and weight.grad (added to).
     void winograd_backward(const tensor4<T>& dy, tensor4<T>& dpadded) {
         const winograd_plan q = plan();
-        const std::vector<T> u = winograd_weight();
-        const std::size_t us = winograd_stride(out_ * in_);
-        const std::size_t most = q.group * q.th * q.tw;
-        const std::size_t vs = winograd_stride(in_ * most);
-        const std::size_t ms = winograd_stride(out_ * most);
-        detail::scratch<T> v(16 * vs);
-        detail::scratch<T> dm(16 * ms);
-        std::vector<T> du(16 * us, T(0));
+        const std::vector<T> u = winograd_weight(q);
+        detail::scratch<T> v(16 * q.vs);
+        detail::scratch<T> dm(16 * q.ms);
+        std::vector<T> du(16 * q.us, T(0));
         for (std::size_t b0 = 0; b0 < q.n; b0 += q.group) {
             const std::size_t images = std::min(q.group, q.n - b0);
             const std::size_t tiles = images * q.th * q.tw;
-            cpu_backend::for_each_index(
-                images * in_ * q.th,
-                kernels::winograd_input_body<T>{padded_.data() + b0 * in_ * q.hp * q.wp, in_, q.hp,
-                                                q.wp, q.th, q.tw, tiles, vs, v.data()},
-                16 * q.tw);
+            winograd_input(q, b0, images, v.data());
             cpu_backend::for_each_index(images * out_ * q.th,
                                         kernels::winograd_output_adjoint_body<T>{
                                             dy.data() + b0 * out_ * q.oh * q.ow, out_, q.oh, q.ow,
-                                            q.th, q.tw, tiles, ms, dm.data()},
+                                            q.th, q.tw, tiles, q.ms, dm.data()},
                                         16 * q.tw);
             // dU_xi (out x in) += dM_xi (out x tiles) V_xi^T, group after group
-            detail::gemm_batch<T>(16, out_, in_, tiles, {dm.data(), tiles, false}, ms,
-                                  {v.data(), tiles, true}, vs, T(1), du.data(), in_, us);
+            detail::gemm_batch<T>(16, out_, in_, tiles, {dm.data(), tiles, false}, q.ms,
+                                  {v.data(), tiles, true}, q.vs, T(1), du.data(), in_, q.us);
             // dV_xi (in x tiles) = U_xi^T dM_xi, into v (no longer needed), then B dV B^T
-            detail::gemm_batch<T>(16, in_, tiles, out_, {u.data(), in_, true}, us,
-                                  {dm.data(), tiles, false}, ms, T(0), v.data(), tiles, vs);
-            cpu_backend::for_each_index(in_ * tiles,
-                                        kernels::winograd_input_adjoint_body<T>{vs, v.data()}, 16);
+            detail::gemm_batch<T>(16, in_, tiles, out_, {u.data(), in_, true}, q.us,
+                                  {dm.data(), tiles, false}, q.ms, T(0), v.data(), tiles, q.vs);
+            cpu_backend::for_each_index(
+                in_ * tiles, kernels::winograd_input_adjoint_body<T>{q.vs, v.data()}, 16);
             cpu_backend::for_each_index(
                 images * in_ * q.hp,
-                kernels::winograd_gather_body<T>{v.data(), in_, q.hp, q.wp, q.th, q.tw, tiles, vs,
+                kernels::winograd_gather_body<T>{v.data(), in_, q.hp, q.wp, q.th, q.tw, tiles, q.vs,
                                                  dpadded.data() + b0 * in_ * q.hp * q.wp},
                 4 * q.wp);
         }
         cpu_backend::for_each_index(
-            out_ * in_, kernels::winograd_weight_adjoint_body<T>{du.data(), us, weight.grad.data()},
-            16);
+            out_ * in_,
+            kernels::winograd_weight_adjoint_body<T>{du.data(), q.us, weight.grad.data()}, 16);
     }
 
     /// The im2col matrix of padded image b (in k k x oh ow), built in scratch, or the image.
