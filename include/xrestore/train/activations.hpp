@@ -15,6 +15,7 @@
 #include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
+#include "xrestore/train/kernels/leaky_select.hpp"
 #include "xrestore/train/parameter.hpp"
 
 #include <cmath>
@@ -32,12 +33,9 @@ struct leaky_relu_forward_body {
     const T* x;
     T* y;
     T slope;
-    // Written as two selections and a sum (of which one term is 0) so that the loop vectorises
-    // without branches under default floating-point flags; the values are those of the
-    // selection x > 0 ? x : slope x (only the sign of a zero may differ).
     XRESTORE_HD void operator()(std::size_t i) const {
         const T v = x[i];
-        y[i] = (v > T(0) ? v : T(0)) + slope * (v > T(0) ? T(0) : v);
+        y[i] = leaky_select(v > T(0), v, slope); // branch-free (kernels/leaky_select.hpp)
     }
 };
 
@@ -49,9 +47,7 @@ struct leaky_relu_backward_body {
     T* dx;
     T slope;
     XRESTORE_HD void operator()(std::size_t i) const {
-        const T g = dy[i];
-        const bool positive = x[i] > T(0);
-        dx[i] = (positive ? g : T(0)) + slope * (positive ? T(0) : g); // branch-free, as above
+        dx[i] = leaky_select(x[i] > T(0), dy[i], slope);
     }
 };
 

@@ -132,11 +132,11 @@ public:
         if (winograd()) {
             winograd_forward(y);
         }
-        std::vector<T> scratch(direct_columns() || winograd() ? 0 : depth * pixels);
+        detail::scratch<T> cols_buffer(direct_columns() || winograd() ? 0 : depth * pixels);
         for (std::size_t b = 0; b < n; ++b) {
             T* yb = y.data() + b * out_ * pixels;
             if (!winograd()) {
-                const T* cols = columns(b, hp, wp, oh, ow, scratch);
+                const T* cols = columns(b, hp, wp, oh, ow, cols_buffer);
                 detail::parallel_gemm<T>(out_, pixels, depth, {weight.value.data(), depth, false},
                                          {cols, pixels, false}, T(0), yb, pixels);
             }
@@ -176,10 +176,11 @@ public:
             winograd_backward(dy, dpadded);
         }
         const std::size_t im2col_images = winograd() ? 0 : n;
-        std::vector<T> scratch(direct_columns() || winograd() ? 0 : depth * pixels);
-        std::vector<T> dcols(direct_columns() || winograd() ? 0 : depth * pixels);
+        // im2col and the GEMM with beta 0 write every element of these before it is read
+        detail::scratch<T> cols_buffer(direct_columns() || winograd() ? 0 : depth * pixels);
+        detail::scratch<T> dcols(direct_columns() || winograd() ? 0 : depth * pixels);
         for (std::size_t b = 0; b < im2col_images; ++b) {
-            const T* cols = columns(b, hp, wp, oh, ow, scratch);
+            const T* cols = columns(b, hp, wp, oh, ow, cols_buffer);
             const T* dyb = dy.data() + b * out_ * pixels;
             // dw[o, i, a, b] += sum_{r, c} dy[n, o, r, c] xp[n, i, r s + a, c s + b]:
             // dweight (out x in k k) += dy_n (out x oh ow) * cols_n^T, image after image
@@ -346,9 +347,9 @@ private:
             kernels::winograd_weight_adjoint_body<T>{du.data(), q.us, weight.grad.data()}, 16);
     }
 
-    /// The im2col matrix of padded image b (in k k x oh ow), built in scratch, or the image.
+    /// The im2col matrix of padded image b (in k k x oh ow), built in buffer, or the image.
     const T* columns(std::size_t b, std::size_t hp, std::size_t wp, std::size_t oh, std::size_t ow,
-                     std::vector<T>& scratch) const {
+                     detail::scratch<T>& buffer) const {
         const T* xp = padded_.data() + b * in_ * hp * wp;
         if (direct_columns()) {
             return xp;
@@ -356,8 +357,8 @@ private:
         const std::size_t k = o_.kernel_size;
         cpu_backend::for_each_index(
             in_ * k * k * oh,
-            kernels::im2col_body<T>{xp, hp, wp, k, o_.stride, oh, ow, scratch.data()}, ow);
-        return scratch.data();
+            kernels::im2col_body<T>{xp, hp, wp, k, o_.stride, oh, ow, buffer.data()}, ow);
+        return buffer.data();
     }
 
     void check_parameters(const char* where) const {

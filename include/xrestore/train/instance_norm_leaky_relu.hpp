@@ -55,11 +55,12 @@ public:
         plane_ = x_.shape(2) * x_.shape(3);
         const kernels::norm_groups groups{x_.shape(0), channels_, plane_, false};
         mean_ = xt::xtensor<T, 1>::from_shape({planes_});
-        variance_ = xt::xtensor<T, 1>::from_shape({planes_});
+        // the statistics body also writes the variance, which nothing here reads later
+        xt::xtensor<T, 1> variance = xt::xtensor<T, 1>::from_shape({planes_});
         inv_std_ = xt::xtensor<T, 1>::from_shape({planes_});
         cpu_backend::for_each_index(planes_,
                                     kernels::norm_statistics_body<T>{x_.data(), groups, eps_,
-                                                                     mean_.data(), variance_.data(),
+                                                                     mean_.data(), variance.data(),
                                                                      inv_std_.data()},
                                     plane_);
         tensor4<T> y = tensor4<T>::from_shape(x_.shape());
@@ -106,7 +107,6 @@ private:
     std::size_t planes_ = 0;
     std::size_t plane_ = 0;
     xt::xtensor<T, 1> mean_;
-    xt::xtensor<T, 1> variance_;
     xt::xtensor<T, 1> inv_std_;
     bool forward_done_ = false;
 };

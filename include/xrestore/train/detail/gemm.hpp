@@ -16,6 +16,7 @@
 /// @endcode
 
 #include "xrestore/nn/gemm.hpp"
+#include "xrestore/train/detail/scratch.hpp"
 
 #include <cblas.h>
 
@@ -101,7 +102,8 @@ void parallel_gemm(std::size_t m, std::size_t n, std::size_t k, const gemm_opera
     }
     const std::size_t depth = (k + chunks - 1) / chunks;
     // chunk 0 writes C (with beta), chunk q > 0 writes partial[q - 1] (m x n, beta 0)
-    std::vector<T> partial(chunks > 1 ? (chunks - 1) * m * n : 0);
+    // (each written whole by its GEMM with beta 0 before it is read: uninitialised is fine)
+    scratch<T> partial(chunks > 1 ? (chunks - 1) * m * n : 0);
     nn::blas_single_thread_scope one_thread;
     const auto jobs = static_cast<std::int64_t>(tiles * chunks);
 #if defined(_OPENMP)

@@ -16,6 +16,7 @@
 /// @endcode
 
 #include "xrestore/core/host_device.hpp"
+#include "xrestore/train/kernels/leaky_select.hpp"
 
 #include <cmath>
 #include <cstddef>
@@ -262,7 +263,7 @@ struct norm_leaky_forward_body {
         T* out = y + p * plane;
         for (std::size_t j = 0; j < plane; ++j) {
             const T h = (in[j] - m) * r;
-            out[j] = (h > T(0) ? h : T(0)) + slope * (h > T(0) ? T(0) : h); // branch-free lrelu
+            out[j] = leaky_select(h > T(0), h, slope);
         }
     }
 };
@@ -293,14 +294,14 @@ struct norm_leaky_backward_sums_body {
         for (; j + lanes <= plane; j += lanes) {
             for (std::size_t l = 0; l < lanes; ++l) {
                 const T h = (in[j + l] - m) * r;
-                const T g = (h > T(0) ? d[j + l] : T(0)) + slope * (h > T(0) ? T(0) : d[j + l]);
+                const T g = leaky_select(h > T(0), d[j + l], slope);
                 s[l] += g;
                 sx[l] += g * h;
             }
         }
         for (std::size_t l = 0; j < plane; ++j, ++l) {
             const T h = (in[j] - m) * r;
-            const T g = (h > T(0) ? d[j] : T(0)) + slope * (h > T(0) ? T(0) : d[j]);
+            const T g = leaky_select(h > T(0), d[j], slope);
             s[l] += g;
             sx[l] += g * h;
         }
@@ -340,7 +341,7 @@ struct norm_leaky_input_grad_body {
         T* out = dx + p * plane;
         for (std::size_t j = 0; j < plane; ++j) {
             const T h = (in[j] - m) * r;
-            const T g = (h > T(0) ? d[j] : T(0)) + slope * (h > T(0) ? T(0) : d[j]);
+            const T g = leaky_select(h > T(0), d[j], slope);
             out[j] = r * (g - (a + h * b));
         }
     }
