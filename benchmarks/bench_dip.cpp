@@ -13,7 +13,9 @@
 //         warmup=W size=S wide=0 threads=T loss_first=... loss_last=...
 //
 // peak_rss_mb is VmHWM of this process, rss_before_mb VmRSS once the image and network exist.
+// Like the CLI, it keeps freed memory in the heap (core/heap_reuse.hpp).
 
+#include <xrestore/core/heap_reuse.hpp>
 #include <xrestore/operators/combinators.hpp>
 #include <xrestore/train/deep_image_prior.hpp>
 
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
             return 0;
         }
     }
+    reuse_freed_heap_memory(); // as the xrestore CLI does
     const std::size_t size = option(argc, argv, "--size", 256);
     const std::size_t iters = std::max<std::size_t>(1, option(argc, argv, "--iters", 20));
     const std::size_t warmup = std::max<std::size_t>(1, option(argc, argv, "--warmup", 3));

@@ -9,6 +9,7 @@
 
 #include "xrestore/core/denoiser.hpp"
 #include "xrestore/core/error.hpp"
+#include "xrestore/core/heap_reuse.hpp"
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/noise.hpp"
 #include "xrestore/core/tensor.hpp"

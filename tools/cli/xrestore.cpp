@@ -12,6 +12,7 @@
 #include "memory_budget.hpp"
 
 #include <xrestore/core/error.hpp>
+#include <xrestore/core/heap_reuse.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -156,6 +157,8 @@ CLI::App* declare(CLI::App& app, const command& c) {
 
 int main(int argc, char** argv) {
     namespace cli = xrestore::cli;
+    xrestore::reuse_freed_heap_memory(); // solver and training loops free and reallocate
+                                         // the same arrays every iteration
     CLI::App app{"xrestore: image restoration as an inverse problem, y = A x + n"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "xrestore 0.1.0");

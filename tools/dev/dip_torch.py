@@ -151,15 +151,21 @@ def counter_uniform(seed, stream, n):
 
 
 def counter_normal(seed, stream, n):
-    """N(0, 1) values 0..n-1 of (seed, stream), float64, as counter_rng::normal (Box-Muller)."""
-    i = np.arange(n, dtype=np.uint64)
+    """N(0, 1) values 0..n-1 of (seed, stream), float64, as counter_rng::normal: Box-Muller
+    pairs, value 2k = r cos(t) and 2k + 1 = r sin(t) from the words 2k and 2k + 1."""
+    k = np.arange((n + 1) // 2, dtype=np.uint64)
     key = _key(seed, stream)
     with np.errstate(over="ignore"):
-        a = splitmix64(key + np.uint64(2) * i)
-        b = splitmix64(key + np.uint64(2) * i + np.uint64(1))
+        a = splitmix64(key + np.uint64(2) * k)
+        b = splitmix64(key + np.uint64(2) * k + np.uint64(1))
     u1 = ((a >> np.uint64(11)) + np.uint64(1)).astype(np.float64) * 2.0 ** -53
     u2 = (b >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * math.pi * u2)
+    r = np.sqrt(-2.0 * np.log(u1))
+    t = 2.0 * math.pi * u2
+    out = np.empty(2 * len(k))
+    out[0::2] = r * np.cos(t)
+    out[1::2] = r * np.sin(t)
+    return out[:n]
 
 
 def dip_input(depth, h, w, input_scale, seed):

@@ -141,8 +141,8 @@ public:
                                          {cols, pixels, false}, T(0), yb, pixels);
             }
             if (o_.bias) {
-                cpu_backend::for_each_index(out_ * pixels, kernels::add_channel_bias_body<T>{
-                                                               bias.value.data(), pixels, yb});
+                cpu_backend::for_each_index(
+                    out_, kernels::add_channel_bias_body<T>{bias.value.data(), pixels, yb}, pixels);
             }
         }
         output_shape_ = y.shape();

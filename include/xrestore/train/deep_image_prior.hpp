@@ -24,7 +24,7 @@
 ///             (1 / W) sum_j ||f_j - mean||^2 / n (Wang et al.'s ES-WMV); the iterate at its
 ///             minimum is kept.
 /// z, the held-out mask and the per-iteration noise come from a counter-based generator
-/// (SplitMix64 hashes of (seed, stream, index), Box-Muller for normals) that the PyTorch twin
+/// (SplitMix64 hashes of (seed, stream, index), Box-Muller pairs for normals) that the PyTorch twin
 /// (tools/dev/dip_torch.py) reproduces, so both runs see the same numbers; the network's initial
 /// weights come from skip_net's own seeded initialisation and are exported for the twin.
 ///
@@ -34,6 +34,7 @@
 /// auto r = xrestore::train::deep_image_prior(A, y, o);   // r.x, r.x_avg, r.history
 /// @endcode
 
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/tensor.hpp"
@@ -132,15 +133,45 @@ public:
     [[nodiscard]] double uniform(std::uint64_t i) const {
         return static_cast<double>(splitmix64(key_ + i) >> 11) * 0x1.0p-53;
     }
-    /// N(0, 1) by Box-Muller from the words 2i and 2i + 1.
+    /// The normals 2k and 2k + 1, N(0, 1), by Box-Muller from the words 2k and 2k + 1:
+    /// r cos(t) and r sin(t) with r = sqrt(-2 ln u1), t = 2 pi u2, u1 in (0, 1], u2 in [0, 1).
+    void normal_pair(std::uint64_t k, double& even, double& odd) const {
+        const double u1 = static_cast<double>((splitmix64(key_ + 2 * k) >> 11) + 1) * 0x1.0p-53;
+        const double u2 = static_cast<double>(splitmix64(key_ + 2 * k + 1) >> 11) * 0x1.0p-53;
+        const double r = std::sqrt(-2.0 * std::log(u1));
+        const double t = 2.0 * std::numbers::pi * u2;
+        even = r * std::cos(t);
+        odd = r * std::sin(t);
+    }
+    /// Normal i (one of the pair i / 2).
     [[nodiscard]] double normal(std::uint64_t i) const {
-        const double u1 = static_cast<double>((splitmix64(key_ + 2 * i) >> 11) + 1) * 0x1.0p-53;
-        const double u2 = static_cast<double>(splitmix64(key_ + 2 * i + 1) >> 11) * 0x1.0p-53;
-        return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+        double even = 0.0;
+        double odd = 0.0;
+        normal_pair(i / 2, even, odd);
+        return i % 2 == 0 ? even : odd;
     }
 
 private:
     std::uint64_t key_;
+};
+
+/// z_t[i] = z[i] + sigma n_i with n_i the i-th normal of the iteration's stream, for the pair
+/// i = 2k, 2k + 1 (the last pair may have one element of `count`).
+struct dip_noise_body {
+    const float* z;
+    float* zt;
+    std::size_t count;
+    counter_rng rng;
+    double sigma;
+    void operator()(std::size_t k) const {
+        double even = 0.0;
+        double odd = 0.0;
+        rng.normal_pair(k, even, odd);
+        zt[2 * k] = static_cast<float>(static_cast<double>(z[2 * k]) + sigma * even);
+        if (2 * k + 1 < count) {
+            zt[2 * k + 1] = static_cast<float>(static_cast<double>(z[2 * k + 1]) + sigma * odd);
+        }
+    }
 };
 
 /// Generator streams of deep_image_prior (shared with the twin).
@@ -275,11 +306,12 @@ requires std::same_as<typename Op::domain_type, image> &&
 
     for (std::size_t t = 0; t < o.iterations; ++t) {
         if (o.input_noise > 0.0) {
-            const detail::counter_rng rng(o.seed, detail::dip_stream_noise + t);
-            for (std::size_t i = 0; i < z.size(); ++i) {
-                zt.data()[i] = static_cast<float>(static_cast<double>(z.data()[i]) +
-                                                  o.input_noise * rng.normal(i));
-            }
+            cpu_backend::for_each_index(
+                (z.size() + 1) / 2,
+                detail::dip_noise_body{z.data(), zt.data(), z.size(),
+                                       detail::counter_rng(o.seed, detail::dip_stream_noise + t),
+                                       o.input_noise},
+                100);
         }
         const tensor4<float> f = net.forward(zt);
         std::copy(f.begin(), f.end(), x.begin());

@@ -34,6 +34,7 @@
 #include "xrestore/io/state_dict.hpp"
 #include "xrestore/train/activations.hpp"
 #include "xrestore/train/batch_norm.hpp"
+#include "xrestore/train/batch_norm_leaky_relu.hpp"
 #include "xrestore/train/concatenate.hpp"
 #include "xrestore/train/conv2d.hpp"
 #include "xrestore/train/parameter.hpp"
@@ -82,12 +83,12 @@ namespace detail {
 template <class T>
 inline constexpr T skip_net_slope = T(0.2);
 
-/// convolution, batch norm and LeakyReLU in a row (the unit every block of skip_net repeats).
+/// convolution, batch norm and LeakyReLU in a row (the unit every block of skip_net repeats;
+/// the norm and the activation fused, train/batch_norm_leaky_relu.hpp).
 template <class T>
 struct conv_bn_act {
     conv2d<T> conv;
-    batch_norm<T> bn;
-    leaky_relu<T> act;
+    batch_norm_leaky_relu<T> bn;
 
     conv_bn_act(const std::string& conv_name, const std::string& bn_name, std::size_t in,
                 std::size_t out, std::size_t k, std::size_t stride, std::uint64_t seed)
@@ -97,15 +98,13 @@ struct conv_bn_act {
                 .padding = padding_mode::reflect,
                 .bias = true,
                 .seed = seed}),
-          bn(bn_name, out), act(skip_net_slope<T>) {}
+          bn(bn_name, out, skip_net_slope<T>) {}
 
-    tensor4<T> forward(const tensor4<T>& x) { return act.forward(bn.forward(conv.forward(x))); }
-    tensor4<T> backward(const tensor4<T>& dy) {
-        return conv.backward(bn.backward(act.backward(dy)));
-    }
+    tensor4<T> forward(const tensor4<T>& x) { return bn.forward(conv.forward(x)); }
+    tensor4<T> backward(const tensor4<T>& dy) { return conv.backward(bn.backward(dy)); }
     void collect(std::vector<parameter<T>*>& out) {
-        for (auto* layer : {&conv.weight, &conv.bias, &bn.weight, &bn.bias}) {
-            out.push_back(layer);
+        for (auto* p : {&conv.weight, &conv.bias, &bn.weight, &bn.bias}) {
+            out.push_back(p);
         }
     }
     void collect(std::vector<buffer<T>*>& out) {

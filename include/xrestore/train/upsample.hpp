@@ -76,53 +76,84 @@ struct upsample_nearest2_backward_body {
 };
 
 /// Bilinear 2x, align_corners=False: y = (1 - ly) ((1 - lx) x00 + lx x01) + ly ((1 - lx) x10 +
-/// lx x11) as PyTorch writes it; i over planes x 2h x 2w.
+/// lx x11) as PyTorch writes it. Index over output rows (planes x 2h), each written whole. The
+/// taps are fixed: output column 2j reads columns j - 1 and j with l = 0.75 (column 0 reads
+/// column 0 alone), output column 2j + 1 reads j and j + 1 with l = 0.25 (the last reads column
+/// w - 1 alone); the same for rows. So the row loop runs with constant weights and vectorises.
 template <class T>
 struct upsample_bilinear2_forward_body {
     const T* x;
     T* y;
     std::size_t h, w;
-    XRESTORE_HD void operator()(std::size_t i) const {
-        const std::size_t c = i % (2 * w);
-        const std::size_t r = (i / (2 * w)) % (2 * h);
-        const std::size_t p = i / (4 * w * h);
-        const bilinear_taps<T> ty(r, h);
-        const bilinear_taps<T> tx(c, w);
+    XRESTORE_HD void operator()(std::size_t row) const {
+        const std::size_t ro = row % (2 * h);
+        const std::size_t p = row / (2 * h);
+        const bilinear_taps<T> ty(ro, h);
         const T* plane = x + p * h * w;
-        const T* row0 = plane + ty.i0 * w;
-        const T* row1 = plane + ty.i1 * w;
-        y[i] = (T(1) - ty.l) * ((T(1) - tx.l) * row0[tx.i0] + tx.l * row0[tx.i1]) +
-               ty.l * ((T(1) - tx.l) * row1[tx.i0] + tx.l * row1[tx.i1]);
+        const T* r0 = plane + ty.i0 * w;
+        const T* r1 = plane + ty.i1 * w;
+        const T a = T(1) - ty.l;
+        const T b = ty.l;
+        T* out = y + row * 2 * w;
+        const auto at = [&](std::size_t i0, std::size_t i1, T lx) {
+            return a * ((T(1) - lx) * r0[i0] + lx * r0[i1]) +
+                   b * ((T(1) - lx) * r1[i0] + lx * r1[i1]);
+        };
+        // column 0 (l = 0) and the last (both taps on column w - 1), computed as the general
+        // formula does
+        out[0] = at(0, w > 1 ? 1 : 0, T(0));
+        for (std::size_t j = 1; j < w; ++j) {
+            out[2 * j] = at(j - 1, j, T(0.75));
+        }
+        for (std::size_t j = 0; j + 1 < w; ++j) {
+            out[2 * j + 1] = at(j, j + 1, T(0.25));
+        }
+        out[2 * w - 1] = at(w - 1, w - 1, T(0.25));
     }
 };
 
 /// Its adjoint, gathered: dx(p, r, c) = sum over the output rows r' in [2r - 1, 2r + 2] and
-/// columns c' in [2c - 1, 2c + 2] (the only ones that read it) of wy(r', r) wx(c', c) dy(r', c');
-/// i over planes x h x w.
+/// columns c' in [2c - 1, 2c + 2] (the only ones that read it) of wy(r', r) wx(c', c) dy(r', c').
+/// Index over input rows (planes x h), each written whole; wx is 0.25, 0.75, 0.75, 0.25 for
+/// c' = 2c - 1 .. 2c + 2 inside, with the edge columns' taps at the borders.
 template <class T>
 struct upsample_bilinear2_backward_body {
     const T* dy;
     T* dx;
     std::size_t h, w;
-    XRESTORE_HD void operator()(std::size_t i) const {
-        const std::size_t c = i % w;
-        const std::size_t r = (i / w) % h;
-        const std::size_t p = i / (w * h);
+    XRESTORE_HD void operator()(std::size_t row) const {
+        const std::size_t r = row % h;
+        const std::size_t p = row / h;
         const std::size_t r_first = r > 0 ? 2 * r - 1 : 0;
         const std::size_t r_last = 2 * r + 2 < 2 * h ? 2 * r + 2 : 2 * h - 1;
-        const std::size_t c_first = c > 0 ? 2 * c - 1 : 0;
-        const std::size_t c_last = 2 * c + 2 < 2 * w ? 2 * c + 2 : 2 * w - 1;
+        const std::size_t wo = 2 * w;
         const T* plane = dy + p * 4 * h * w;
-        T sum = T(0);
+        T* out = dx + row * w;
+        for (std::size_t j = 0; j < w; ++j) {
+            out[j] = T(0);
+        }
         for (std::size_t ro = r_first; ro <= r_last; ++ro) {
             const T wy = bilinear_taps<T>(ro, h).weight(r);
-            T row = T(0);
-            for (std::size_t co = c_first; co <= c_last; ++co) {
-                row += bilinear_taps<T>(co, w).weight(c) * plane[ro * 2 * w + co];
+            const T* d = plane + ro * wo;
+            // the edge columns with the general weights, the inside ones with the fixed ones
+            const auto edge = [&](std::size_t j) {
+                const std::size_t c_first = j > 0 ? 2 * j - 1 : 0;
+                const std::size_t c_last = 2 * j + 2 < wo ? 2 * j + 2 : wo - 1;
+                T sum = T(0);
+                for (std::size_t co = c_first; co <= c_last; ++co) {
+                    sum += bilinear_taps<T>(co, w).weight(j) * d[co];
+                }
+                return sum;
+            };
+            out[0] += wy * edge(0);
+            for (std::size_t j = 1; j + 1 < w; ++j) {
+                out[j] += wy * ((T(0.25) * d[2 * j - 1] + T(0.75) * d[2 * j]) +
+                                (T(0.75) * d[2 * j + 1] + T(0.25) * d[2 * j + 2]));
             }
-            sum += wy * row;
+            if (w > 1) {
+                out[w - 1] += wy * edge(w - 1);
+            }
         }
-        dx[i] = sum;
     }
 };
 
@@ -179,15 +210,19 @@ class upsample_bilinear2 {
 public:
     tensor4<T> forward(const tensor4<T>& x) {
         tensor4<T> y(s_.start(x));
-        cpu_backend::for_each_index(y.size(), kernels::upsample_bilinear2_forward_body<T>{
-                                                  x.data(), y.data(), s_.in[2], s_.in[3]});
+        cpu_backend::for_each_index(
+            y.shape(0) * y.shape(1) * y.shape(2),
+            kernels::upsample_bilinear2_forward_body<T>{x.data(), y.data(), s_.in[2], s_.in[3]},
+            y.shape(3));
         return y;
     }
     tensor4<T> backward(const tensor4<T>& dy) {
         s_.check(dy, "upsample_bilinear2::backward");
         tensor4<T> dx(s_.in);
-        cpu_backend::for_each_index(dx.size(), kernels::upsample_bilinear2_backward_body<T>{
-                                                   dy.data(), dx.data(), s_.in[2], s_.in[3]});
+        cpu_backend::for_each_index(
+            dx.shape(0) * dx.shape(1) * dx.shape(2),
+            kernels::upsample_bilinear2_backward_body<T>{dy.data(), dx.data(), s_.in[2], s_.in[3]},
+            4 * dx.shape(3));
         return dx;
     }
     std::vector<parameter<T>*> parameters() { return {}; }

@@ -26,9 +26,10 @@ tensor4<T> normalise_forward(const tensor4<T>& x, const kernels::norm_groups& gr
                              const T* inv_std, const T* gamma, const T* beta, tensor4<T>& xhat) {
     xhat = tensor4<T>::from_shape(x.shape());
     tensor4<T> y = tensor4<T>::from_shape(x.shape());
-    cpu_backend::for_each_index(y.size(),
+    cpu_backend::for_each_index(gr.batch * gr.channels,
                                 kernels::norm_forward_body<T>{x.data(), gr, mean, inv_std, gamma,
-                                                              beta, xhat.data(), y.data()});
+                                                              beta, xhat.data(), y.data()},
+                                gr.plane);
     return y;
 }
 
@@ -60,9 +61,11 @@ tensor4<T> normalise_backward(const tensor4<T>& dy, const tensor4<T>& xhat,
     // dx = r (g - (sum g + x^ sum g x^) / count), or dx = r g with fixed statistics
     tensor4<T> dx = tensor4<T>::from_shape(dy.shape());
     cpu_backend::for_each_index(
-        dx.size(), kernels::norm_input_grad_body<T>{dy.data(), xhat.data(), gr, gamma, inv_std,
-                                                    batch_statistics ? sum_g.data() : nullptr,
-                                                    sum_g_xhat.data(), dx.data()});
+        gr.batch * gr.channels,
+        kernels::norm_input_grad_body<T>{dy.data(), xhat.data(), gr, gamma, inv_std,
+                                         batch_statistics ? sum_g.data() : nullptr,
+                                         sum_g_xhat.data(), dx.data()},
+        gr.plane);
     return dx;
 }
 

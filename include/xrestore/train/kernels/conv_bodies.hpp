@@ -216,13 +216,20 @@ struct col2im_body {
     }
 };
 
-/// y[c, j] += bias[c] for a channels x plane block. Index runs over the block.
+/// y[c, j] += bias[c] for a channels x plane block. Index runs over the channels, each plane
+/// written whole.
 template <class T>
 struct add_channel_bias_body {
     const T* bias;
     std::size_t plane;
     T* y;
-    XRESTORE_HD void operator()(std::size_t idx) const { y[idx] += bias[idx / plane]; }
+    XRESTORE_HD void operator()(std::size_t c) const {
+        const T b = bias[c];
+        T* out = y + c * plane;
+        for (std::size_t j = 0; j < plane; ++j) {
+            out[j] += b;
+        }
+    }
 };
 
 /// The 2x2 stride-2 transposed convolution of one image as a product: taps[(o 4 + 2 a + b)]

@@ -121,7 +121,8 @@ struct running_statistics_body {
 };
 
 /// x^[i] = (x[i] - mean[g]) inv_std[g] (saved for backward), y[i] = gamma[c] x^[i] + beta[c]
-/// (y = x^ when gamma is nullptr: no affine).
+/// (y = x^ when gamma is nullptr: no affine). Index runs over the planes (N C), each written
+/// whole.
 template <class T>
 struct norm_forward_body {
     const T* x;
@@ -132,15 +133,28 @@ struct norm_forward_body {
     const T* beta;
     T* xhat;
     T* y;
-    XRESTORE_HD void operator()(std::size_t i) const {
-        const std::size_t g = gr.group_of(i);
-        const T h = (x[i] - mean[g]) * inv_std[g];
-        xhat[i] = h;
-        if (gamma != nullptr) {
-            const std::size_t c = gr.channel_of(i);
-            y[i] = gamma[c] * h + beta[c];
-        } else {
-            y[i] = h;
+    XRESTORE_HD void operator()(std::size_t p) const {
+        const std::size_t c = p % gr.channels;
+        const std::size_t g = gr.per_channel ? c : p;
+        const T m = mean[g];
+        const T r = inv_std[g];
+        const T* in = x + p * gr.plane;
+        T* h = xhat + p * gr.plane;
+        T* out = y + p * gr.plane;
+        if (gamma == nullptr) {
+            for (std::size_t j = 0; j < gr.plane; ++j) {
+                const T v = (in[j] - m) * r;
+                h[j] = v;
+                out[j] = v;
+            }
+            return;
+        }
+        const T a = gamma[c];
+        const T b = beta[c];
+        for (std::size_t j = 0; j < gr.plane; ++j) {
+            const T v = (in[j] - m) * r;
+            h[j] = v;
+            out[j] = a * v + b;
         }
     }
 };
@@ -174,7 +188,8 @@ struct norm_backward_sums_body {
 };
 
 /// dx[i] = inv_std[g] (g_i - (sum_g[g] + x^_i sum_g_xhat[g]) / count) with batch statistics,
-/// dx[i] = inv_std[g] g_i with fixed ones (sum_g nullptr); g_i = gamma[c] dy[i].
+/// dx[i] = inv_std[g] g_i with fixed ones (sum_g nullptr); g_i = gamma[c] dy[i]. Index runs over
+/// the planes (N C), each written whole.
 template <class T>
 struct norm_input_grad_body {
     const T* dy;
@@ -185,15 +200,26 @@ struct norm_input_grad_body {
     const T* sum_g;
     const T* sum_g_xhat;
     T* dx;
-    XRESTORE_HD void operator()(std::size_t i) const {
-        const std::size_t g = gr.group_of(i);
-        const T gi = gamma != nullptr ? gamma[gr.channel_of(i)] * dy[i] : dy[i];
+    XRESTORE_HD void operator()(std::size_t p) const {
+        const std::size_t c = p % gr.channels;
+        const std::size_t g = gr.per_channel ? c : p;
+        const T a = gamma != nullptr ? gamma[c] : T(1);
+        const T r = inv_std[g];
+        const T* d = dy + p * gr.plane;
+        const T* h = xhat + p * gr.plane;
+        T* out = dx + p * gr.plane;
         if (sum_g == nullptr) {
-            dx[i] = inv_std[g] * gi;
+            for (std::size_t j = 0; j < gr.plane; ++j) {
+                out[j] = r * (a * d[j]);
+            }
             return;
         }
         const T count = static_cast<T>(gr.count());
-        dx[i] = inv_std[g] * (gi - (sum_g[g] + xhat[i] * sum_g_xhat[g]) / count);
+        const T s = sum_g[g];
+        const T sx = sum_g_xhat[g];
+        for (std::size_t j = 0; j < gr.plane; ++j) {
+            out[j] = r * (a * d[j] - (s + h[j] * sx) / count);
+        }
     }
 };
 
@@ -343,6 +369,135 @@ struct norm_leaky_input_grad_body {
             const T h = (in[j] - m) * r;
             const T g = leaky_select(h > T(0), d[j], slope);
             out[j] = r * (g - (a + h * b));
+        }
+    }
+};
+
+/// Batch norm (per-channel statistics over the N planes of a channel) with its affine
+/// parameters, followed by LeakyReLU, fused: y = lrelu(gamma[c] x^ + beta[c]) with
+/// x^ = (x - mean[c]) inv_std[c]. Index runs over the planes (N C), each written whole; x^ is
+/// recomputed from x where the backward needs it. gamma nullptr: no affine (1 and 0).
+template <class T>
+struct bn_leaky_forward_body {
+    const T* x;
+    std::size_t channels;
+    std::size_t plane;
+    const T* mean;
+    const T* inv_std;
+    const T* gamma;
+    const T* beta;
+    T slope;
+    T* y;
+
+    XRESTORE_HD void operator()(std::size_t p) const {
+        const std::size_t c = p % channels;
+        const T m = mean[c];
+        const T r = inv_std[c];
+        const T a = gamma != nullptr ? gamma[c] : T(1);
+        const T b = gamma != nullptr ? beta[c] : T(0);
+        const T* in = x + p * plane;
+        T* out = y + p * plane;
+        for (std::size_t j = 0; j < plane; ++j) {
+            const T pre = a * ((in[j] - m) * r) + b;
+            out[j] = leaky_select(pre > T(0), pre, slope);
+        }
+    }
+};
+
+/// The channel sums of the fused backward, with g = dy lrelu'(gamma x^ + beta) (the gradient
+/// at the norm's output): sum_g[c] = sum g (= dL/dbeta) and sum_g_xhat[c] = sum g x^
+/// (= dL/dgamma) over the N planes of channel c, each plane in T in 8 interleaved lanes added in
+/// a fixed order (vectorises). Index runs over the channels.
+template <class T>
+struct bn_leaky_backward_sums_body {
+    const T* x;
+    const T* dy;
+    std::size_t batch;
+    std::size_t channels;
+    std::size_t plane;
+    const T* mean;
+    const T* inv_std;
+    const T* gamma;
+    const T* beta;
+    T slope;
+    T* sum_g;
+    T* sum_g_xhat;
+
+    XRESTORE_HD void operator()(std::size_t c) const {
+        constexpr std::size_t lanes = 8;
+        const T m = mean[c];
+        const T r = inv_std[c];
+        const T a = gamma != nullptr ? gamma[c] : T(1);
+        const T b = gamma != nullptr ? beta[c] : T(0);
+        T total(0);
+        T total_x(0);
+        for (std::size_t n = 0; n < batch; ++n) {
+            const T* in = x + (n * channels + c) * plane;
+            const T* d = dy + (n * channels + c) * plane;
+            T s[lanes] = {};
+            T sx[lanes] = {};
+            std::size_t j = 0;
+            for (; j + lanes <= plane; j += lanes) {
+                for (std::size_t l = 0; l < lanes; ++l) {
+                    const T h = (in[j + l] - m) * r;
+                    const T g = leaky_select(a * h + b > T(0), d[j + l], slope);
+                    s[l] += g;
+                    sx[l] += g * h;
+                }
+            }
+            for (std::size_t l = 0; j < plane; ++j, ++l) {
+                const T h = (in[j] - m) * r;
+                const T g = leaky_select(a * h + b > T(0), d[j], slope);
+                s[l] += g;
+                sx[l] += g * h;
+            }
+            for (std::size_t l = 0; l < lanes; ++l) {
+                total += s[l];
+                total_x += sx[l];
+            }
+        }
+        sum_g[c] = total;
+        sum_g_xhat[c] = total_x;
+    }
+};
+
+/// dx of the fused layer: with batch statistics (sum_g not nullptr)
+/// dx = inv_std gamma (g - (sum_g + x^ sum_g_xhat) / count), count = N H W; with fixed
+/// statistics (eval mode) dx = inv_std gamma g. g = dy lrelu'(gamma x^ + beta). Index runs over
+/// the planes, each written whole.
+template <class T>
+struct bn_leaky_input_grad_body {
+    const T* x;
+    const T* dy;
+    std::size_t channels;
+    std::size_t plane;
+    std::size_t count;
+    const T* mean;
+    const T* inv_std;
+    const T* gamma;
+    const T* beta;
+    T slope;
+    const T* sum_g;
+    const T* sum_g_xhat;
+    T* dx;
+
+    XRESTORE_HD void operator()(std::size_t p) const {
+        const std::size_t c = p % channels;
+        const T m = mean[c];
+        const T r = inv_std[c];
+        const T a = gamma != nullptr ? gamma[c] : T(1);
+        const T b = gamma != nullptr ? beta[c] : T(0);
+        const T scale = r * a;
+        const T k = static_cast<T>(count);
+        const T mg = sum_g != nullptr ? sum_g[c] / k : T(0);
+        const T mgx = sum_g != nullptr ? sum_g_xhat[c] / k : T(0);
+        const T* in = x + p * plane;
+        const T* d = dy + p * plane;
+        T* out = dx + p * plane;
+        for (std::size_t j = 0; j < plane; ++j) {
+            const T h = (in[j] - m) * r;
+            const T g = leaky_select(a * h + b > T(0), d[j], slope);
+            out[j] = scale * (g - (mg + h * mgx));
         }
     }
 };
