@@ -136,7 +136,7 @@ def main():
 
     threads = str(args.threads)
     env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads,
-               MKL_NUM_THREADS=threads, OMP_WAIT_POLICY="passive")
+               MKL_NUM_THREADS=threads)
     common = ["--iters", str(args.iters), "--warmup", str(args.warmup), "--size", str(args.size),
               "--seed", str(args.seed)]
     best = {}

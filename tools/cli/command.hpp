@@ -107,6 +107,7 @@ command degrade_command();
 command adjoint_check_command();
 command metrics_command();
 command restore_command();
+command dip_command();
 command compare_command();
 command denoise_command();
 command convert_command();

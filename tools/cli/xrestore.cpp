@@ -166,7 +166,8 @@ int main(int argc, char** argv) {
     const std::vector<cli::command> commands{
         cli::degrade_command(), cli::adjoint_check_command(), cli::metrics_command(),
         cli::restore_command(), cli::compare_command(),       cli::denoise_command(),
-        cli::convert_command(), cli::study_command(),         cli::train_denoiser_command()};
+        cli::convert_command(), cli::study_command(),         cli::train_denoiser_command(),
+        cli::dip_command()};
     std::vector<CLI::App*> declared;
     for (const cli::command& c : commands) {
         declared.push_back(cli::declare(app, c));

@@ -14,8 +14,11 @@ class study_progress {
 public:
     enum class mode { quiet, bar, lines };
 
-    study_progress(double total_units, mode m)
-        : total_(std::max(total_units, 1.0)), mode_(m), start_(std::chrono::steady_clock::now()) {}
+    study_progress(double total_units, mode m) : study_progress("study", total_units, m) {}
+    /// `command` prefixes the lines of mode::lines ("study", "dip").
+    study_progress(std::string command, double total_units, mode m)
+        : command_(std::move(command)), total_(std::max(total_units, 1.0)), mode_(m),
+          start_(std::chrono::steady_clock::now()) {}
 
     /// Start a step of `units` planned work units (its sub-steps are reported by advance()).
     void begin(std::string label, double units, int steps) {
@@ -38,8 +41,8 @@ public:
     void end(const std::string& summary) {
         done_ = step_start_units_ + step_units_;
         if (mode_ == mode::lines) {
-            std::fprintf(stderr, "study: [%5.1f s] %s: %s\n", seconds(), label_.c_str(),
-                         summary.c_str());
+            std::fprintf(stderr, "%s: [%5.1f s] %s: %s\n", command_.c_str(), seconds(),
+                         label_.c_str(), summary.c_str());
         } else {
             draw();
         }
@@ -82,6 +85,7 @@ private:
         std::fflush(stderr);
     }
 
+    std::string command_;
     double total_;
     mode mode_;
     std::chrono::steady_clock::time_point start_;
