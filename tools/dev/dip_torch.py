@@ -181,12 +181,14 @@ def dip_fit_mask(shape, holdout, seed):
 
 
 def dip_run(net, forward_op, image_hw, y, iterations, lr=0.01, input_scale=0.1,
-            input_noise=1.0 / 30, average=0.99, rollback_db=5.0, holdout=0.0, seed=0):
+            input_noise=1.0 / 30, average=0.99, rollback_db=5.0, holdout=0.0, seed=0,
+            monitor=None):
     """The loop of deep_image_prior (train/deep_image_prior.hpp) in PyTorch, float32, from the
     network's current weights. forward_op: a differentiable function of the 1 x C x H x W image
     (H x W = image_hw) giving y's shape (the operator A). Returns (records, x, x_avg): one
     record per iteration (loss, fit_psnr, heldout, rolled_back) and the last output and the
-    running average, C x H x W."""
+    running average, C x H x W. monitor(iteration, x, x_avg), if given, sees every iteration
+    (1-based) after the running average is updated."""
     h, w = image_hw
     z = dip_input(net.down[0].conv0.in_channels, h, w, input_scale, seed)
     fit_mask = dip_fit_mask(tuple(y.shape), holdout, seed)
@@ -213,6 +215,8 @@ def dip_run(net, forward_op, image_hw, y, iterations, lr=0.01, input_scale=0.1,
                "heldout": held2 / held if holdout > 0 else math.nan, "rolled_back": False}
         x = f.detach()[0].clone()
         x_avg = x.clone() if t == 0 else average * x_avg + (1 - average) * x
+        if monitor is not None:
+            monitor(t + 1, x, x_avg)
         if rec["fit_psnr"] < accepted_psnr - rollback_db:
             with torch.no_grad():
                 for p, a in zip(net.parameters(), accepted):

@@ -24,6 +24,7 @@
 #include <xrestore/denoisers/unet_denoiser.hpp>
 #include <xrestore/io/atomic_file.hpp>
 #include <xrestore/io/image.hpp>
+#include <xrestore/io/weights.hpp>
 #include <xrestore/metrics/psnr.hpp>
 #include <xrestore/metrics/ssim.hpp>
 #include <xrestore/nn/unet.hpp>
@@ -48,6 +49,7 @@
 #include <iomanip>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <unistd.h>
@@ -71,6 +73,7 @@ struct dip_settings {
     std::string text_path;
     std::string weights_path;
     std::string call;
+    std::string init_weights; ///< start every task's network from these (empty: from --seed)
     std::string out_dir = "out/dip";
     std::string tasks = "denoise,inpaint50,inpaint98,text,sr4,sr8";
     std::string net = "standard";
@@ -278,8 +281,8 @@ dip_task make_task(const std::string& id, const image& truth, const image& text,
 class dip_runner {
 public:
     dip_runner(const dip_settings& s, const image& truth, const cli_denoiser& d,
-               study_progress& progress)
-        : s_(s), truth_(truth), d_(d), progress_(progress) {}
+               study_progress& progress, const state_dict* initial)
+        : s_(s), truth_(truth), d_(d), progress_(progress), initial_(initial) {}
 
     void run(dip_task& t) {
         std::visit([&](const auto& A) { run_with(A, t); }, t.op);
@@ -300,8 +303,12 @@ private:
         const int steps = static_cast<int>((s_.iters + s_.eval_every - 1) / s_.eval_every);
         progress_.begin(t.id + ": Deep Image Prior", static_cast<double>(s_.iters), steps);
         const auto t0 = std::chrono::steady_clock::now();
+        train::skip_net<float> net(o.net, o.seed);
+        if (initial_ != nullptr) {
+            train::load_state_dict(net.parameters(), *initial_);
+        }
         const train::dip_result r =
-            train::deep_image_prior(A, t.y, o, [&](const train::dip_step& step) {
+            train::deep_image_prior(A, t.y, o, net, [&](const train::dip_step& step) {
                 const std::size_t it = step.record.iteration;
                 if (it % s_.eval_every == 0 || it == s_.iters || it == 1) {
                     const double p = psnr(truth_, xt::eval(xt::clip(step.x, 0.0F, 1.0F)));
@@ -375,6 +382,7 @@ private:
     const image& truth_;
     const cli_denoiser& d_;
     study_progress& progress_;
+    const state_dict* initial_; ///< --init-weights, or nullptr
 };
 
 nlohmann::json to_json(const quality& q) {
@@ -563,6 +571,7 @@ int run_dip(const dip_settings& s) {
         .input("--image", s.image_path)
         .input("--text-image", s.text_path)
         .input("--weights", s.weights_path)
+        .input("--init-weights", s.init_weights)
         .report_folder("--out", s.out_dir, "report.md")
         .check();
     memory_plan memory("dip", s.max_memory);
@@ -588,6 +597,21 @@ int run_dip(const dip_settings& s) {
     const cli_denoiser d = load_unet(s.weights_path, s.call, shape, "--call");
     memory.add("the U-Net's activations", d.working_bytes(shape));
     memory.check();
+    // initial weights (for a run side by side with the PyTorch twin): checked on a network of
+    // the chosen shape before anything runs
+    std::optional<state_dict> initial;
+    if (!s.init_weights.empty()) {
+        initial = during("reading --init-weights '" + s.init_weights + "'",
+                         [&] { return load_weights(s.init_weights); });
+        train::skip_net<float> probe(
+            s.net == "wide" ? train::skip_net_options::wide() : train::skip_net_options{}, s.seed);
+        try {
+            train::load_state_dict(probe.parameters(), *initial);
+        } catch (const error& e) {
+            throw value_error("dip: --init-weights '" + s.init_weights +
+                              "' does not fit the --net " + s.net + " network: " + e.what());
+        }
+    }
 
     std::vector<dip_task> tasks;
     for (const std::string& id : ids) {
@@ -599,7 +623,7 @@ int run_dip(const dip_settings& s) {
                             terminal    ? study_progress::mode::bar
                             : s.verbose ? study_progress::mode::lines
                                         : study_progress::mode::quiet);
-    dip_runner runner(s, truth, d, progress);
+    dip_runner runner(s, truth, d, progress, initial ? &*initial : nullptr);
     for (dip_task& t : tasks) {
         runner.run(t);
     }
@@ -663,6 +687,9 @@ command dip_command() {
     c.add("--weights", s->weights_path, "U-Net weights for the PnP-ADMM comparison").show_default();
     c.add("--call", s->call, "the U-Net's call convention, for weights that declare none")
         .one_of({"raw", "normalised", "normalized", "residual"});
+    c.add("--init-weights", s->init_weights,
+          "start every task's network from these weights (.safetensors or .pth with the "
+          "skip network's names, e.g. the PyTorch twin's) instead of from --seed");
     c.add("--pnp-iters", s->pnp_iters, "PnP-ADMM iterations").show_default();
     c.add("--tv-iters", s->tv_iters, "TV iterations (per weight tried)").show_default();
     c.add("--verbose", s->verbose, "report each step on stderr even when not a terminal");
