@@ -301,7 +301,7 @@ private:
         o.holdout = s_.holdout;
         o.variance_window = s_.window;
         const int steps = static_cast<int>((s_.iters + s_.eval_every - 1) / s_.eval_every);
-        progress_.begin(t.id + ": Deep Image Prior", static_cast<double>(s_.iters), steps);
+        progress_.begin(t.id + ": DIP", static_cast<double>(s_.iters), steps);
         const auto t0 = std::chrono::steady_clock::now();
         train::skip_net<float> net(o.net, o.seed);
         if (initial_ != nullptr) {
@@ -323,6 +323,9 @@ private:
                         t.best_psnr = p;
                         t.best_iteration = it;
                     }
+                    char shown[64];
+                    std::snprintf(shown, sizeof shown, "PSNR %.2f dB, avg %.2f", p, pa);
+                    progress_.detail(shown);
                     progress_.advance(static_cast<int>(it / s_.eval_every));
                 }
                 return true;

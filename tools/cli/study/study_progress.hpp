@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 namespace xrestore::cli {
 
@@ -23,6 +24,7 @@ public:
     /// Start a step of `units` planned work units (its sub-steps are reported by advance()).
     void begin(std::string label, double units, int steps) {
         label_ = std::move(label);
+        detail_.clear();
         step_units_ = units;
         step_total_ = std::max(steps, 1);
         step_done_ = 0;
@@ -34,6 +36,12 @@ public:
     void advance(int k) {
         step_done_ = std::min(k, step_total_);
         done_ = step_start_units_ + step_units_ * step_done_ / step_total_;
+        draw();
+    }
+
+    /// A short text shown after the step's label until the next begin() ("PSNR 27.31 dB").
+    void detail(std::string text) {
+        detail_ = std::move(text);
         draw();
     }
 
@@ -50,7 +58,7 @@ public:
 
     void finish() const {
         if (mode_ == mode::bar) {
-            std::fprintf(stderr, "\r%*s\r", 100, "");
+            std::fprintf(stderr, "\r%*s\r", 130, "");
             std::fflush(stderr);
         }
     }
@@ -79,9 +87,10 @@ private:
         if (done_ > 0.0 && elapsed > 1.0) {
             eta = clock(elapsed / done_ * (total_ - done_));
         }
-        std::fprintf(stderr, "\r[%.*s%*s] %3.0f%% %-34.34s %d/%d  ETA %s   ", filled,
-                     "========================", width - filled, "", 100.0 * fraction,
-                     label_.c_str(), step_done_, step_total_, eta.c_str());
+        const std::string text = detail_.empty() ? label_ : label_ + ", " + detail_;
+        std::fprintf(stderr, "\r[%.*s%*s] %3.0f%% %-52.52s %d/%d  ETA %s   ", filled,
+                     "========================", width - filled, "", 100.0 * fraction, text.c_str(),
+                     step_done_, step_total_, eta.c_str());
         std::fflush(stderr);
     }
 
@@ -90,6 +99,7 @@ private:
     mode mode_;
     std::chrono::steady_clock::time_point start_;
     std::string label_;
+    std::string detail_;
     double done_ = 0.0;
     double step_units_ = 0.0;
     double step_start_units_ = 0.0;
