@@ -15,6 +15,8 @@
 // peak_rss_mb is VmHWM of this process, rss_before_mb VmRSS once the image and network exist.
 // Like the CLI, it keeps freed memory in the heap (core/heap_reuse.hpp).
 
+#include "bench_support.hpp"
+
 #include <xrestore/core/heap_reuse.hpp>
 #include <xrestore/operators/combinators.hpp>
 #include <xrestore/train/deep_image_prior.hpp>
@@ -30,29 +32,8 @@
 #include <omp.h>
 #endif
 
-namespace {
-
-double status_mb(const std::string& field) {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind(field + ":", 0) == 0) {
-            return std::strtod(line.c_str() + field.size() + 1, nullptr) / 1024.0;
-        }
-    }
-    return -1.0;
-}
-
-std::size_t option(int argc, char** argv, const std::string& name, std::size_t fallback) {
-    for (int i = 1; i + 1 < argc; ++i) {
-        if (argv[i] == name) {
-            return std::strtoull(argv[i + 1], nullptr, 10);
-        }
-    }
-    return fallback;
-}
-
-} // namespace
+using xrestore::bench::option;
+using xrestore::bench::status_mb;
 
 int main(int argc, char** argv) {
     using namespace xrestore;

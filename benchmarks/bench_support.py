@@ -42,3 +42,33 @@ def machine():
         except OSError:
             pass
     return model, cores or os.cpu_count()
+
+
+def parse_fields(text, tag):
+    """The key=value fields of the line of `text` that starts with `tag` (None if absent)."""
+    for line in text.splitlines():
+        words = line.split()
+        if words and words[0] == tag:
+            return dict(word.split("=", 1) for word in words[1:])
+    return None
+
+
+def run_fields(command, env, tag, script):
+    """Run `command` and return the fields of its `tag` line; exits naming `script` with the
+    command's output when it fails or prints no such line."""
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    fields = parse_fields(result.stdout, tag)
+    if result.returncode != 0 or fields is None:
+        sys.exit(f"{script}: {' '.join(command)} failed (exit {result.returncode}):\n"
+                 f"{result.stdout}{result.stderr}")
+    return fields
+
+
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+def torch_source(python):
+    """Where an interpreter's torch comes from, for the tables."""
+    if os.path.abspath(python) == DEBIAN_PYTHON:  # (a venv's python links there)
+        return "Debian's python3-torch"
+    return "PyPI, in a virtual environment" if "bin/python" in python else python

@@ -31,7 +31,7 @@ sys.path.insert(0, HERE)
 import bench_support  # noqa: E402
 
 TAG = "dip_pytorch"
-DEBIAN_PYTHON = "/usr/bin/python3"
+DEBIAN_PYTHON = bench_support.DEBIAN_PYTHON
 
 
 def status_mb(field):
@@ -79,29 +79,6 @@ def child(args):
     print(TAG + " " + " ".join(f"{k}={v}" for k, v in fields.items()), flush=True)
 
 
-def parse(text, tag):
-    for line in text.splitlines():
-        words = line.split()
-        if words and words[0] == tag:
-            return dict(word.split("=", 1) for word in words[1:])
-    return None
-
-
-def run(command, env, tag):
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    fields = parse(result.stdout, tag)
-    if result.returncode != 0 or fields is None:
-        sys.exit(f"compare_dip_pytorch: {' '.join(command)} failed (exit "
-                 f"{result.returncode}):\n{result.stdout}{result.stderr}")
-    return fields
-
-
-def source(python):
-    if os.path.abspath(python) == DEBIAN_PYTHON:
-        return "Debian's python3-torch"
-    return "PyPI, in a virtual environment" if "bin/python" in python else python
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bench", default=os.path.join(ROOT, "build", "benchmarks", "bench_dip"))
@@ -146,12 +123,13 @@ def main():
             best[key] = fields
 
     for r in range(args.rounds):
-        keep("xrestore", run([args.bench] + common + ["--wide", str(int(args.wide))], env,
-                             "dip_native"))
+        keep("xrestore", bench_support.run_fields(
+            [args.bench] + common + ["--wide", str(int(args.wide))], env, "dip_native",
+            "compare_dip_pytorch"))
         for p in pythons:
             command = [p, os.path.abspath(__file__), "--child", "--threads", threads] + common
             command += ["--wide"] if args.wide else []
-            keep(p, run(command, env, TAG))
+            keep(p, bench_support.run_fields(command, env, TAG, "compare_dip_pytorch"))
         print(f"round {r + 1}/{args.rounds}: " + ", ".join(
             f"{k}: {float(v['mean_ms']):.0f} ms" for k, v in best.items()), file=sys.stderr)
 
@@ -176,7 +154,8 @@ def main():
         f = best[p]
         ratio = float(native["mean_ms"]) / float(f["mean_ms"])
         lines.append(
-            f"| PyTorch {f['torch']} ({source(p)}) | {float(f['mean_ms']):.0f} | "
+            f"| PyTorch {f['torch']} ({bench_support.torch_source(p)}) | "
+            f"{float(f['mean_ms']):.0f} | "
             f"{1e3 / float(f['mean_ms']):.2f} | {ratio:.2f} | {float(f['peak_rss_mb']):.0f} "
             f"({float(f['increment_mb']):.0f}) |")
     table = "\n".join(lines)

@@ -34,30 +34,6 @@ import bench_support  # noqa: E402
 import train_step_pytorch  # noqa: E402
 
 
-def source(python):
-    """Where an interpreter's torch comes from, for the table."""
-    if os.path.abspath(python) == train_step_pytorch.DEBIAN_PYTHON:  # (a venv's python links there)
-        return "Debian's python3-torch"
-    return "PyPI, in a virtual environment" if "bin/python" in python else python
-
-
-def parse(text, tag):
-    for line in text.splitlines():
-        words = line.split()
-        if words and words[0] == tag:
-            return dict(word.split("=", 1) for word in words[1:])
-    return None
-
-
-def run(command, env, tag):
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    fields = parse(result.stdout, tag)
-    if result.returncode != 0 or fields is None:
-        sys.exit(f"compare_train_pytorch: {' '.join(command)} failed (exit "
-                 f"{result.returncode}):\n{result.stdout}{result.stderr}")
-    return fields
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bench", default=os.path.join(HERE, "..", "build", "benchmarks",
@@ -93,11 +69,13 @@ def main():
             best[key] = fields
 
     for r in range(args.rounds):
-        keep("xrestore", run([args.bench] + common, env, "train_step_native"))
+        keep("xrestore", bench_support.run_fields([args.bench] + common, env, "train_step_native",
+                                                 "compare_train_pytorch"))
         for p in pythons:
             command = [sys.executable, train_step_pytorch.__file__, "--python", p,
                        "--threads", threads] + common
-            fields = run(command, env, train_step_pytorch.TAG)
+            fields = bench_support.run_fields(command, env, train_step_pytorch.TAG,
+                                              "compare_train_pytorch")
             keep(p, fields)
         print(f"round {r + 1}/{args.rounds}: " + ", ".join(
             f"{k}: {float(v['median_ms']):.0f} ms" for k, v in best.items()), file=sys.stderr)
@@ -120,7 +98,8 @@ def main():
         f = best[p]
         ratio = float(native["median_ms"]) / float(f["median_ms"])
         lines.append(
-            f"| PyTorch {f['torch']} ({source(p)}) | {float(f['median_ms']):.0f} | {ratio:.2f} | "
+            f"| PyTorch {f['torch']} ({bench_support.torch_source(p)}) | "
+            f"{float(f['median_ms']):.0f} | {ratio:.2f} | "
             f"{float(f['peak_rss_mb']):.0f} ({float(f['increment_mb']):.0f}) |")
     table = "\n".join(lines)
     print(table)

@@ -38,6 +38,46 @@ struct batch_norm_options {
     bool affine = true;    ///< whether a weight and bias per channel follow the normalisation
 };
 
+namespace detail {
+
+/// The statistics batch norm normalises with, per channel: in training mode the batch's mean and
+/// 1 / sqrt(biased variance + eps) (the running averages updated with the unbiased variance,
+/// num_batches_tracked incremented; at least 2 values per channel), in eval mode the running
+/// ones. Shared by batch_norm and batch_norm_leaky_relu.
+template <class T>
+void batch_norm_statistics(const tensor4<T>& x, const kernels::norm_groups& groups,
+                           const batch_norm_options& o, bool training, buffer<T>& running_mean,
+                           buffer<T>& running_var, buffer<T>& num_batches_tracked,
+                           xt::xtensor<T, 1>& mean, xt::xtensor<T, 1>& inv_std, const char* where) {
+    const std::size_t c = groups.channels;
+    mean = xt::xtensor<T, 1>::from_shape({c});
+    inv_std = xt::xtensor<T, 1>::from_shape({c});
+    if (!training) {
+        cpu_backend::for_each_index(c, kernels::running_statistics_body<T>{
+                                           running_mean.value.data(), running_var.value.data(),
+                                           o.eps, mean.data(), inv_std.data()});
+        return;
+    }
+    if (groups.count() < 2) {
+        throw shape_error(xrestore::detail::describe(
+            where, "values per channel in training mode (N H W)", "more than 1", groups.count()));
+    }
+    xt::xtensor<T, 1> variance = xt::xtensor<T, 1>::from_shape({c});
+    cpu_backend::for_each_index(c,
+                                kernels::norm_statistics_body<T>{x.data(), groups, o.eps,
+                                                                 mean.data(), variance.data(),
+                                                                 inv_std.data()},
+                                2 * groups.count());
+    // running = (1 - momentum) running + momentum (mean, unbiased variance)
+    cpu_backend::for_each_index(c, kernels::running_stats_update_body<T>{
+                                       mean.data(), variance.data(),
+                                       static_cast<double>(groups.count()), o.momentum,
+                                       running_mean.value.data(), running_var.value.data()});
+    num_batches_tracked.value() += T(1);
+}
+
+} // namespace detail
+
 /// Batch normalisation layer with explicit forward and backward, training and eval modes.
 template <class T>
 class batch_norm {
@@ -78,33 +118,9 @@ public:
         check_parameters(where);
         detail::require_input_channels(x, channels_, where);
         groups_ = kernels::norm_groups{x.shape(0), channels_, x.shape(2) * x.shape(3), true};
-        mean_ = xt::xtensor<T, 1>::from_shape({channels_});
-        inv_std_ = xt::xtensor<T, 1>::from_shape({channels_});
         statistics_from_batch_ = training_;
-        if (training_) {
-            if (groups_.count() < 2) {
-                throw shape_error(
-                    xrestore::detail::describe(where, "values per channel in training mode (N H W)",
-                                               "more than 1", groups_.count()));
-            }
-            xt::xtensor<T, 1> variance = xt::xtensor<T, 1>::from_shape({channels_});
-            cpu_backend::for_each_index(
-                channels_,
-                kernels::norm_statistics_body<T>{x.data(), groups_, o_.eps, mean_.data(),
-                                                 variance.data(), inv_std_.data()},
-                2 * groups_.count());
-            // running = (1 - momentum) running + momentum (mean, unbiased variance)
-            cpu_backend::for_each_index(
-                channels_, kernels::running_stats_update_body<T>{
-                               mean_.data(), variance.data(), static_cast<double>(groups_.count()),
-                               o_.momentum, running_mean.value.data(), running_var.value.data()});
-            num_batches_tracked.value() += T(1);
-        } else {
-            cpu_backend::for_each_index(
-                channels_, kernels::running_statistics_body<T>{running_mean.value.data(),
-                                                               running_var.value.data(), o_.eps,
-                                                               mean_.data(), inv_std_.data()});
-        }
+        detail::batch_norm_statistics<T>(x, groups_, o_, training_, running_mean, running_var,
+                                         num_batches_tracked, mean_, inv_std_, where);
         tensor4<T> y = detail::normalise_forward<T>(x, groups_, mean_.data(), inv_std_.data(),
                                                     gamma(), beta(), xhat_);
         forward_done_ = true;

@@ -70,32 +70,9 @@ public:
         x_ = std::move(x);
         const std::size_t c = channels();
         const kernels::norm_groups groups{x_.shape(0), c, x_.shape(2) * x_.shape(3), true};
-        mean_ = xt::xtensor<T, 1>::from_shape({c});
-        inv_std_ = xt::xtensor<T, 1>::from_shape({c});
         statistics_from_batch_ = training_;
-        const batch_norm_options& o = o_;
-        if (training_) {
-            if (groups.count() < 2) {
-                throw shape_error(
-                    xrestore::detail::describe(where, "values per channel in training mode (N H W)",
-                                               "more than 1", groups.count()));
-            }
-            xt::xtensor<T, 1> variance = xt::xtensor<T, 1>::from_shape({c});
-            cpu_backend::for_each_index(
-                c,
-                kernels::norm_statistics_body<T>{x_.data(), groups, o.eps, mean_.data(),
-                                                 variance.data(), inv_std_.data()},
-                2 * groups.count());
-            cpu_backend::for_each_index(
-                c, kernels::running_stats_update_body<T>{
-                       mean_.data(), variance.data(), static_cast<double>(groups.count()),
-                       o.momentum, running_mean.value.data(), running_var.value.data()});
-            num_batches_tracked.value() += T(1);
-        } else {
-            cpu_backend::for_each_index(c, kernels::running_statistics_body<T>{
-                                               running_mean.value.data(), running_var.value.data(),
-                                               o.eps, mean_.data(), inv_std_.data()});
-        }
+        detail::batch_norm_statistics<T>(x_, groups, o_, training_, running_mean, running_var,
+                                         num_batches_tracked, mean_, inv_std_, where);
         tensor4<T> y = tensor4<T>::from_shape(x_.shape());
         const std::size_t plane = groups.plane;
         cpu_backend::for_each_index(

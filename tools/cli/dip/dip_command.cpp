@@ -593,9 +593,10 @@ int run_dip(const dip_settings& s) {
         centre_crop(as_rgb(source, "--image", s.image_path), s.size, "--image", s.image_path);
     image text;
     if (std::find(ids.begin(), ids.end(), "text") != ids.end()) {
-        text = during("reading --text-image '" + s.text_path + "'",
-                      [&] { return read_image(s.text_path); });
-        check_finite(text, "dip", "--text-image");
+        const image text_source = during("reading --text-image '" + s.text_path + "'",
+                                         [&] { return read_image(s.text_path); });
+        check_finite(text_source, "dip", "--text-image");
+        text = as_rgb(text_source, "--text-image", s.text_path); // gray copied, alpha dropped
     }
     const cli_denoiser d = load_unet(s.weights_path, s.call, shape, "--call");
     memory.add("the U-Net's activations", d.working_bytes(shape));
