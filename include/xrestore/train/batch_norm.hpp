@@ -40,6 +40,25 @@ struct batch_norm_options {
 
 namespace detail {
 
+/// The shapes batch norm's parameters (when affine) and running statistics must have: one value
+/// per channel. Shared by batch_norm and batch_norm_leaky_relu.
+template <class T>
+void check_batch_norm_state(bool affine, std::size_t channels, const parameter<T>& weight,
+                            const parameter<T>& bias, const buffer<T>& running_mean,
+                            const buffer<T>& running_var, const char* where) {
+    if (affine) {
+        require_parameter_shape(weight, {channels}, where);
+        require_parameter_shape(bias, {channels}, where);
+    }
+    for (const buffer<T>* b : {&running_mean, &running_var}) {
+        if (b->value.dimension() != 1 || b->value.size() != channels) {
+            throw shape_error(xrestore::detail::describe(where, b->name,
+                                                         "of shape " + std::to_string(channels),
+                                                         shape_text(b->value.shape())));
+        }
+    }
+}
+
 /// The statistics batch norm normalises with, per channel: in training mode the batch's mean and
 /// 1 / sqrt(biased variance + eps) (the running averages updated with the unbiased variance,
 /// num_batches_tracked incremented; at least 2 values per channel), in eval mode the running
@@ -170,19 +189,8 @@ private:
     const T* beta() const { return o_.affine ? bias.value.data() : nullptr; }
 
     void check_parameters(const char* where) const {
-        if (o_.affine) {
-            detail::require_parameter_shape(weight, {channels_}, where);
-            detail::require_parameter_shape(bias, {channels_}, where);
-        }
-        const auto check_buffer = [&](const buffer<T>& b) {
-            if (b.value.dimension() != 1 || b.value.size() != channels_) {
-                throw shape_error(xrestore::detail::describe(
-                    where, b.name, "of shape " + std::to_string(channels_),
-                    detail::shape_text(b.value.shape())));
-            }
-        };
-        check_buffer(running_mean);
-        check_buffer(running_var);
+        detail::check_batch_norm_state(o_.affine, channels_, weight, bias, running_mean,
+                                       running_var, where);
     }
 };
 

@@ -149,18 +149,8 @@ private:
     const T* beta() const { return o_.affine ? bias.value.data() : nullptr; }
 
     void check_parameters(const char* where) const {
-        const std::size_t c = channels();
-        if (o_.affine) {
-            detail::require_parameter_shape(weight, {c}, where);
-            detail::require_parameter_shape(bias, {c}, where);
-        }
-        for (const buffer<T>* b : {&running_mean, &running_var}) {
-            if (b->value.dimension() != 1 || b->value.size() != c) {
-                throw shape_error(xrestore::detail::describe(where, b->name,
-                                                             "of shape " + std::to_string(c),
-                                                             detail::shape_text(b->value.shape())));
-            }
-        }
+        detail::check_batch_norm_state(o_.affine, channels_, weight, bias, running_mean,
+                                       running_var, where);
     }
 };
 
