@@ -6,10 +6,11 @@
 Every task of results.json must have its table row in report.md, and every number printed in
 that row (PSNR / SSIM, the stopping rules' iterations, the best iteration) must equal the JSON
 value rounded as printed; every image the report names must exist; curves.csv must have a row
-per sampled iteration of each task, and its best PSNR must be the JSON's "dip_best". Exits 1
+per sampled iteration of each task, and its best PSNR must be the JSON's "dip_best"; each task's
+<task>_measurement.npy must be a float32 (3, h, w) array of the size its header declares. Exits 1
 with the first difference, else prints "check_dip_report: OK ...". --same-as also checks that
-every task of OUT_DIR has exactly the same numbers (all but run times) in OTHER_DIR, a run with
-the same settings (it may have more tasks). Needs only the standard library.
+every task of OUT_DIR has exactly the same numbers (all but run times) and the same measurement
+file, byte for byte, in OTHER_DIR, a run with the same settings (it may have more tasks). Needs only the standard library.
 """
 
 import csv
@@ -39,6 +40,26 @@ def without_times(value):
     if isinstance(value, dict):
         return {k: without_times(v) for k, v in value.items() if "seconds" not in k}
     return value
+
+
+def check_measurement(path, task_id):
+    """The .npy header declares little-endian float32, C order, three channels; the file holds
+    exactly that many values."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        fail(f"{task_id}: cannot read its measurement: {e}")
+    if data[:6] != b"\x93NUMPY" or len(data) < 10:
+        fail(f"{path} is not a .npy file")
+    header_length = int.from_bytes(data[8:10], "little")
+    header = data[10:10 + header_length].decode("latin1")
+    match = re.search(r"'shape': \((\d+), (\d+), (\d+)\)", header)
+    if "'descr': '<f4'" not in header or "'fortran_order': False" not in header or not match:
+        fail(f"{path}: header {header.strip()!r} is not a C-order float32 (c, h, w) array")
+    c, h, w = (int(g) for g in match.groups())
+    if c != 3 or len(data) != 10 + header_length + 4 * c * h * w:
+        fail(f"{path}: shape ({c}, {h}, {w}) and {len(data)} bytes do not match")
 
 
 def main():
@@ -93,6 +114,7 @@ def main():
             if row["task"] not in best or p > best[row["task"]][0]:
                 best[row["task"]] = (p, int(float(row["iteration"])))
     for task_id, t in results["tasks"].items():
+        check_measurement(os.path.join(folder, f"{task_id}_measurement.npy"), task_id)
         if task_id not in best:
             fail(f"curves.csv has no rows for {task_id}")
         p, it = best[task_id]
@@ -110,6 +132,11 @@ def main():
                 fail(f"task {task_id} is not in {other}")
             if without_times(t) != without_times(reference["tasks"][task_id]):
                 fail(f"task {task_id}: the two runs differ")
+            name = f"{task_id}_measurement.npy"
+            with open(os.path.join(folder, name), "rb") as a, \
+                    open(os.path.join(other, name), "rb") as b:
+                if a.read() != b.read():
+                    fail(f"task {task_id}: the two runs measured different data ({name})")
         print(f"check_dip_report: the two runs agree on every number of "
               f"{len(results['tasks'])} tasks")
     print(f"check_dip_report: OK: {len(results['tasks'])} tasks, {numbers} numbers checked "

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """Deep Image Prior natively and in PyTorch, side by side on one whole run: the PSNR curves.
 
-    /usr/bin/python3 tools/dev/dip_twin_curves.py --out DIR [--size 128] [--iters 2000]
-        [--every 100] [--seed 0] [--xrestore build/bin/xrestore]
+    /usr/bin/python3 tools/dev/dip_twin_curves.py --out DIR [--task inpaint50|denoise]
+        [--size 128] [--iters 2000] [--every 100] [--seed 0] [--xrestore build/bin/xrestore]
 
-The task is `xrestore dip`'s inpaint50 (the centre crop of the bundled butterfly, half of the
-pixels missing under a mask shared by the channels, drawn from the counter generator both sides
-share), with 5 % of the measurements held out as in the CLI's default. The PyTorch twin
+The task is one of `xrestore dip`'s on the centre crop of the bundled butterfly: inpaint50 (half
+of the pixels missing under a mask shared by the channels, drawn from the counter generator both
+sides share) or denoise (Gaussian noise of sigma 25/255; the twin reads the noisy image the
+native run drew from its <task>_measurement.npy), with 5 % of the measurements held out as in
+the CLI's default. The PyTorch twin
 (tools/dev/dip_torch.py: SkipNet and dip_run) starts from torch's initialisation with --seed;
 those weights are written to DIR/initial.safetensors and given to `xrestore dip
 --init-weights`, so both runs start equal and see the same z, input noise and masks. Both
@@ -42,6 +44,7 @@ def psnr(truth, x):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True)
+    parser.add_argument("--task", choices=["inpaint50", "denoise"], default="inpaint50")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--iters", type=int, default=2000)
     parser.add_argument("--every", type=int, default=100)
@@ -53,9 +56,6 @@ def main():
     torch.set_num_threads(args.threads)
     n = args.size
     truth = photo_crop(n)
-    u = dip_torch.counter_uniform(args.seed + 2, 7, n * n)
-    keep = torch.from_numpy((u >= 0.5).astype(np.float32).reshape(1, n, n)).expand(3, n, n)
-    y = keep * truth
     torch.manual_seed(args.seed)
     net = dip_torch.SkipNet(32, 3).float().train()
     initial = os.path.join(args.out, "initial.safetensors")
@@ -65,11 +65,23 @@ def main():
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     start = time.time()
     native_dir = os.path.join(args.out, "native")
-    subprocess.run([args.xrestore, "dip", "--tasks", "inpaint50", "--size", str(n), "--iters",
+    subprocess.run([args.xrestore, "dip", "--tasks", args.task, "--size", str(n), "--iters",
                     str(args.iters), "--eval-every", str(args.every), "--seed", str(args.seed),
                     "--init-weights", initial, "--pnp-iters", "1", "--tv-iters", "1",
                     "--out", native_dir], check=True, env=env)
     native_seconds = time.time() - start
+    y = torch.from_numpy(np.load(os.path.join(native_dir, f"{args.task}_measurement.npy")))
+    if args.task == "inpaint50":
+        u = dip_torch.counter_uniform(args.seed + 2, 7, n * n)
+        keep = torch.from_numpy((u >= 0.5).astype(np.float32).reshape(1, n, n)).expand(3, n, n)
+        if not torch.equal(keep * truth, y):
+            sys.exit("dip_twin_curves: the native measurement is not the mask the twin draws")
+
+        def forward(f):
+            return keep * f[0]
+    else:
+        def forward(f):
+            return f[0]
     native = {}
     with open(os.path.join(native_dir, "curves.csv"), encoding="utf-8") as f:
         next(f)
@@ -84,7 +96,7 @@ def main():
             twin[it] = (psnr(truth, x), psnr(truth, x_avg))
 
     start = time.time()
-    dip_torch.dip_run(net, lambda f: keep * f[0], (n, n), y, args.iters, holdout=0.05,
+    dip_torch.dip_run(net, forward, (n, n), y, args.iters, holdout=0.05,
                       seed=args.seed, monitor=monitor)
     twin_seconds = time.time() - start
     rows = []
@@ -97,7 +109,7 @@ def main():
                      "twin_average": b[1]})
         print(f"{it:6d}  output {a[0]:6.2f} / {b[0]:6.2f} dB   average {a[1]:6.2f} / "
               f"{b[1]:6.2f} dB")
-    summary = {"size": n, "iterations": args.iters, "seed": args.seed, "rows": rows,
+    summary = {"task": args.task, "size": n, "iterations": args.iters, "seed": args.seed, "rows": rows,
                "max_abs_difference_output_db": worst, "max_abs_difference_average_db": worst_avg,
                "native_seconds": native_seconds, "twin_seconds": twin_seconds,
                "torch": torch.__version__}

@@ -9,7 +9,8 @@
 //   text       the pixels under the text of a text image missing (data/images/text_clean_opencv)
 //   sr4, sr8   4x and 8x downsampling with the anti-alias blur       (super-resolution)
 // Every input is checked before the first long computation; the outputs (report.md,
-// results.json, curves.csv, images, panels and plots) go into --out, replaced as a whole.
+// results.json, curves.csv, images, panels, plots and each task's measurement y as float32
+// <task>_measurement.npy) go into --out, replaced as a whole.
 
 #include "bundled_files.hpp"
 #include "command.hpp"
@@ -24,6 +25,7 @@
 #include <xrestore/denoisers/unet_denoiser.hpp>
 #include <xrestore/io/atomic_file.hpp>
 #include <xrestore/io/image.hpp>
+#include <xrestore/io/npy.hpp>
 #include <xrestore/io/weights.hpp>
 #include <xrestore/metrics/psnr.hpp>
 #include <xrestore/metrics/ssim.hpp>
@@ -466,6 +468,7 @@ void write_report(const std::vector<dip_task>& tasks, const image& truth, const 
         write_png(at(t.id + "_dip.png"), t.x_avg);
         write_png(at(t.id + "_pnp_admm.png"), t.x_pnp);
         write_png(at(t.id + "_tv.png"), t.x_tv);
+        write_npy(at(t.id + "_measurement.npy"), t.y); // exactly what the solvers saw
         std::vector<report::panel_item> panel{
             {"ground truth", truth},
             {"input\n" + fixed(t.input.psnr, 2) + " dB", xt::clip(t.shown_input, 0.0F, 1.0F)},
