@@ -6,7 +6,8 @@
 Every task of results.json must have its table row in report.md, and every number printed in
 that row (PSNR / SSIM, the stopping rules' iterations, the best iteration) must equal the JSON
 value rounded as printed; every image the report names must exist; curves.csv must have a row
-per sampled iteration of each task, and its best PSNR must be the JSON's "dip_best"; each task's
+per sampled iteration of each task, its best PSNR must be the JSON's "dip_best", its SSIMs lie in
+[-1, 1] and its row at the last iteration hold the JSON's "dip_last" and "dip_average"; each task's
 <task>_measurement.npy must be a float32 (3, h, w) array of the size its header declares. Exits 1
 with the first difference, else prints "check_dip_report: OK ...". --same-as also checks that
 every task of OUT_DIR has exactly the same numbers (all but run times) and the same measurement
@@ -110,9 +111,24 @@ def main():
     with open(os.path.join(folder, "curves.csv"), encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             curve_rows += 1
+            task_id = row["task"]
             p = float(row["psnr"])
-            if row["task"] not in best or p > best[row["task"]][0]:
-                best[row["task"]] = (p, int(float(row["iteration"])))
+            if task_id not in best or p > best[task_id][0]:
+                best[task_id] = (p, int(float(row["iteration"])))
+            for column in ("ssim", "ssim_average"):
+                if not -1.0 <= float(row[column]) <= 1.0:
+                    fail(f"{task_id}: curves.csv has {column} {row[column]} outside [-1, 1]")
+            t = results["tasks"].get(task_id)
+            if t is not None and int(float(row["iteration"])) == results["iterations"]:
+                # the last row is the returned output and its average
+                for column, key, value in (("psnr", "dip_last", "psnr"),
+                                           ("ssim", "dip_last", "ssim"),
+                                           ("psnr_average", "dip_average", "psnr"),
+                                           ("ssim_average", "dip_average", "ssim")):
+                    got, want = float(row[column]), t[key][value]
+                    if abs(got - want) > 1e-9 * max(1.0, abs(want)):
+                        fail(f"{task_id}: curves.csv's last {column} {got} is not "
+                             f"results.json's {key} {value} {want}")
     for task_id, t in results["tasks"].items():
         check_measurement(os.path.join(folder, f"{task_id}_measurement.npy"), task_id)
         if task_id not in best:

@@ -115,6 +115,8 @@ struct dip_task {
     std::vector<double> curve_iteration;
     std::vector<double> curve_psnr;
     std::vector<double> curve_psnr_avg;
+    std::vector<double> curve_ssim;
+    std::vector<double> curve_ssim_avg;
     std::vector<double> curve_loss;
     std::vector<double> curve_heldout;
     std::vector<double> curve_variance;
@@ -313,11 +315,15 @@ private:
             train::deep_image_prior(A, t.y, o, net, [&](const train::dip_step& step) {
                 const std::size_t it = step.record.iteration;
                 if (it % s_.eval_every == 0 || it == s_.iters || it == 1) {
-                    const double p = psnr(truth_, xt::eval(xt::clip(step.x, 0.0F, 1.0F)));
-                    const double pa = psnr(truth_, xt::eval(xt::clip(step.x_avg, 0.0F, 1.0F)));
+                    const quality q = measure(truth_, step.x);
+                    const quality qa = measure(truth_, step.x_avg);
+                    const double p = q.psnr;
+                    const double pa = qa.psnr;
                     t.curve_iteration.push_back(static_cast<double>(it));
                     t.curve_psnr.push_back(p);
                     t.curve_psnr_avg.push_back(pa);
+                    t.curve_ssim.push_back(q.ssim);
+                    t.curve_ssim_avg.push_back(qa.ssim);
                     t.curve_loss.push_back(step.record.loss);
                     t.curve_heldout.push_back(step.record.heldout);
                     t.curve_variance.push_back(step.record.variance);
@@ -429,7 +435,7 @@ void write_report(const std::vector<dip_task>& tasks, const image& truth, const 
     j["denoiser"] = denoiser_description;
     j["seconds_total"] = seconds;
     std::ostringstream csv;
-    csv << "task,iteration,psnr,psnr_average,loss,heldout,variance\n";
+    csv << "task,iteration,psnr,psnr_average,loss,heldout,variance,ssim,ssim_average\n";
     write_png(at("truth.png"), truth);
     for (const dip_task& t : tasks) {
         nlohmann::json k;
@@ -462,7 +468,8 @@ void write_report(const std::vector<dip_task>& tasks, const image& truth, const 
             };
             csv << t.id << ',' << t.curve_iteration[i] << ',' << number(t.curve_psnr[i]) << ','
                 << number(t.curve_psnr_avg[i]) << ',' << number(t.curve_loss[i]) << ','
-                << number(t.curve_heldout[i]) << ',' << number(t.curve_variance[i]) << '\n';
+                << number(t.curve_heldout[i]) << ',' << number(t.curve_variance[i]) << ','
+                << number(t.curve_ssim[i]) << ',' << number(t.curve_ssim_avg[i]) << '\n';
         }
         write_png(at(t.id + "_input.png"), xt::eval(xt::clip(t.shown_input, 0.0F, 1.0F)));
         write_png(at(t.id + "_dip.png"), t.x_avg);
@@ -480,22 +487,24 @@ void write_report(const std::vector<dip_task>& tasks, const image& truth, const 
         if (t.heldout_iteration > 0) {
             markers.push_back(static_cast<double>(t.heldout_iteration));
         }
+        const std::vector<double> ends = {1.0, static_cast<double>(s.iters)};
         report::write_line_plot(
             at("plot_" + t.id + ".png"),
             {{.label = "DIP output", .x = t.curve_iteration, .y = t.curve_psnr},
              {.label = "averaged output", .x = t.curve_iteration, .y = t.curve_psnr_avg},
-             {.label = "PnP-ADMM",
-              .x = {1.0, static_cast<double>(s.iters)},
-              .y = {t.pnp.psnr, t.pnp.psnr},
-              .dashed = true},
-             {.label = "TV (best weight)",
-              .x = {1.0, static_cast<double>(s.iters)},
-              .y = {t.tv.psnr, t.tv.psnr},
-              .dashed = true}},
+             {.label = "PnP-ADMM", .x = ends, .y = {t.pnp.psnr, t.pnp.psnr}, .dashed = true},
+             {.label = "TV (best weight)", .x = ends, .y = {t.tv.psnr, t.tv.psnr}, .dashed = true}},
             {.title = t.title,
              .x_label = "iteration",
              .y_label = "PSNR (dB)",
              .x_markers = markers});
+        report::write_line_plot(
+            at("plot_" + t.id + "_ssim.png"),
+            {{.label = "DIP output", .x = t.curve_iteration, .y = t.curve_ssim},
+             {.label = "averaged output", .x = t.curve_iteration, .y = t.curve_ssim_avg},
+             {.label = "PnP-ADMM", .x = ends, .y = {t.pnp.ssim, t.pnp.ssim}, .dashed = true},
+             {.label = "TV (best weight)", .x = ends, .y = {t.tv.ssim, t.tv.ssim}, .dashed = true}},
+            {.title = t.title, .x_label = "iteration", .y_label = "SSIM", .x_markers = markers});
     }
     write_text_file(at("results.json"), j.dump(1) + "\n", "dip: results.json");
     write_text_file(at("curves.csv"), csv.str(), "dip: curves.csv");
@@ -503,7 +512,7 @@ void write_report(const std::vector<dip_task>& tasks, const image& truth, const 
     std::ostringstream md;
     md << "# Deep Image Prior: " << image_name << "\n\n"
        << "Written by `xrestore dip`. Every number here is also in `results.json`; the PSNR "
-          "curves are in `curves.csv`.\n\n"
+          "and SSIM curves are in `curves.csv`.\n\n"
        << "- Ground truth: the centre " << s.size << " x " << s.size << " crop of `" << image_name
        << "`, values in [0, 1].\n"
        << "- Network: " << net_description << "; input: uniform noise times 0.1 (32 channels), "
@@ -538,7 +547,8 @@ void write_report(const std::vector<dip_task>& tasks, const image& truth, const 
     for (const dip_task& t : tasks) {
         md << "## " << t.title << "\n\n"
            << "![" << t.id << "](panel_" << t.id << ".png)\n\n"
-           << "![" << t.id << " curve](plot_" << t.id << ".png)\n\n"
+           << "![" << t.id << " PSNR curve](plot_" << t.id << ".png) ![" << t.id
+           << " SSIM curve](plot_" << t.id << "_ssim.png)\n\n"
            << "Deep Image Prior took " << fixed(t.dip_seconds, 1) << " s ("
            << fixed(static_cast<double>(s.iters) / std::max(t.dip_seconds, 1e-9), 1)
            << " iterations per second, " << t.rollbacks << " rollbacks); PnP-ADMM "
