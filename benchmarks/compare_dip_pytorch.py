@@ -15,7 +15,8 @@ times, and the best of each side is kept. Threads: OMP_NUM_THREADS = OPENBLAS_NU
 MKL_NUM_THREADS = --threads, and torch.set_num_threads. Peak memory is VmHWM of each process.
 
 It prints a markdown table (ratio = xrestore time / PyTorch time: below 1, xrestore is faster)
-and with --write-readme puts it between <!-- dip-table-begin --> and <!-- dip-table-end -->.
+and with --write-readme puts it between <!-- dip-table-begin --> and <!-- dip-table-end -->
+(with --wide: <!-- dip-wide-table-begin --> and <!-- dip-wide-table-end -->).
 """
 
 import argparse
@@ -161,8 +162,9 @@ def main():
     table = "\n".join(lines)
     print(table)
     if args.write_readme:
-        bench_support.write_between_markers(args.write_readme, "<!-- dip-table-begin -->",
-                                            "<!-- dip-table-end -->", table)
+        name = "dip-wide-table" if args.wide else "dip-table"
+        bench_support.write_between_markers(args.write_readme, f"<!-- {name}-begin -->",
+                                            f"<!-- {name}-end -->", table)
 
 
 if __name__ == "__main__":
