@@ -12,6 +12,8 @@
 #include <xrestore/train/deep_image_prior.hpp>
 #include <xrestore/train/state.hpp>
 
+#include <xtensor/xmath.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -239,6 +241,57 @@ BOOST_AUTO_TEST_CASE(rollback_restores_after_a_collapse) {
     BOOST_TEST(flagged == r.rollbacks);
     o.rollback_db = std::numeric_limits<double>::infinity();
     BOOST_TEST(train::deep_image_prior(A, truth, o).rollbacks == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(held_out_rule_on_the_running_average) {
+    // the averaged output's held-out error, recomputed from the monitor's averages with the
+    // run's held-out mask, and the average kept at its minimum
+    const image truth = smooth_image(16, 16);
+    image noisy = truth;
+    const train::detail::counter_rng rng(5, 9);
+    for (std::size_t i = 0; i < noisy.size(); ++i) {
+        noisy.data()[i] += static_cast<float>(0.2 * rng.normal(i));
+    }
+    const auto A = identity({3, 16, 16});
+    train::dip_options o = small_options();
+    o.iterations = 150;
+    o.holdout = 0.2;
+    const image fit = train::dip_fit_mask({3, 16, 16}, o.holdout, o.seed);
+    double held = 0.0;
+    for (float v : fit) {
+        held += 1.0 - v;
+    }
+    std::vector<double> errors;
+    double best = 1e300;
+    image best_average;
+    const train::dip_result r = train::deep_image_prior(A, noisy, o, [&](const train::dip_step& s) {
+        double e = 0.0;
+        for (std::size_t i = 0; i < noisy.size(); ++i) {
+            const double d =
+                (static_cast<double>(s.x_avg.data()[i]) - noisy.data()[i]) * (1.0 - fit.data()[i]);
+            e += d * d;
+        }
+        errors.push_back(e / held);
+        if (e / held < best) {
+            best = e / held;
+            best_average = s.x_avg;
+        }
+        return true;
+    });
+    BOOST_REQUIRE(errors.size() == r.history.size());
+    std::size_t at = 0;
+    for (std::size_t t = 0; t < errors.size(); ++t) {
+        BOOST_TEST(r.history[t].heldout_average == errors[t], boost::test_tools::tolerance(1e-6));
+        at = errors[t] == best ? t + 1 : at;
+    }
+    BOOST_TEST(r.avg_heldout_iteration == at);
+    BOOST_TEST(r.avg_heldout_iteration > 1U); // the average improves on its first value
+    BOOST_TEST(xt::amax(xt::abs(r.x_avg_heldout - best_average))() == 0.0F);
+    // off without a held-out fraction
+    o.holdout = 0.0;
+    const train::dip_result off = train::deep_image_prior(A, noisy, o);
+    BOOST_TEST(off.avg_heldout_iteration == 0U);
+    BOOST_TEST(std::isnan(off.history.back().heldout_average));
 }
 
 BOOST_AUTO_TEST_CASE(held_out_and_variance_rules_stop_and_keep_their_best) {

@@ -91,6 +91,7 @@ def main():
             fail(f"no table row for task {task_id} ('{t['title']}')")
         expected = [t["title"], quality(t["input"]), quality(t["dip_last"]),
                     quality(t["dip_average"]), rule(t["dip_heldout"]), rule(t["dip_variance"]),
+                    rule(t["dip_average_heldout"]),
                     f"{t['dip_best']['psnr']:.2f} dB ({t['dip_best']['iteration']})",
                     quality(t["pnp_admm"]), quality(t["tv"])]
         if row != expected:

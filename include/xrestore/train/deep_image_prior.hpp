@@ -19,7 +19,9 @@
 /// Early stopping without the ground truth, two rules (both recorded when enabled; stop_on picks
 /// the one that ends the run after `patience` iterations without improvement):
 ///   held-out  a fraction of the measurements is left out of L; the iterate whose output
-///             predicts them best, ||(1 - M)(A f - y)||^2 / m_held, is kept;
+///             predicts them best, ||(1 - M)(A f - y)||^2 / m_held, is kept; the same error of
+///             the running average picks the average to keep (x_avg_heldout), since averaging
+///             delays the point where the outputs start to fit the noise;
 ///   variance  the running variance of the outputs over the last variance_window iterations,
 ///             (1 / W) sum_j ||f_j - mean||^2 / n (Wang et al.'s ES-WMV); the iterate at its
 ///             minimum is kept.
@@ -85,7 +87,9 @@ struct dip_record {
     std::size_t iteration = 0; ///< 1-based
     double loss = 0.0;         ///< L before this iteration's update
     double fit_psnr = 0.0;     ///< PSNR(A f, y) on the fitted measurements, data range 1
-    double heldout = std::numeric_limits<double>::quiet_NaN();  ///< held-out error, or NaN
+    double heldout = std::numeric_limits<double>::quiet_NaN(); ///< held-out error, or NaN
+    /// held-out error of the running average (after this iteration's averaging), or NaN
+    double heldout_average = std::numeric_limits<double>::quiet_NaN();
     double variance = std::numeric_limits<double>::quiet_NaN(); ///< running variance, or NaN
     bool rolled_back = false; ///< this iteration restored the last accepted parameters
 };
@@ -100,17 +104,19 @@ struct dip_step {
 
 /// The outcome of deep_image_prior.
 struct dip_result {
-    image x;                            ///< the last iteration's output f(z_t)
-    image x_avg;                        ///< the running average of the outputs
-    image x_heldout;                    ///< the output with the best held-out error (holdout > 0)
-    std::size_t heldout_iteration = 0;  ///< its iteration (0: rule off)
-    image x_variance;                   ///< the output at the running variance's minimum
-    std::size_t variance_iteration = 0; ///< its iteration (0: rule off or window never full)
-    std::size_t iterations = 0;         ///< iterations run
-    std::size_t rollbacks = 0;          ///< how many times the rollback rule fired
-    bool stopped_early = false;         ///< stop_on ended the run before `iterations`
-    bool interrupted = false;           ///< the monitor returned false
-    std::vector<dip_record> history;    ///< one record per iteration
+    image x;                           ///< the last iteration's output f(z_t)
+    image x_avg;                       ///< the running average of the outputs
+    image x_heldout;                   ///< the output with the best held-out error (holdout > 0)
+    std::size_t heldout_iteration = 0; ///< its iteration (0: rule off)
+    image x_avg_heldout;               ///< the running average with the best held-out error
+    std::size_t avg_heldout_iteration = 0; ///< its iteration (0: rule off)
+    image x_variance;                      ///< the output at the running variance's minimum
+    std::size_t variance_iteration = 0;    ///< its iteration (0: rule off or window never full)
+    std::size_t iterations = 0;            ///< iterations run
+    std::size_t rollbacks = 0;             ///< how many times the rollback rule fired
+    bool stopped_early = false;            ///< stop_on ended the run before `iterations`
+    bool interrupted = false;              ///< the monitor returned false
+    std::vector<dip_record> history;       ///< one record per iteration
 };
 
 namespace detail {
@@ -297,6 +303,7 @@ requires std::same_as<typename Op::domain_type, image> &&
     image x(domain);
     tensor4<float> zt = z;
     double best_heldout = std::numeric_limits<double>::infinity();
+    double best_heldout_average = std::numeric_limits<double>::infinity();
     double best_variance = std::numeric_limits<double>::infinity();
     std::size_t since_best = 0;
     // running-variance rule: the window's outputs, their sum (double) and sum of squares
@@ -344,6 +351,22 @@ requires std::same_as<typename Op::domain_type, image> &&
             const auto b = static_cast<float>(1.0 - o.average);
             for (std::size_t i = 0; i < n; ++i) {
                 r.x_avg.data()[i] = a * r.x_avg.data()[i] + b * x.data()[i];
+            }
+        }
+        if (o.holdout > 0.0) {
+            // ||(1 - M)(A x_avg - y)||^2 / m_held: the average's prediction of the held-out data
+            const image predicted = A.apply(r.x_avg);
+            double avg2 = 0.0;
+            for (std::size_t i = 0; i < predicted.size(); ++i) {
+                const double d = static_cast<double>(predicted.data()[i] - y.data()[i]) *
+                                 (1.0 - static_cast<double>(fit_mask.data()[i]));
+                avg2 += d * d;
+            }
+            rec.heldout_average = avg2 / held;
+            if (rec.heldout_average < best_heldout_average) {
+                best_heldout_average = rec.heldout_average;
+                r.x_avg_heldout = r.x_avg;
+                r.avg_heldout_iteration = t + 1;
             }
         }
         bool improved = false;

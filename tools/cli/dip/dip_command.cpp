@@ -120,8 +120,10 @@ struct dip_task {
     std::vector<double> curve_loss;
     std::vector<double> curve_heldout;
     std::vector<double> curve_variance;
-    quality last{}, average{}, heldout{}, variance{};
+    std::vector<double> curve_heldout_average;
+    quality last{}, average{}, heldout{}, variance{}, average_heldout{};
     std::size_t heldout_iteration = 0;
+    std::size_t average_heldout_iteration = 0;
     std::size_t variance_iteration = 0;
     double best_psnr = -1.0;
     std::size_t best_iteration = 0;
@@ -327,6 +329,7 @@ private:
                     t.curve_loss.push_back(step.record.loss);
                     t.curve_heldout.push_back(step.record.heldout);
                     t.curve_variance.push_back(step.record.variance);
+                    t.curve_heldout_average.push_back(step.record.heldout_average);
                     if (p > t.best_psnr) {
                         t.best_psnr = p;
                         t.best_iteration = it;
@@ -348,6 +351,10 @@ private:
             t.heldout = measure(truth_, r.x_heldout);
             t.heldout_iteration = r.heldout_iteration;
             t.x_heldout = xt::clip(r.x_heldout, 0.0F, 1.0F);
+        }
+        if (r.avg_heldout_iteration > 0) {
+            t.average_heldout = measure(truth_, r.x_avg_heldout);
+            t.average_heldout_iteration = r.avg_heldout_iteration;
         }
         if (r.variance_iteration > 0) {
             t.variance = measure(truth_, r.x_variance);
@@ -435,7 +442,8 @@ void write_report(const std::vector<dip_task>& tasks, const image& truth, const 
     j["denoiser"] = denoiser_description;
     j["seconds_total"] = seconds;
     std::ostringstream csv;
-    csv << "task,iteration,psnr,psnr_average,loss,heldout,variance,ssim,ssim_average\n";
+    csv << "task,iteration,psnr,psnr_average,loss,heldout,variance,ssim,ssim_average,"
+           "heldout_average\n";
     write_png(at("truth.png"), truth);
     for (const dip_task& t : tasks) {
         nlohmann::json k;
@@ -448,6 +456,8 @@ void write_report(const std::vector<dip_task>& tasks, const image& truth, const 
         k["dip_heldout"]["iteration"] = t.heldout_iteration;
         k["dip_variance"] = to_json(t.variance);
         k["dip_variance"]["iteration"] = t.variance_iteration;
+        k["dip_average_heldout"] = to_json(t.average_heldout);
+        k["dip_average_heldout"]["iteration"] = t.average_heldout_iteration;
         k["dip_rollbacks"] = t.rollbacks;
         k["dip_seconds"] = t.dip_seconds;
         k["pnp_admm"] = to_json(t.pnp);
@@ -469,7 +479,8 @@ void write_report(const std::vector<dip_task>& tasks, const image& truth, const 
             csv << t.id << ',' << t.curve_iteration[i] << ',' << number(t.curve_psnr[i]) << ','
                 << number(t.curve_psnr_avg[i]) << ',' << number(t.curve_loss[i]) << ','
                 << number(t.curve_heldout[i]) << ',' << number(t.curve_variance[i]) << ','
-                << number(t.curve_ssim[i]) << ',' << number(t.curve_ssim_avg[i]) << '\n';
+                << number(t.curve_ssim[i]) << ',' << number(t.curve_ssim_avg[i]) << ','
+                << number(t.curve_heldout_average[i]) << '\n';
         }
         write_png(at(t.id + "_input.png"), xt::eval(xt::clip(t.shown_input, 0.0F, 1.0F)));
         write_png(at(t.id + "_dip.png"), t.x_avg);
@@ -521,8 +532,9 @@ void write_report(const std::vector<dip_task>& tasks, const image& truth, const 
           "measurements drops by more than 5 dB.\n"
        << "- Early stopping without the ground truth, recorded on the same run: "
        << fixed(100.0 * s.holdout, 0)
-       << " % of the measurements held out of the fit (the iterate that predicts them best), "
-          "and the running variance of the outputs over "
+       << " % of the measurements held out of the fit (the iterate that predicts them best, "
+          "and the running average that predicts them best), and the running variance of the "
+          "outputs over "
        << s.window << " iterations (its minimum).\n"
        << "- Comparisons: PnP-ADMM with " << denoiser_description << " (" << s.pnp_iters
        << " iterations, eta = max(1e-4, 100 sigma^2) for the task's noise level sigma), and TV "
@@ -532,17 +544,20 @@ void write_report(const std::vector<dip_task>& tasks, const image& truth, const 
           "TV).\n"
        << "- PSNR / SSIM (scikit-image's Gaussian-window settings) after clipping to [0, 1].\n\n"
        << "| task | input | DIP, last | DIP, averaged | DIP, held-out stop | DIP, variance stop "
-          "| DIP, best (iteration) | PnP-ADMM | TV |\n"
-       << "|---|---|---|---|---|---|---|---|---|\n";
+          "| DIP, averaged, held-out stop | DIP, best (iteration) | PnP-ADMM | TV |\n"
+       << "|---|---|---|---|---|---|---|---|---|---|\n";
     for (const dip_task& t : tasks) {
         md << "| " << t.title << " | " << cell(t.input) << " | " << cell(t.last) << " | "
            << cell(t.average) << " | " << rule_cell(t.heldout, t.heldout_iteration) << " | "
-           << rule_cell(t.variance, t.variance_iteration) << " | " << fixed(t.best_psnr, 2)
-           << " dB (" << t.best_iteration << ") | " << cell(t.pnp) << " | " << cell(t.tv) << " |\n";
+           << rule_cell(t.variance, t.variance_iteration) << " | "
+           << rule_cell(t.average_heldout, t.average_heldout_iteration) << " | "
+           << fixed(t.best_psnr, 2) << " dB (" << t.best_iteration << ") | " << cell(t.pnp) << " | "
+           << cell(t.tv) << " |\n";
     }
     md << "\nThe DIP columns: the output of the last iteration, the running average, the "
-          "iterate the held-out rule keeps, the one at the running variance's minimum, and the "
-          "best PSNR over the curve (sampled every "
+          "iterate the held-out rule keeps, the one at the running variance's minimum, the "
+          "running average the held-out rule keeps, and the best PSNR of the raw output over the "
+          "curve (sampled every "
        << s.eval_every << " iterations; it needs the ground truth, so it is an upper bound).\n\n";
     for (const dip_task& t : tasks) {
         md << "## " << t.title << "\n\n"
