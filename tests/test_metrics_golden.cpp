@@ -6,7 +6,8 @@
 // numpy references of the script for MS-SSIM, GMSD, the masked metrics, total variation and the
 // Laplacian variance, and skimage's own float32 results (within skimage's float32 rounding).
 
-#include <xrestore/io/npy.hpp>
+#include "golden_arrays.hpp"
+
 #include <xrestore/metrics/blur_effect.hpp>
 #include <xrestore/metrics/estimate_sigma.hpp>
 #include <xrestore/metrics/gmsd.hpp>
@@ -48,14 +49,7 @@ const json& golden() {
 }
 
 image load(const std::string& key) {
-    const json& entry = golden().at("arrays").at(key);
-    const float divisor = entry.at("divisor").get<float>();
-    image x = read_npy<3>(std::string(XRESTORE_TEST_DIR) + "/golden/" +
-                          entry.at("file").get<std::string>());
-    if (divisor != 1.0f) {
-        x = x / divisor; // float32(k) / 255, correctly rounded like numpy
-    }
-    return x;
+    return test::load_golden_array(golden().at("arrays").at(key));
 }
 
 ssim_options options_from(const json& o) {

@@ -7,7 +7,8 @@
 // range 255; the masked values come from the script's numpy VIFp, which agrees with piq to
 // 1e-12 on the unmasked cases. Then the errors.
 
-#include <xrestore/io/npy.hpp>
+#include "golden_arrays.hpp"
+
 #include <xrestore/metrics/vif.hpp>
 
 #include <nlohmann/json.hpp>
@@ -43,15 +44,9 @@ const json& iqa() {
 }
 
 image load(const std::string& key) {
-    const json& entry = iqa().at("arrays").contains(key) ? iqa().at("arrays").at(key)
-                                                         : metrics().at("arrays").at(key);
-    const float divisor = entry.at("divisor").get<float>();
-    image x = read_npy<3>(std::string(XRESTORE_TEST_DIR) + "/golden/" +
-                          entry.at("file").get<std::string>());
-    if (divisor != 1.0f) {
-        x = x / divisor; // float32(k) / 255, correctly rounded like numpy
-    }
-    return x;
+    return test::load_golden_array(iqa().at("arrays").contains(key)
+                                       ? iqa().at("arrays").at(key)
+                                       : metrics().at("arrays").at(key));
 }
 
 void check(const std::string& what, double got, double want) {

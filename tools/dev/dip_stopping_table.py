@@ -5,13 +5,15 @@
 
 Each OUT_DIR is a report folder of `xrestore dip` (same settings, different --seed). For every
 task and every way of picking the DIP output without the ground truth (the last iterate, the
-running average, the held-out rule, the running-variance rule) it prints the mean PSNR over the
+running average, the held-out rule, the running-variance rule, the held-out rule applied to the
+running average) it prints the mean PSNR over the
 runs and the mean and worst shortfall against the best raw iterate of the same run (sampled every
 --eval-every iterations; it needs the ground truth, so it is the upper bound a rule can reach),
-as a markdown table. A rule that did not fire (window longer than the run) counts as the last
+as a markdown table, with the best PSNR of the running average over the curve (curves.csv). A rule that did not fire (window longer than the run) counts as the last
 iterate. Needs only the standard library.
 """
 
+import csv
 import json
 import os
 import statistics
@@ -23,12 +25,19 @@ def main():
     if not folders:
         sys.exit("usage: dip_stopping_table.py OUT_DIR [OUT_DIR ...]")
     runs = []
+    best_average = []  # per run: task -> best PSNR of the running average on the curve
     for folder in folders:
         try:
             with open(os.path.join(folder, "results.json"), encoding="utf-8") as f:
                 runs.append(json.load(f))
-        except (OSError, ValueError) as e:
-            sys.exit(f"dip_stopping_table: cannot read {folder}/results.json: {e}")
+            best = {}
+            with open(os.path.join(folder, "curves.csv"), encoding="utf-8", newline="") as f:
+                for row in csv.DictReader(f):
+                    best[row["task"]] = max(best.get(row["task"], -1e300),
+                                            float(row["psnr_average"]))
+            best_average.append(best)
+        except (OSError, ValueError, KeyError) as e:
+            sys.exit(f"dip_stopping_table: cannot read {folder}: {e}")
     settings = {(r["size"], r["iterations"]) for r in runs}
     if len(settings) != 1:
         sys.exit(f"dip_stopping_table: the runs differ in size or iterations: {settings}")
@@ -38,13 +47,17 @@ def main():
           f"{iterations} iterations; PSNR in dB, mean over the runs; in brackets the mean / "
           f"worst shortfall against the best raw iterate\n")
     rules = [("last", "dip_last"), ("averaged", "dip_average"), ("held-out stop", "dip_heldout"),
-             ("variance stop", "dip_variance")]
-    print("| task | best raw iterate | " + " | ".join(name for name, _ in rules) + " |")
-    print("|---" * (len(rules) + 2) + "|")
+             ("variance stop", "dip_variance"), ("averaged, held-out stop", "dip_average_heldout")]
+    rules = [(name, key) for name, key in rules
+             if all(key in t for r in runs for t in r["tasks"].values())]
+    print("| task | best raw iterate | best average | " + " | ".join(name for name, _ in rules)
+          + " |")
+    print("|---" * (len(rules) + 3) + "|")
     tasks = [t for t in runs[0]["tasks"] if all(t in r["tasks"] for r in runs)]
     for task in tasks:
         best = [r["tasks"][task]["dip_best"]["psnr"] for r in runs]
-        cells = [f"{statistics.mean(best):.2f}"]
+        cells = [f"{statistics.mean(best):.2f}",
+                 f"{statistics.mean(b[task] for b in best_average):.2f}"]
         for _, key in rules:
             values = []
             for r in runs:
