@@ -8,7 +8,9 @@
 #include <xrestore/io/safetensors.hpp>
 #include <xrestore/io/state_dict.hpp>
 #include <xrestore/operators/combinators.hpp>
+#include <xrestore/operators/convolution.hpp>
 #include <xrestore/operators/inpainting.hpp>
+#include <xrestore/operators/kernels.hpp>
 #include <xrestore/train/deep_image_prior.hpp>
 #include <xrestore/train/state.hpp>
 
@@ -211,6 +213,60 @@ BOOST_AUTO_TEST_CASE(fits_the_measurements_deterministically) {
     BOOST_TEST(a.heldout_iteration == 0U);
     BOOST_TEST(a.variance_iteration == 0U);
     BOOST_TEST(std::isnan(a.history.back().heldout));
+}
+
+/// A with its adjoint replaced by A itself: the wrong gradient for an asymmetric kernel.
+template <class Op>
+struct adjoint_replaced_by_apply {
+    using domain_type = image;
+    using range_type = image;
+    Op op;
+    image apply(const image& x) const { return op.apply(x); }
+    image adjoint(const image& y) const { return op.apply(y); }
+    shape3 domain_shape() const { return op.domain_shape(); }
+    shape3 range_shape() const { return op.range_shape(); }
+};
+
+BOOST_AUTO_TEST_CASE(deblurring_and_a_composition_fit_through_the_adjoint) {
+    // A = a one-sided blur (reflect boundary), and A = mask o blur: each iteration's loss is
+    // ||A f - y||^2 / m of the output the monitor sees, and the gradient 2 A^T r / m fits y
+    // better than the same run with A in place of A^T
+    const image truth = smooth_image(16, 16);
+    matrix kernel = xt::zeros<float>({std::size_t{3}, std::size_t{3}});
+    kernel(1, 1) = 0.4F;
+    kernel(1, 2) = 0.35F;
+    kernel(2, 2) = 0.25F;
+    const convolution K(kernel, {3, 16, 16}, {.boundary = boundary::reflect});
+    image mask = xt::ones<float>({std::size_t{3}, std::size_t{16}, std::size_t{16}});
+    for (std::size_t i = 0; i < mask.size(); i += 3) {
+        mask.data()[i] = 0.0F;
+    }
+    const auto run = [&](const auto& A, const image& y) {
+        train::dip_options o = small_options();
+        o.iterations = 80;
+        double worst = 0.0;
+        const train::dip_result r =
+            train::deep_image_prior(A, y, o, [&](const train::dip_step& step) {
+                const image d = A.apply(step.x) - y;
+                const double direct = double(xt::sum(d * d)()) / static_cast<double>(y.size());
+                worst = std::max(worst, std::abs(direct - step.record.loss) / direct);
+                return true;
+            });
+        BOOST_TEST(worst < 1e-5);
+        return std::pair{r.history.front().loss, r.history.back().loss};
+    };
+    const auto check = [&](const auto& A) {
+        const image y = A.apply(truth);
+        const auto [first, last] = run(A, y);
+        const auto [wrong_first, wrong_last] = run(adjoint_replaced_by_apply<decltype(A)>{A}, y);
+        BOOST_TEST_MESSAGE("loss " << first << " -> " << last << ", with A for A^T -> "
+                                   << wrong_last);
+        BOOST_TEST(wrong_first == first); // the same start
+        BOOST_TEST(last < 0.2 * first);
+        BOOST_TEST(last < 0.8 * wrong_last); // measured: 0.63x (blur), 0.55x (mask o blur)
+    };
+    check(K);
+    check(compose(inpainting(mask), K));
 }
 
 BOOST_AUTO_TEST_CASE(rollback_restores_after_a_collapse) {
