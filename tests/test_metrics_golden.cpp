@@ -90,6 +90,7 @@ BOOST_TEST_GLOBAL_FIXTURE(report);
 BOOST_AUTO_TEST_CASE(full_reference_metrics) {
     const json& options = golden().at("ssim_options");
     BOOST_TEST(golden().at("cases").size() >= 12u);
+    int gmsd_masks = 0;
     for (const json& c : golden().at("cases")) {
         const image ref = load(c.at("reference"));
         const image img = load(c.at("image"));
@@ -161,8 +162,33 @@ BOOST_AUTO_TEST_CASE(full_reference_metrics) {
             check("ssim_masked gaussian", mw, got, e.at("ssim_gaussian"), tol_ssim);
             check("ssim_masked gaussian (skimage float32)", mw, got,
                   e.at("skimage_float32_ssim_gaussian"), tol_float32);
+            if (e.contains("gmsd")) { // shared masks only
+                ++gmsd_masks;
+                check("gmsd_masked", mw, gmsd_masked(ref, img, mask), e.at("gmsd"), tol_ssim);
+                // an all-ones mask is gmsd() itself, bit for bit
+                BOOST_TEST(gmsd_masked(ref, img, image(xt::ones_like(mask))) == gmsd(ref, img));
+            } else {
+                BOOST_CHECK_THROW(gmsd_masked(ref, img, mask), shape_error);
+            }
         }
     }
+    BOOST_TEST(gmsd_masks >= 16);
+}
+
+BOOST_AUTO_TEST_CASE(gmsd_masked_needs_two_map_entries) {
+    const image ref = load("butterfly96_ref");
+    const image img = load("butterfly96_noise");
+    // one 2 x 2 block selected: one entry of the 48 x 48 map
+    image mask = xt::zeros<float>({std::size_t{1}, std::size_t{96}, std::size_t{96}});
+    mask(0, 10, 10) = 1.0f;
+    mask(0, 10, 11) = 1.0f;
+    BOOST_CHECK_EXCEPTION(gmsd_masked(ref, img, mask), value_error, [](const value_error& e) {
+        return std::string(e.what()).find("selects 1 entries") != std::string::npos;
+    });
+    mask(0, 20, 20) = 1.0f; // one pixel of a second block: under half, not selected
+    BOOST_CHECK_THROW(gmsd_masked(ref, img, mask), value_error);
+    mask(0, 21, 20) = 1.0f; // now two of four: selected
+    BOOST_TEST(std::isfinite(gmsd_masked(ref, img, mask)));
 }
 
 BOOST_AUTO_TEST_CASE(no_reference_metrics) {

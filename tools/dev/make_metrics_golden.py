@@ -19,7 +19,7 @@ References:
     float32 rounding, ~1e-6). Not for estimate_sigma: which db2 coefficients are exactly 0,
     and so left out of its median, depends on the precision, and on flat or quantised images
     skimage's float32 result differs from its float64 one by up to 25 %.
-  * MS-SSIM, GMSD, masked metrics, total variation, Laplacian variance: the numpy functions
+  * MS-SSIM, GMSD, masked metrics (GMSD too), total variation, Laplacian variance: the numpy functions
     below, written from the published definitions (MS-SSIM from skimage's own SSIM maps).
 """
 
@@ -144,6 +144,22 @@ def gms_map_reference(ref, img, data_range=1.0, c=170.0):
 def gmsd_reference(ref, img, data_range=1.0, c=170.0):
     """GMSD = std2 of the GMS map (N - 1 normalisation)."""
     return float(np.std(gms_map_reference(ref, img, data_range, c), ddof=1))
+
+
+def gmsd_masked_reference(ref, img, mask, data_range=1.0, c=170.0):
+    """GMSD over the GMS map entries whose 2 x 2 block (the pixels inside the image) the
+    1 x H x W mask selects at least half of."""
+    q = gms_map_reference(ref, img, data_range, c)
+    h, w = mask.shape[1:]
+    selected = np.zeros((h + h % 2, w + w % 2))
+    inside = np.zeros_like(selected)
+    selected[:h, :w] = mask[0] != 0
+    inside[:h, :w] = 1.0
+
+    def blocks(a):
+        return a.reshape(a.shape[0] // 2, 2, a.shape[1] // 2, 2).sum(axis=(1, 3))
+    keep = 2 * blocks(selected) >= blocks(inside)
+    return float(np.std(q[keep], ddof=1))
 
 
 def total_variation_reference(x):
@@ -326,6 +342,8 @@ def main():
                 cases_mask_f32 = masked_reference(ref32, img32, m, 1.0,
                                                   {"gaussian": SSIM_OPTIONS["gaussian"]})
                 entry["skimage_float32_ssim_gaussian"] = cases_mask_f32["ssim_gaussian"]
+                if m.shape[0] == 1:  # GMSD compares the luminance: one mask for all channels
+                    entry["gmsd"] = gmsd_masked_reference(ref64, img64, m)
                 case["masked"].append(entry)
         case["skimage_float32"]["psnr"] = float(
             peak_signal_noise_ratio(ref32, img32, data_range=1.0))

@@ -6,6 +6,7 @@
 /// @code
 /// double d = xrestore::gmsd(reference, estimate);                 // images in [0,1]
 /// xrestore::matrix q = xrestore::gms_map(reference, estimate);    // ceil(H/2) x ceil(W/2)
+/// double f = xrestore::gmsd_masked(reference, estimate, mask);    // mask 1 x H x W
 /// @endcode
 ///
 /// Steps, on the luminance Y = 255 / data_range * (0.299 R + 0.587 G + 0.114 B) (one channel:
@@ -16,6 +17,8 @@
 ///      m = sqrt((Y * hx)^2 + (Y * hy)^2);
 ///   3. GMS = (2 m1 m2 + c) / (m1^2 + m2^2 + c), c = 170;
 ///   4. GMSD = standard deviation of the GMS map with N - 1 normalisation (MATLAB std2).
+/// gmsd_masked takes the deviation over the map entries whose 2 x 2 block (its pixels inside the
+/// image) a 1 x H x W mask selects (nonzero) at least half of; an all-ones mask gives gmsd().
 
 #include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
@@ -151,6 +154,36 @@ inline std::vector<double> gms_values(const image& reference, const image& estim
 
 } // namespace detail
 
+namespace detail {
+
+/// Standard deviation (N - 1) of the map entries `keep` accepts; at least two are needed.
+template <class Keep>
+double gms_deviation(const std::vector<double>& q, const Keep& keep, std::string_view where) {
+    double sum = 0.0;
+    double count = 0.0;
+    for (std::size_t i = 0; i < q.size(); ++i) {
+        if (keep(i)) {
+            sum += q[i];
+            count += 1.0;
+        }
+    }
+    if (count < 2.0) {
+        throw value_error(concat(where, ": the mask selects ", count,
+                                 " entries of the half-resolution similarity map; a deviation "
+                                 "needs at least 2"));
+    }
+    const double mean = sum / count;
+    double ss = 0.0;
+    for (std::size_t i = 0; i < q.size(); ++i) {
+        if (keep(i)) {
+            ss += (q[i] - mean) * (q[i] - mean);
+        }
+    }
+    return std::sqrt(ss / (count - 1.0)); // std2: sqrt(sum (q - mean)^2 / (N - 1))
+}
+
+} // namespace detail
+
 /// GMSD of two 1- or 3-channel C x H x W images: the standard deviation (N - 1) of the
 /// gradient magnitude similarity map. Throws shape_error for different shapes or other channel
 /// counts, value_error for non-finite values, too small images or invalid options.
@@ -159,17 +192,47 @@ inline double gmsd(const image& reference, const image& estimate,
     std::size_t hd = 0;
     std::size_t wd = 0;
     const auto q = detail::gms_values(reference, estimate, options, "gmsd", hd, wd);
-    const double n = static_cast<double>(q.size());
-    double mean = 0.0;
-    for (double v : q) {
-        mean += v;
+    return detail::gms_deviation(
+        q, [](std::size_t) { return true; }, "gmsd");
+}
+
+/// GMSD over the map entries whose 2 x 2 block a 1 x H x W mask selects at least half of (see
+/// the file comment). Throws like gmsd(), shape_error for a mask of another shape (GMSD compares
+/// the luminance, so one mask for all channels), value_error for a non-finite mask or one that
+/// selects fewer than two map entries.
+inline double gmsd_masked(const image& reference, const image& estimate, const image& mask,
+                          const gmsd_options& options = {}) {
+    constexpr std::string_view where = "gmsd_masked";
+    detail::check_pair(reference, estimate, where);
+    const shape3 shape = shape_of<3>(reference);
+    if (!detail::check_mask(mask, shape, where)) {
+        throw shape_error(detail::concat(where,
+                                         ": the mask must be 1 x H x W (GMSD compares the "
+                                         "luminance), got ",
+                                         shape_string(mask.shape()), " for images ",
+                                         shape_string(reference.shape())));
     }
-    mean /= n;
-    double ss = 0.0;
-    for (double v : q) {
-        ss += (v - mean) * (v - mean);
+    std::size_t hd = 0;
+    std::size_t wd = 0;
+    const auto q = detail::gms_values(reference, estimate, options, where, hd, wd);
+    const std::size_t h = shape[1];
+    const std::size_t w = shape[2];
+    std::vector<char> keep(q.size());
+    for (std::size_t p = 0; p < hd; ++p) {
+        for (std::size_t r = 0; r < wd; ++r) {
+            int inside = 0;
+            int selected = 0;
+            for (std::size_t i = 2 * p; i < std::min(2 * p + 2, h); ++i) {
+                for (std::size_t j = 2 * r; j < std::min(2 * r + 2, w); ++j) {
+                    ++inside;
+                    selected += mask.data()[i * w + j] != 0.0F ? 1 : 0;
+                }
+            }
+            keep[p * wd + r] = 2 * selected >= inside ? 1 : 0;
+        }
     }
-    return std::sqrt(ss / (n - 1.0)); // std2: sqrt(sum (q - mean)^2 / (N - 1))
+    return detail::gms_deviation(
+        q, [&](std::size_t i) { return keep[i] != 0; }, where);
 }
 
 /// The ceil(H/2) x ceil(W/2) gradient magnitude similarity map whose deviation is gmsd().
@@ -193,6 +256,13 @@ template <class R, class E>
 requires detail::mismatched_arrays<image, R, E>
 double gmsd(const R&, const E&, const gmsd_options& = {}) {
     detail::reject_arrays<image, R, E>();
+    return {};
+}
+
+template <class R, class E, class M>
+requires detail::mismatched_arrays<image, R, E, M>
+double gmsd_masked(const R&, const E&, const M&, const gmsd_options& = {}) {
+    detail::reject_arrays<image, R, E, M>();
     return {};
 }
 
