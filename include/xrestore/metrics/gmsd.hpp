@@ -205,13 +205,7 @@ inline double gmsd_masked(const image& reference, const image& estimate, const i
     constexpr std::string_view where = "gmsd_masked";
     detail::check_pair(reference, estimate, where);
     const shape3 shape = shape_of<3>(reference);
-    if (!detail::check_mask(mask, shape, where)) {
-        throw shape_error(detail::concat(where,
-                                         ": the mask must be 1 x H x W (GMSD compares the "
-                                         "luminance), got ",
-                                         shape_string(mask.shape()), " for images ",
-                                         shape_string(reference.shape())));
-    }
+    detail::require_shared_mask(mask, shape, where, "GMSD");
     std::size_t hd = 0;
     std::size_t wd = 0;
     const auto q = detail::gms_values(reference, estimate, options, where, hd, wd);

@@ -227,13 +227,7 @@ inline double vif_p_masked(const image& reference, const image& distorted, const
     constexpr std::string_view where = "vif_p_masked";
     detail::check_pair(reference, distorted, where);
     const shape3 shape = shape_of<3>(reference);
-    if (!detail::check_mask(mask, shape, where)) {
-        throw shape_error(detail::concat(
-            where,
-            ": the mask must be 1 x H x W (VIFp compares the luminance), "
-            "got ",
-            shape_string(mask.shape()), " for images ", shape_string(reference.shape())));
-    }
+    detail::require_shared_mask(mask, shape, where, "VIFp");
     const std::size_t w = shape[2];
     std::size_t count = 0;
     const float* m = mask.data();

@@ -157,6 +157,17 @@ inline bool check_mask(const image& mask, const shape3& shape, std::string_view 
     return mask.shape()[0] == 1;
 }
 
+/// Check a mask for a measure that compares one plane per image (the luminance): 1 x H x W for
+/// images of shape C x H x W, finite. `what` names the measure in the message ("GMSD").
+inline void require_shared_mask(const image& mask, const shape3& shape, std::string_view where,
+                                std::string_view what) {
+    if (!check_mask(mask, shape, where)) {
+        throw shape_error(concat(where, ": the mask must be 1 x H x W (", what,
+                                 " compares the luminance), got ", shape_string(mask.shape()),
+                                 " for images ", shape_string(shape)));
+    }
+}
+
 /// scipy.ndimage mode 'reflect' (half-sample symmetric, edge repeated): d c b a | a b c d | d c b a
 inline std::ptrdiff_t reflect_index(std::ptrdiff_t i, std::ptrdiff_t n) {
     if (i >= 0 && i < n) {
