@@ -16,6 +16,7 @@ ALLOWED = {
     "prox": {"core", "backend", "operators"},
     "solvers": {"core", "backend", "operators", "prox"},
     "metrics": {"core", "backend"},
+    "iqa": {"core", "backend", "io", "metrics"},
     "io": {"core"},
     "nn": {"core", "backend", "io"},
     "denoisers": {"core", "backend", "io", "nn", "operators", "prox"},

@@ -622,6 +622,65 @@ inline image load_array(const std::filesystem::path& path) {
     return x;
 }
 
+/// Encode `x` (1 or 3 channels, finite, values clipped to [0,1] and rounded to 8 bits) as a
+/// baseline JPEG at `quality` 1..100 through stb_image_write (4:2:0 chroma subsampling at quality
+/// 90 and below, as stb does). Returns the file's bytes; read_image_from_memory decodes them.
+/// Throws value_error for another channel count, a non-finite value or a quality outside 1..100.
+inline std::vector<unsigned char> encode_jpeg(const image& x, int quality) {
+    constexpr std::string_view where = "encode_jpeg";
+    const std::size_t channels = x.shape()[0];
+    const std::size_t height = x.shape()[1];
+    const std::size_t width = x.shape()[2];
+    if (channels != 1 && channels != 3) {
+        throw shape_error(
+            detail::concat(where, ": x must have 1 or 3 channels, got ", shape_string(x.shape())));
+    }
+    if (height == 0 || width == 0 || height > 65535 || width > 65535) {
+        throw value_error(detail::concat(where, ": a JPEG is 1 to 65535 pixels per side, got ",
+                                         shape_string(x.shape())));
+    }
+    if (quality < 1 || quality > 100) {
+        throw value_error(detail::concat(where, ": quality must be in 1..100, got ", quality));
+    }
+    const std::size_t plane = height * width;
+    std::vector<unsigned char> samples(plane * channels);
+    const float* in = x.data();
+    for (std::size_t p = 0; p < plane; ++p) {
+        for (std::size_t c = 0; c < channels; ++c) {
+            const float v = in[c * plane + p];
+            if (!std::isfinite(v)) {
+                throw value_error(detail::concat(where, ": x must contain only finite values, got ",
+                                                 v, " at channel ", c, ", row ", p / width,
+                                                 ", column ", p % width));
+            }
+            // q = floor(clip(v, 0, 1) * 255 + 0.5), as write_png
+            const double q = std::floor(std::clamp(static_cast<double>(v), 0.0, 1.0) * 255.0 + 0.5);
+            samples[p * channels + c] = static_cast<unsigned char>(q);
+        }
+    }
+    std::vector<unsigned char> file;
+    auto append = [](void* context, void* data, int size) {
+        auto* out = static_cast<std::vector<unsigned char>*>(context);
+        const auto* bytes = static_cast<const unsigned char*>(data);
+        out->insert(out->end(), bytes, bytes + size);
+    };
+    const int ok =
+        stbi_write_jpg_to_func(append, &file, static_cast<int>(width), static_cast<int>(height),
+                               static_cast<int>(channels), samples.data(), quality);
+    if (ok == 0 || file.empty()) {
+        throw io_error(detail::concat(where, ": stb_image_write failed to encode a ",
+                                      shape_string(x.shape()), " image"));
+    }
+    return file;
+}
+
+/// `x` after a JPEG round trip at `quality` (encode_jpeg, then decode): the compression
+/// artefacts of a real baseline JPEG, as a C x H x W image in [0,1].
+inline image jpeg_round_trip(const image& x, int quality) {
+    const std::vector<unsigned char> file = encode_jpeg(x, quality);
+    return read_image_from_memory(file, "<jpeg_round_trip>");
+}
+
 /// Save an array by extension: `.npy` keeps the float32 values exactly (write_npy), `.png`
 /// writes an 8-bit PNG (write_png). Any other extension throws io_error.
 inline void save_array(const std::filesystem::path& path, const image& x) {
