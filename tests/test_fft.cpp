@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE fft
 #include <boost/test/unit_test.hpp>
 
-#include <xrestore/solvers/fft.hpp>
+#include <xrestore/core/fft.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -200,6 +200,70 @@ BOOST_AUTO_TEST_CASE(two_dimensional_matches_the_definition) {
     auto yf = xf;
     fft2_plan<float>(12, 20).forward(yf);
     BOOST_TEST(relative_max_error(yf, naive_dft2(xf, 12, 20)) < 5e-6);
+}
+
+BOOST_AUTO_TEST_CASE(many_vectors_match_one_at_a_time) {
+    // transform_many on planar vectors, in place (vectors side by side, as the columns of an
+    // n x count array) and written transposed (each vector a row of the output), against
+    // transform() on each vector: lengths of radix 2 and of Bluestein, batches of 8 and a rest
+    for (const std::size_t n : {1u, 8u, 12u, 13u, 64u}) {
+        const fft_plan<double> plan(n);
+        for (const std::size_t count : {1u, 5u, 8u, 19u}) {
+            for (const auto direction : {fft_direction::forward, fft_direction::inverse}) {
+                const auto x = random_signal<double>(n * count, static_cast<unsigned>(n + count));
+                std::vector<double> re(n * count);
+                std::vector<double> im(n * count);
+                for (std::size_t k = 0; k < x.size(); ++k) { // element r of vector v at r count + v
+                    re[k] = x[k].real();
+                    im[k] = x[k].imag();
+                }
+                std::vector<double> tr(n * count);
+                std::vector<double> ti(n * count);
+                plan.transform_many({re.data(), im.data(), count, 1}, {tr.data(), ti.data(), 1, n},
+                                    count, direction);
+                plan.transform_many({re.data(), im.data(), count, 1},
+                                    {re.data(), im.data(), count, 1}, count, direction);
+                double err = 0;
+                double scale = 0;
+                for (std::size_t v = 0; v < count; ++v) {
+                    std::vector<std::complex<double>> one(n);
+                    for (std::size_t r = 0; r < n; ++r) {
+                        one[r] = x[r * count + v];
+                    }
+                    plan.transform(one, direction);
+                    for (std::size_t r = 0; r < n; ++r) {
+                        const std::complex<double> in_place(re[r * count + v], im[r * count + v]);
+                        const std::complex<double> transposed(tr[v * n + r], ti[v * n + r]);
+                        err = std::max(
+                            {err, std::abs(in_place - one[r]), std::abs(transposed - one[r])});
+                        scale = std::max(scale, std::abs(one[r]));
+                    }
+                }
+                BOOST_TEST_CONTEXT("n " << n << " count " << count << " inverse "
+                                        << (direction == fft_direction::inverse)) {
+                    BOOST_TEST(err <= 1e-14 * scale);
+                }
+            }
+        }
+    }
+    // float, Bluestein length
+    const fft_plan<float> plan(10);
+    const auto x = random_signal<float>(30, 3);
+    std::vector<float> re(30);
+    std::vector<float> im(30);
+    for (std::size_t k = 0; k < 30; ++k) {
+        re[k] = x[k].real();
+        im[k] = x[k].imag();
+    }
+    plan.transform_many({re.data(), im.data(), 3, 1}, {re.data(), im.data(), 3, 1}, 3,
+                        fft_direction::forward);
+    std::vector<std::complex<float>> got(10);
+    std::vector<std::complex<float>> column(10);
+    for (std::size_t r = 0; r < 10; ++r) {
+        got[r] = {re[r * 3 + 2], im[r * 3 + 2]};
+        column[r] = x[r * 3 + 2];
+    }
+    BOOST_TEST(relative_max_error(got, naive_dft(column, false)) < 5e-6);
 }
 
 BOOST_AUTO_TEST_CASE(a_plan_is_reusable) {

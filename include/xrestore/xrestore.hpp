@@ -9,6 +9,7 @@
 
 #include "xrestore/core/denoiser.hpp"
 #include "xrestore/core/error.hpp"
+#include "xrestore/core/fft.hpp"
 #include "xrestore/core/heap_reuse.hpp"
 #include "xrestore/core/linear_operator.hpp"
 #include "xrestore/core/noise.hpp"
@@ -45,7 +46,6 @@
 
 #include "xrestore/solvers/admm.hpp"
 #include "xrestore/solvers/cg.hpp"
-#include "xrestore/solvers/fft.hpp"
 #include "xrestore/solvers/fista.hpp"
 #include "xrestore/solvers/gradient_descent.hpp"
 #include "xrestore/solvers/monitor.hpp"
@@ -66,12 +66,22 @@
 #include "xrestore/nn/unet.hpp"
 
 #include "xrestore/metrics/blur_effect.hpp"
+#include "xrestore/metrics/brisque.hpp"
 #include "xrestore/metrics/estimate_sigma.hpp"
+#include "xrestore/metrics/fsim.hpp"
 #include "xrestore/metrics/gmsd.hpp"
 #include "xrestore/metrics/laplacian_variance.hpp"
 #include "xrestore/metrics/masked.hpp"
 #include "xrestore/metrics/ms_ssim.hpp"
 #include "xrestore/metrics/mse.hpp"
+#include "xrestore/metrics/niqe.hpp"
 #include "xrestore/metrics/psnr.hpp"
+#include "xrestore/metrics/psnr_hvs.hpp"
 #include "xrestore/metrics/ssim.hpp"
 #include "xrestore/metrics/total_variation.hpp"
+#include "xrestore/metrics/vif.hpp"
+
+#include "xrestore/iqa/degradations.hpp"
+#include "xrestore/iqa/equal_quality.hpp"
+#include "xrestore/iqa/foreground_mask.hpp"
+#include "xrestore/iqa/rank_correlation.hpp"

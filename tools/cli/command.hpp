@@ -113,5 +113,6 @@ command denoise_command();
 command convert_command();
 command study_command();
 command train_denoiser_command();
+command iqa_command();
 
 } // namespace xrestore::cli

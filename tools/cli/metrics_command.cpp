@@ -2,6 +2,7 @@
 // metric of IMG against REF; with a mask, the masked MSE/PSNR/SSIM as well.
 
 #include "command.hpp"
+#include "iqa/iqa_measures.hpp"
 #include "memory_budget.hpp"
 #include "operator_flags.hpp"
 
@@ -63,7 +64,7 @@ int run_metrics(const metrics_args& a) {
     if (!a.mask.empty()) {
         memory.input("--mask", a.mask);
     }
-    memory.add("the metrics' filtered copies (about 12 images)", image_bytes(ref_shape, 12));
+    memory.add("the metrics' filtered copies (about 24 images)", image_bytes(ref_shape, 24));
     memory.check();
     const image ref =
         during("reading --ref '" + a.reference + "'", [&] { return load_array(a.reference); });
@@ -100,6 +101,42 @@ int run_metrics(const metrics_args& a) {
                                         notes, "psnr_masked");
         out["ssim_masked"] =
             try_metric([&] { return ssim_masked(ref, img, m, study); }, notes, "ssim_masked");
+    }
+    // the image-quality measures of `xrestore iqa` not listed above (VIFp, FSIM, PSNR-HVS(-M),
+    // BRISQUE, NIQE), on the whole image and, with a 1 x H x W mask, on the foreground
+    try {
+        const iqa_models models = load_iqa_models("metrics");
+        const iqa_values whole = compute_iqa_measures(ref, img, models);
+        std::optional<iqa_values> fg;
+        if (!a.mask.empty()) {
+            const image m = load_mask(a.mask);
+            fg = compute_iqa_measures(ref, img, models, &m);
+        }
+        for (const iqa_measure& m : iqa_measures()) {
+            if (out.contains(m.name)) {
+                continue;
+            }
+            out[m.name] = whole.values.contains(m.name) ? nlohmann::json(whole.values.at(m.name))
+                                                        : nlohmann::json(nullptr);
+            if (whole.notes.contains(m.name)) {
+                notes[m.name] = whole.notes.at(m.name);
+            }
+        }
+        if (fg) {
+            for (const iqa_measure& m : iqa_measures()) {
+                const std::string key = m.name + "_masked";
+                if (!m.maskable || out.contains(key)) {
+                    continue;
+                }
+                out[key] = fg->values.contains(m.name) ? nlohmann::json(fg->values.at(m.name))
+                                                       : nlohmann::json(nullptr);
+                if (fg->notes.contains(m.name)) {
+                    notes[key] = fg->notes.at(m.name);
+                }
+            }
+        }
+    } catch (const io_error& e) {
+        notes["iqa_measures"] = e.what();
     }
     if (!notes.empty()) {
         out["notes"] = notes;

@@ -163,11 +163,17 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_version_flag("--version", "xrestore 0.1.0");
 
-    const std::vector<cli::command> commands{
-        cli::degrade_command(), cli::adjoint_check_command(), cli::metrics_command(),
-        cli::restore_command(), cli::compare_command(),       cli::denoise_command(),
-        cli::convert_command(), cli::study_command(),         cli::train_denoiser_command(),
-        cli::dip_command()};
+    const std::vector<cli::command> commands{cli::degrade_command(),
+                                             cli::adjoint_check_command(),
+                                             cli::metrics_command(),
+                                             cli::restore_command(),
+                                             cli::compare_command(),
+                                             cli::denoise_command(),
+                                             cli::convert_command(),
+                                             cli::study_command(),
+                                             cli::train_denoiser_command(),
+                                             cli::dip_command(),
+                                             cli::iqa_command()};
     std::vector<CLI::App*> declared;
     for (const cli::command& c : commands) {
         declared.push_back(cli::declare(app, c));

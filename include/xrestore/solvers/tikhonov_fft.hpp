@@ -14,11 +14,11 @@
 
 #include "xrestore/core/array_argument.hpp"
 #include "xrestore/core/error.hpp"
+#include "xrestore/core/fft.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/operators/boundary.hpp"
 #include "xrestore/operators/convolution.hpp"
 #include "xrestore/solvers/detail/measurement.hpp"
-#include "xrestore/solvers/fft.hpp"
 #include "xrestore/solvers/tikhonov.hpp"
 
 #include <cmath>
