@@ -8,9 +8,26 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+#include <map>
+#include <stdexcept>
 #include <string>
 
 namespace xrestore::test {
+
+/// tests/golden/<name> parsed, read once per process; std::runtime_error when it cannot be read.
+inline const nlohmann::json& golden_json(const std::string& name) {
+    static std::map<std::string, nlohmann::json> cache;
+    const auto found = cache.find(name);
+    if (found != cache.end()) {
+        return found->second;
+    }
+    std::ifstream in(std::string(XRESTORE_TEST_DIR) + "/golden/" + name);
+    if (!in) {
+        throw std::runtime_error("cannot open tests/golden/" + name);
+    }
+    return cache.emplace(name, nlohmann::json::parse(in)).first->second;
+}
 
 inline image load_golden_array(const nlohmann::json& entry) {
     const float divisor = entry.at("divisor").get<float>();

@@ -41,19 +41,13 @@ constexpr double opencv_score_tol = 1.5e-3;
 // The numpy port takes the same float steps and a correctly rounded exp: float precision.
 constexpr double port_score_rel_tol = 1e-6;
 
-json read_json(const std::string& name) {
-    std::ifstream in(std::string(XRESTORE_TEST_DIR) + "/golden/" + name);
-    BOOST_REQUIRE_MESSAGE(in, "cannot open tests/golden/" << name);
-    return json::parse(in);
-}
-
 const json& golden() {
-    static const json g = read_json("brisque.json");
+    static const json g = test::golden_json("brisque.json");
     return g;
 }
 
 const json& metrics() {
-    static const json g = read_json("metrics.json");
+    static const json g = test::golden_json("metrics.json");
     return g;
 }
 

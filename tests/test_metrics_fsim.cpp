@@ -41,19 +41,13 @@ namespace {
 // differ (the largest difference seen is 1.4e-14).
 constexpr double tol = 1e-12;
 
-json read_json(const std::string& name) {
-    std::ifstream in(std::string(XRESTORE_TEST_DIR) + "/golden/" + name);
-    BOOST_REQUIRE_MESSAGE(in, "cannot open tests/golden/" << name);
-    return json::parse(in);
-}
-
 const json& metrics() {
-    static const json g = read_json("metrics.json");
+    static const json g = test::golden_json("metrics.json");
     return g;
 }
 
 const json& golden() {
-    static const json g = read_json("iqa.json").at("fsim");
+    static const json g = test::golden_json("iqa.json").at("fsim");
     return g;
 }
 

@@ -39,12 +39,7 @@ namespace {
 constexpr double tol = 1e-11;
 
 const json& golden() {
-    static const json g = [] {
-        std::ifstream in(std::string(XRESTORE_TEST_DIR) + "/golden/niqe.json");
-        BOOST_REQUIRE_MESSAGE(in, "cannot open tests/golden/niqe.json");
-        return json::parse(in);
-    }();
-    return g;
+    return test::golden_json("niqe.json");
 }
 
 const niqe_model& model() {

@@ -34,19 +34,13 @@ namespace {
 // worst difference seen is 6e-16).
 constexpr double tol = 1e-12;
 
-json read_json(const std::string& name) {
-    std::ifstream in(std::string(XRESTORE_TEST_DIR) + "/golden/" + name);
-    BOOST_REQUIRE_MESSAGE(in, "cannot open tests/golden/" << name);
-    return json::parse(in);
-}
-
 const json& metrics() {
-    static const json g = read_json("metrics.json");
+    static const json g = test::golden_json("metrics.json");
     return g;
 }
 
 const json& golden() {
-    static const json g = read_json("psnr_hvs.json");
+    static const json g = test::golden_json("psnr_hvs.json");
     return g;
 }
 

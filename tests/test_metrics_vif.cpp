@@ -27,19 +27,13 @@ namespace {
 // Both sides compute in double from the same float32 arrays; the summation orders differ.
 constexpr double tol = 1e-9;
 
-json read_json(const std::string& name) {
-    std::ifstream in(std::string(XRESTORE_TEST_DIR) + "/golden/" + name);
-    BOOST_REQUIRE_MESSAGE(in, "cannot open tests/golden/" << name);
-    return json::parse(in);
-}
-
 const json& metrics() {
-    static const json g = read_json("metrics.json");
+    static const json g = test::golden_json("metrics.json");
     return g;
 }
 
 const json& iqa() {
-    static const json g = read_json("iqa.json");
+    static const json g = test::golden_json("iqa.json");
     return g;
 }
 
