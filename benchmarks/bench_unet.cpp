@@ -17,6 +17,13 @@
 // runs one forward, and prints "rss_before_kb <kB> vm_hwm_kb <kB> ms <forward time>" (VmRSS just
 // before the forward and the peak VmHWM after it, from /proc/self/status); --output writes the
 // result as .npy. Each (chans, size) should run in a fresh process.
+//
+//   ./bench_unet --load=c64.pth
+//
+// --load times loading the weights into a ready-to-run network as load_unet_denoiser does
+// (load_weights, then unet::from_state_dict_releasing) and prints "load_ms <wall> user_ms <cpu>
+// sys_ms <cpu> rss_before_kb <kB> vm_hwm_kb <kB>" (getrusage, /proc/self/status); run it in a
+// fresh process. benchmarks/compare_weight_loading.py compares it with torch.load.
 
 #include <xrestore/core/tensor.hpp>
 #include <xrestore/io/npy.hpp>
@@ -24,6 +31,8 @@
 #include <xrestore/nn/unet.hpp>
 
 #include <benchmark/benchmark.h>
+
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -36,6 +45,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -73,8 +83,9 @@ const xrestore::nn::unet& network(const std::filesystem::path& weights) {
     static std::map<std::filesystem::path, std::unique_ptr<xrestore::nn::unet>> cache;
     auto& net = cache[weights];
     if (!net) {
-        net = std::make_unique<xrestore::nn::unet>(
-            xrestore::nn::unet::from_state_dict(xrestore::load_weights(weights)));
+        xrestore::state_dict sd = xrestore::load_weights(weights);
+        net =
+            std::make_unique<xrestore::nn::unet>(xrestore::nn::unet::from_state_dict_releasing(sd));
     }
     return *net;
 }
@@ -139,9 +150,36 @@ void register_cases(const std::map<std::size_t, std::filesystem::path>& paths) {
     }
 }
 
+// User and system CPU seconds of this process so far.
+std::pair<double, double> cpu_seconds() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    auto seconds = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec);
+    };
+    return {seconds(usage.ru_utime), seconds(usage.ru_stime)};
+}
+
+int load_time(const std::filesystem::path& weights) {
+    const long before = status_kb("VmRSS");
+    const auto [user0, sys0] = cpu_seconds();
+    const auto start = std::chrono::steady_clock::now();
+    xrestore::state_dict sd = xrestore::load_weights(weights);
+    const auto net = xrestore::nn::unet::from_state_dict_releasing(sd);
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const auto [user1, sys1] = cpu_seconds();
+    benchmark::DoNotOptimize(&net);
+    std::cout << "load_ms " << ms << " user_ms " << 1e3 * (user1 - user0) << " sys_ms "
+              << 1e3 * (sys1 - sys0) << " rss_before_kb " << before << " vm_hwm_kb "
+              << status_kb("VmHWM") << " chans " << net.config().chans << '\n';
+    return 0;
+}
+
 int peak_memory(const std::filesystem::path& weights, std::size_t n, const std::string& input,
                 const std::string& output) {
-    const auto net = xrestore::nn::unet::from_state_dict(xrestore::load_weights(weights));
+    xrestore::state_dict sd = xrestore::load_weights(weights);
+    const auto net = xrestore::nn::unet::from_state_dict_releasing(sd);
     const xrestore::tensor<4> x = input.empty() ? make_input(n) : xrestore::read_npy<4>(input);
     const long before = status_kb("VmRSS");
     const auto start = std::chrono::steady_clock::now();
@@ -159,11 +197,11 @@ int peak_memory(const std::filesystem::path& weights, std::size_t n, const std::
 } // namespace
 
 int main(int argc, char** argv) {
-    // --c32=, --c64=, --peak_memory=, --size=, --input=, --output= are ours; everything else goes
-    // to Google Benchmark.
-    std::map<std::string, std::string> ours = {{"--c32=", ""},         {"--c64=", ""},
-                                               {"--peak_memory=", ""}, {"--size=", ""},
-                                               {"--input=", ""},       {"--output=", ""}};
+    // --c32=, --c64=, --peak_memory=, --size=, --input=, --output=, --load= are ours; everything
+    // else goes to Google Benchmark.
+    std::map<std::string, std::string> ours = {
+        {"--c32=", ""},   {"--c64=", ""},    {"--peak_memory=", ""}, {"--size=", ""},
+        {"--input=", ""}, {"--output=", ""}, {"--load=", ""}};
     std::vector<char*> args;
     for (int i = 0; i < argc; ++i) {
         const std::string_view arg = argv[i];
@@ -179,6 +217,9 @@ int main(int argc, char** argv) {
         }
     }
     try {
+        if (!ours["--load="].empty()) {
+            return load_time(ours["--load="]);
+        }
         if (!ours["--peak_memory="].empty()) {
             const std::size_t n = ours["--size="].empty() ? 512 : std::stoul(ours["--size="]);
             return peak_memory(ours["--peak_memory="], n, ours["--input="], ours["--output="]);

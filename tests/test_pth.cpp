@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE pth
 #include <boost/test/unit_test.hpp>
 
+#include <xrestore/io/mapped_file.hpp>
 #include <xrestore/io/pth.hpp>
 #include <xrestore/io/weights.hpp>
 #include <xrestore/io/zip_archive.hpp>
@@ -10,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -341,6 +343,37 @@ BOOST_AUTO_TEST_CASE(load_weights_says_a_safetensors_file_is_truncated) {
     BOOST_TEST(!contains(message, "PyTorch zip"), message);
 }
 
+BOOST_AUTO_TEST_CASE(files_are_read_mapped_with_the_errors_of_the_bytes) {
+    // read_pth and load_weights map the file: the same tensors as parse_pth on its bytes, and a
+    // file cut short says what parse_pth says of the cut bytes (never a crash)
+    scratch_dir dir("xrestore_test_pth_");
+    const std::string bytes = slurp(fixtures / "small.pth");
+    {
+        const detail::mapped_file file(fixtures / "small.pth", "test");
+        BOOST_TEST(file.mapped());
+        BOOST_TEST_REQUIRE(file.bytes().size() == bytes.size());
+        BOOST_TEST(std::equal(file.bytes().begin(), file.bytes().end(), as_bytes(bytes).begin()));
+        // dropped pages read back the same bytes
+        file.release(file.bytes());
+        BOOST_TEST(std::equal(file.bytes().begin(), file.bytes().end(), as_bytes(bytes).begin()));
+    }
+    check_matches(read_pth(fixtures / "small.pth"), expected()["small.pth"]);
+    check_matches(load_weights(fixtures / "small.pth"), expected()["small.pth"]);
+    for (std::size_t n :
+         {std::size_t{0}, std::size_t{3}, std::size_t{100}, bytes.size() / 2, bytes.size() - 1}) {
+        spill(dir / "cut.pth", bytes.substr(0, n));
+        const std::string want = io_error_message(
+            [&] { (void)parse_pth(as_bytes(bytes.substr(0, n)), (dir / "cut.pth").string()); });
+        BOOST_TEST(io_error_message([&] { (void)read_pth(dir / "cut.pth"); }) == want);
+        BOOST_TEST(!io_error_message([&] { (void)load_weights(dir / "cut.pth"); }).empty());
+    }
+    // an empty file is read, not mapped
+    spill(dir / "empty.pth", "");
+    const detail::mapped_file empty(dir / "empty.pth", "test");
+    BOOST_TEST(!empty.mapped());
+    BOOST_TEST(empty.bytes().empty());
+}
+
 // ---- zip ---------------------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(crc32_known_value) {
@@ -349,6 +382,32 @@ BOOST_AUTO_TEST_CASE(crc32_known_value) {
     // the 8-byte and the byte-wise paths agree with zlib's value for a longer input
     BOOST_TEST(detail::crc32(as_bytes("The quick brown fox jumps over the lazy dog")) ==
                0x414FA339U);
+}
+
+BOOST_AUTO_TEST_CASE(crc32_carry_less_and_table_paths_agree) {
+    // every length 0..300 and some long ones, at every alignment mod 16: the carry-less path
+    // (a 16-byte multiple of 64 bytes or more) and the table for the rest give one value
+    static constexpr detail::crc32_table table;
+    std::string text(70'000, '\0');
+    std::uint32_t state = 12345;
+    for (char& c : text) {
+        state = state * 1664525U + 1013904223U;
+        c = static_cast<char>(state >> 24);
+    }
+    const std::span<const unsigned char> all = as_bytes(text);
+    for (std::size_t offset = 0; offset < 16; ++offset) {
+        for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{15}, std::size_t{63},
+                              std::size_t{64}, std::size_t{65}, std::size_t{127}, std::size_t{128},
+                              std::size_t{300}, std::size_t{4096}, std::size_t{65'537}}) {
+            BOOST_TEST(detail::crc32(all.subspan(offset, n)) == table(all.subspan(offset, n)),
+                       "offset " << offset << ", length " << n);
+        }
+    }
+    for (std::size_t n = 0; n <= 300; ++n) {
+        BOOST_TEST(detail::crc32(all.first(n)) == table(all.first(n)), "length " << n);
+    }
+    // a register carried on from earlier bytes
+    BOOST_TEST(table(all.subspan(100, 200), ~table(all.first(100))) == table(all.first(300)));
 }
 
 BOOST_AUTO_TEST_CASE(zip64_central_directory_and_end_records) {

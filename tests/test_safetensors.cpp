@@ -456,6 +456,21 @@ BOOST_AUTO_TEST_CASE(entry_errors) {
                boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(mapped_file_cut_short_says_what_the_bytes_say) {
+    // read_safetensors maps the file: a file cut short gives the error of its bytes
+    scratch_dir dir("xrestore_test_safetensors_");
+    const std::string bytes = slurp(fixtures / "small.safetensors");
+    for (std::size_t n : {std::size_t{0}, std::size_t{7}, std::size_t{100}, bytes.size() - 1}) {
+        spill(dir / "cut.safetensors", bytes.substr(0, n));
+        const std::string want = io_error_message([&] {
+            (void)parse_safetensors(as_bytes(bytes.substr(0, n)),
+                                    (dir / "cut.safetensors").string());
+        });
+        BOOST_TEST(io_error_message([&] { (void)read_safetensors(dir / "cut.safetensors"); }) ==
+                   want);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(missing_file) {
     const std::string message =
         io_error_message([] { (void)read_safetensors(fixtures / "absent.safetensors"); });

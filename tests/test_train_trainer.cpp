@@ -152,9 +152,9 @@ BOOST_AUTO_TEST_CASE(held_out_photos_are_fixed_evenly_spaced_and_cropped_to_a_mu
 
 BOOST_AUTO_TEST_CASE(photos_from_a_folder_and_bad_options) {
     patch_options o{.patch = 32, .batch = 2, .holdout = 1, .size_multiple = 4};
-    // data/images: butterfly, cameraman, cat, text_clean_opencv; one held out
+    // data/images: butterfly, cameraman, cat, squirrel, text_clean_opencv; one held out
     const patch_sampler s = patch_sampler::from_folder(XRESTORE_DATA_DIR "/images", o);
-    BOOST_TEST(s.training_names().size() == 3U);
+    BOOST_TEST(s.training_names().size() == 4U);
     BOOST_TEST(s.held_out().names.size() == 1U);
     BOOST_TEST(s.batch(0).clean.shape()[1] == 3U); // the gray cameraman is replicated
     BOOST_CHECK_THROW(patch_sampler::from_folder(XRESTORE_DATA_DIR "/no_such_folder", o), io_error);

@@ -285,6 +285,39 @@ BOOST_AUTO_TEST_CASE(pth_and_safetensors_give_identical_outputs) {
     BOOST_TEST(err < 0.05);
 }
 
+BOOST_AUTO_TEST_CASE(releasing_loader_builds_the_same_network_and_frees_the_values) {
+    // from_state_dict_releasing (what load_unet_denoiser uses) against from_state_dict, on a
+    // bare and a prefixed state_dict with an integer buffer the network leaves out
+    const state_dict sd = load_weights(unet_dir / "c8_p2_3to1.pth");
+    state_dict prefixed = edited(sd, "", [](const std::string& n) { return "module." + n; });
+    weight_tensor count;
+    count.stored_as = weight_dtype::int64;
+    count.integers = {7};
+    prefixed.insert("module.num_batches_tracked", count);
+    const nn::unet a = nn::unet::from_state_dict(sd);
+    const nn::unet b = nn::unet::from_state_dict_releasing(prefixed);
+    BOOST_TEST((b.config() == a.config()));
+    BOOST_TEST(b.load_notes().size() == 1u);
+    const tensor<4> x = read_npy<4>(unet_dir / "c8_p2_3to1_in_1x3x32x32.npy");
+    BOOST_TEST(max_abs_diff(a.forward(x), b.forward(x)) == 0.0);
+    // every floating-point tensor was freed; names, shapes and the integer buffer stay
+    BOOST_TEST(prefixed.size() == sd.size() + 1);
+    for (const auto& [name, t] : prefixed.entries()) {
+        BOOST_TEST(t.values.empty(), name);
+        BOOST_TEST((!t.shape.empty() || t.is_integer()), name);
+    }
+    BOOST_TEST(prefixed.at("module.num_batches_tracked").integers == std::vector<std::int64_t>{7},
+               boost::test_tools::per_element());
+    // and the errors of from_state_dict
+    state_dict missing =
+        edited(sd, "up_conv.0.layers.4.weight", [](const std::string& n) { return n; });
+    const std::string message =
+        message_of([&] { (void)nn::unet::from_state_dict_releasing(missing); });
+    BOOST_TEST(message == message_of([&] { (void)nn::unet::from_state_dict(missing); }));
+    BOOST_TEST(message.find("missing tensor 'up_conv.0.layers.4.weight'") != std::string::npos,
+               message);
+}
+
 BOOST_AUTO_TEST_CASE(call_convention_travels_in_safetensors_metadata) {
     scratch_dir dir("xrestore_unet_");
     state_dict sd = load_weights(unet_dir / "c8_p4.pth");

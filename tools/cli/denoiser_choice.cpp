@@ -102,13 +102,14 @@ cli_denoiser load_unet(const std::string& weights, const std::string& call, cons
     if (!call.empty()) {
         convention = parse_unet_call(call);
     }
-    const state_dict sd = load_weights(weights);
-    auto net = std::make_shared<const nn::unet>(nn::unet::from_state_dict(sd));
+    state_dict sd = load_weights(weights);
+    // each tensor is freed once packed: the weights are not held twice
+    auto net = std::make_shared<const nn::unet>(nn::unet::from_state_dict_releasing(sd));
     detail::require_denoiser_network(net->config());
     static_cast<void>(detail::unet_call_shape_for(net->config(), x_shape));
     const unet_call chosen = resolve_unet_call(
         sd, convention, weights, "choose one with " + call_flag + " raw, normalised or residual");
-    for (const auto* notes : {&sd.notes, &net->load_notes()}) {
+    for (const std::vector<std::string>* notes : {&std::as_const(sd.notes), &net->load_notes()}) {
         for (const std::string& note : *notes) {
             std::fprintf(stderr, "xrestore: note: '%s': %s\n", weights.c_str(), note.c_str());
         }

@@ -86,8 +86,8 @@ private:
 /// and is needed for a file that declares none (value_error otherwise).
 inline unet_denoiser load_unet_denoiser(const std::filesystem::path& weights,
                                         std::optional<unet_call> call = std::nullopt) {
-    const state_dict sd = load_weights(weights);
-    auto net = std::make_shared<const nn::unet>(nn::unet::from_state_dict(sd));
+    state_dict sd = load_weights(weights);
+    auto net = std::make_shared<const nn::unet>(nn::unet::from_state_dict_releasing(sd));
     detail::require_denoiser_network(net->config());
     return unet_denoiser(std::move(net), resolve_unet_call(sd, call, weights.string()));
 }

@@ -37,9 +37,8 @@ struct npy_array {
 
 namespace detail {
 
-/// The whole content of a file. Missing paths, directories and unreadable files throw io_error
-/// naming the path and the reason.
-inline std::string read_whole_file(const std::filesystem::path& path, std::string_view where) {
+/// Throw io_error naming the path and the reason unless `path` exists and is not a directory.
+inline void require_file_to_read(const std::filesystem::path& path, std::string_view where) {
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);
     if (status.type() == std::filesystem::file_type::not_found) {
@@ -51,6 +50,12 @@ inline std::string read_whole_file(const std::filesystem::path& path, std::strin
     if (std::filesystem::is_directory(status)) {
         throw io_error(concat(where, ": cannot read '", path.string(), "': it is a directory"));
     }
+}
+
+/// The whole content of a file. Missing paths, directories and unreadable files throw io_error
+/// naming the path and the reason.
+inline std::string read_whole_file(const std::filesystem::path& path, std::string_view where) {
+    require_file_to_read(path, where);
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         throw io_error(concat(where, ": cannot open '", path.string(), "' for reading"));

@@ -18,6 +18,7 @@
 
 #include "xrestore/core/error.hpp"
 #include "xrestore/io/element_codec.hpp"
+#include "xrestore/io/mapped_file.hpp"
 #include "xrestore/io/npy.hpp"
 #include "xrestore/io/pickle.hpp"
 #include "xrestore/io/state_dict.hpp"
@@ -252,6 +253,7 @@ public:
         }
         before_decoding(count);
 
+        last_storage_ = data;
         weight_tensor out;
         out.stored_as = dtype;
         out.shape.assign(t.shape.begin(), t.shape.end());
@@ -291,11 +293,15 @@ public:
         return out;
     }
 
+    /// The storage entry the last tensor read was gathered from (empty before any).
+    [[nodiscard]] std::span<const unsigned char> last_storage() const { return last_storage_; }
+
 private:
     const zip_archive& zip_;
     std::string top_;
     std::string_view source_;
     std::map<std::string, std::span<const unsigned char>> storages_; // CRC checked once each
+    std::span<const unsigned char> last_storage_;
 
     std::span<const unsigned char> storage_bytes(const std::string& key, const std::string& what) {
         auto it = storages_.find(key);
@@ -323,77 +329,75 @@ private:
     }
 };
 
-} // namespace detail
-
-/// Parse a torch.save zip file held in memory; `source_name` names it in error messages.
-inline state_dict parse_pth(std::span<const unsigned char> bytes, std::string_view source_name) {
+/// parse_pth, calling `release(storage)` with each storage entry once a tensor is decoded from
+/// it (a mapped file drops its pages there; a storage shared by several tensors is read again).
+template <class Release>
+state_dict parse_pth_releasing(std::span<const unsigned char> bytes, std::string_view source_name,
+                               Release&& release) {
     const std::string_view source = source_name;
-    if (detail::is_legacy_torch_file(bytes)) {
-        throw io_error(detail::legacy_torch_message("read_pth", source));
+    if (is_legacy_torch_file(bytes)) {
+        throw io_error(legacy_torch_message("read_pth", source));
     }
     static constexpr std::array<unsigned char, 4> local_header{'P', 'K', 3, 4};
     static constexpr std::array<unsigned char, 4> empty_archive{'P', 'K', 5, 6};
-    if (!detail::starts_with(bytes, local_header) && !detail::starts_with(bytes, empty_archive)) {
-        detail::pth_fail(source,
-                         detail::concat("not a PyTorch zip file: expected the zip signature "
-                                        "50 4b 03 04 (\"PK\\3\\4\") at the start, got ",
-                                        detail::first_bytes_hex(bytes)));
+    if (!starts_with(bytes, local_header) && !starts_with(bytes, empty_archive)) {
+        pth_fail(source, concat("not a PyTorch zip file: expected the zip signature "
+                                "50 4b 03 04 (\"PK\\3\\4\") at the start, got ",
+                                first_bytes_hex(bytes)));
     }
-    const detail::zip_archive zip(bytes, std::string(source));
+    const zip_archive zip(bytes, std::string(source));
     if (zip.entries().empty()) {
-        detail::pth_fail(source, "not a PyTorch zip file: the archive is empty");
+        pth_fail(source, "not a PyTorch zip file: the archive is empty");
     }
     // the folder every entry lives in is named by the first entry: "<top>/data.pkl"
     const std::string& first = zip.entries().front().name;
     const auto slash = first.find('/');
     if (slash == std::string::npos || slash == 0) {
-        detail::pth_fail(source, detail::concat("not a PyTorch zip file: the first entry '", first,
-                                                "' must be inside a folder (<top>/data.pkl)"));
+        pth_fail(source, concat("not a PyTorch zip file: the first entry '", first,
+                                "' must be inside a folder (<top>/data.pkl)"));
     }
     const std::string top = first.substr(0, slash);
-    if (const detail::zip_entry* order = zip.find(top + "/byteorder")) {
+    if (const zip_entry* order = zip.find(top + "/byteorder")) {
         const auto text = zip.read(*order);
         std::string value(text.begin(), text.end());
         while (!value.empty() && (value.back() == '\n' || value.back() == ' ')) {
             value.pop_back();
         }
         if (value != "little") {
-            detail::pth_fail(source, detail::concat("byteorder must be 'little', got '", value,
-                                                    "' (big-endian files are not supported)"));
+            pth_fail(source, concat("byteorder must be 'little', got '", value,
+                                    "' (big-endian files are not supported)"));
         }
     }
-    const detail::zip_entry* pickle_entry = zip.find(top + "/data.pkl");
+    const zip_entry* pickle_entry = zip.find(top + "/data.pkl");
     if (pickle_entry == nullptr) {
-        detail::pth_fail(
-            source, detail::concat("not a PyTorch zip file: there is no '", top, "/data.pkl'"));
+        pth_fail(source, concat("not a PyTorch zip file: there is no '", top, "/data.pkl'"));
     }
-    const detail::pickle_document doc =
-        detail::unpickle(zip.read(*pickle_entry), detail::concat(source, ":", top, "/data.pkl"));
+    const pickle_document doc =
+        unpickle(zip.read(*pickle_entry), concat(source, ":", top, "/data.pkl"));
 
-    const auto* root = std::get_if<detail::pickle_dict>(&doc.root().value);
+    const auto* root = std::get_if<pickle_dict>(&doc.root().value);
     if (root == nullptr) {
-        detail::pth_fail(source, detail::concat("the saved object must be a dict of tensors (a "
-                                                "state_dict), got ",
-                                                doc.describe(doc.root_index)));
+        pth_fail(source, concat("the saved object must be a dict of tensors (a "
+                                "state_dict), got ",
+                                doc.describe(doc.root_index)));
     }
     // a training checkpoint keeps the weights under one of checkpoint_state_dict_keys
-    const detail::checkpoint_choice choice = detail::choose_state_dict(doc, *root);
+    const checkpoint_choice choice = choose_state_dict(doc, *root);
     state_dict sd;
     if (!choice.key.empty()) {
-        detail::checkpoint_strings(doc, *root, sd.metadata);
+        checkpoint_strings(doc, *root, sd.metadata);
     }
     if (!choice.others.empty()) {
         std::string others;
         for (const std::string& k : choice.others) {
-            others += detail::concat(others.empty() ? "'" : "', '", k);
+            others += concat(others.empty() ? "'" : "', '", k);
         }
-        sd.notes.push_back(
-            detail::concat("the checkpoint holds state_dicts under '", choice.key, "' and ", others,
-                           "': the one under '", choice.key,
-                           "' is read (to use another, save it alone: ", "torch.save(checkpoint['",
-                           choice.others.front(), "'], path))"));
+        sd.notes.push_back(concat("the checkpoint holds state_dicts under '", choice.key, "' and ",
+                                  others, "': the one under '", choice.key,
+                                  "' is read (to use another, save it alone: ",
+                                  "torch.save(checkpoint['", choice.others.front(), "'], path))"));
     }
-    detail::pth_tensor_reader reader(zip, top, source);
+    pth_tensor_reader reader(zip, top, source);
     std::size_t decoded = 0;
     // A file's own values number at most its size (int8) and decode to float32, so 4 x the size
     // covers every honest file; 2^20 more allows small broadcast views in a small file.
@@ -402,32 +406,30 @@ inline state_dict parse_pth(std::span<const unsigned char> bytes, std::string_vi
     for (const auto& [key, value] : choice.weights->items) {
         const auto* name = std::get_if<std::string>(&doc.at(key).value);
         if (name == nullptr) {
-            detail::pth_fail(
-                source, detail::concat("state_dict keys must be strings, got ", doc.describe(key)));
+            pth_fail(source, concat("state_dict keys must be strings, got ", doc.describe(key)));
         }
-        const auto* tensor = std::get_if<detail::pickle_tensor>(&doc.at(value).value);
+        const auto* tensor = std::get_if<pickle_tensor>(&doc.at(value).value);
         if (tensor == nullptr) {
-            detail::pth_fail(
-                source,
-                detail::concat("value of '", *name, "'",
-                               choice.key.empty() ? std::string()
-                                                  : " in the checkpoint's '" + choice.key + "'",
-                               " must be a tensor, got ", doc.describe(value),
-                               " (expected a state_dict, or a checkpoint holding one under ",
-                               detail::checkpoint_keys_text(),
-                               "; the file's keys: ", detail::dict_keys_text(doc, *root), ")"));
+            pth_fail(source,
+                     concat("value of '", *name, "'",
+                            choice.key.empty() ? std::string()
+                                               : " in the checkpoint's '" + choice.key + "'",
+                            " must be a tensor, got ", doc.describe(value),
+                            " (expected a state_dict, or a checkpoint holding one under ",
+                            checkpoint_keys_text(),
+                            "; the file's keys: ", dict_keys_text(doc, *root), ")"));
         }
         // Keys may name one storage many times (tied weights, or a hostile file repeating a
         // broadcast view): bound the values decoded in all by the file's size, checked before
         // each tensor is decoded.
         weight_tensor t = reader.read(doc, *tensor, *name, [&](std::uint64_t count) {
             if (count > max_decoded - decoded) {
-                detail::pth_fail(
-                    source, detail::concat("the tensors decode to more than ", max_decoded,
-                                           " values from a ", bytes.size(),
-                                           "-byte file (too many keys repeat shared storages)"));
+                pth_fail(source,
+                         concat("the tensors decode to more than ", max_decoded, " values from a ",
+                                bytes.size(), "-byte file (too many keys repeat shared storages)"));
             }
         });
+        release(reader.last_storage());
         decoded += t.values.size() + t.integers.size();
         if (t.stored_as == weight_dtype::float64) {
             converted.push_back(*name);
@@ -435,17 +437,26 @@ inline state_dict parse_pth(std::span<const unsigned char> bytes, std::string_vi
         sd.insert(*name, std::move(t));
     }
     if (!converted.empty()) {
-        sd.notes.push_back(detail::float64_note(converted));
+        sd.notes.push_back(float64_note(converted));
     }
     return sd;
 }
 
+} // namespace detail
+
+/// Parse a torch.save zip file held in memory; `source_name` names it in error messages.
+inline state_dict parse_pth(std::span<const unsigned char> bytes, std::string_view source_name) {
+    return detail::parse_pth_releasing(bytes, source_name, [](std::span<const unsigned char>) {});
+}
+
 /// Read a torch.save zip file (a state_dict, or a checkpoint holding one under "state_dict",
-/// "model", "model_state_dict", "net" or "ema").
+/// "model", "model_state_dict", "net" or "ema"), memory-mapped (detail::mapped_file): each
+/// tensor is decoded from the file's pages into its own buffer.
 inline state_dict read_pth(const std::filesystem::path& path) {
-    const std::string bytes = detail::read_whole_file(path, "read_pth");
-    return parse_pth(std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),
-                     path.string());
+    const detail::mapped_file file(path, "read_pth");
+    return detail::parse_pth_releasing(
+        file.bytes(), path.string(),
+        [&](std::span<const unsigned char> part) { file.release(part); });
 }
 
 } // namespace xrestore

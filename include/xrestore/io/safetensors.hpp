@@ -19,6 +19,7 @@
 #include "xrestore/io/atomic_file.hpp"
 #include "xrestore/io/element_codec.hpp"
 #include "xrestore/io/json.hpp"
+#include "xrestore/io/mapped_file.hpp"
 #include "xrestore/io/npy.hpp"
 #include "xrestore/io/state_dict.hpp"
 
@@ -134,59 +135,61 @@ inline constexpr std::uint64_t safetensors_max_header = 100'000'000;
 /// Most tensors a safetensors header may describe (a large language model has a few thousand).
 inline constexpr std::size_t safetensors_max_tensors = 100'000;
 
-/// Parse a safetensors file held in memory; `source_name` names it in error messages.
-inline state_dict parse_safetensors(std::span<const unsigned char> bytes,
-                                    std::string_view source_name) {
+namespace detail {
+
+/// parse_safetensors, calling `release(data)` with each tensor's bytes once it is decoded (a
+/// mapped file drops their pages there).
+template <class Release>
+state_dict parse_safetensors_releasing(std::span<const unsigned char> bytes,
+                                       std::string_view source_name, Release&& release) {
     using json = nlohmann::json; // ordered by name; the tensors are then put in data order
     const std::string_view source = source_name;
     if (bytes.size() < 8) {
-        detail::safetensors_fail(source, detail::concat("is too short (", bytes.size(),
-                                                        " bytes) for the 8-byte header length"));
+        safetensors_fail(
+            source, concat("is too short (", bytes.size(), " bytes) for the 8-byte header length"));
     }
     std::uint64_t header_length = 0;
     for (std::size_t k = 0; k < 8; ++k) {
         header_length |= static_cast<std::uint64_t>(bytes[k]) << (8 * k);
     }
     if (header_length > safetensors_max_header) {
-        detail::safetensors_fail(source, detail::concat("header length must be at most ",
-                                                        safetensors_max_header, " bytes, got ",
-                                                        header_length));
+        safetensors_fail(source, concat("header length must be at most ", safetensors_max_header,
+                                        " bytes, got ", header_length));
     }
     if (header_length > bytes.size() - 8) {
-        detail::safetensors_fail(source, detail::concat("is truncated: header length ",
-                                                        header_length, " must be at most the ",
-                                                        bytes.size() - 8, " bytes after it"));
+        safetensors_fail(source,
+                         concat("is truncated: header length ", header_length,
+                                " must be at most the ", bytes.size() - 8, " bytes after it"));
     }
     const std::string_view header(reinterpret_cast<const char*>(bytes.data() + 8),
                                   static_cast<std::size_t>(header_length));
     if (header.empty() || header.front() != '{') {
-        detail::safetensors_fail(source, "header must be a JSON object starting with '{'");
+        safetensors_fail(source, "header must be a JSON object starting with '{'");
     }
     if (const auto nul = header.find('\0'); nul != std::string_view::npos) {
         // the JSON parser would stop there and read only the text before it
-        detail::safetensors_fail(source, detail::concat("header is not valid JSON: it holds a NUL "
-                                                        "byte at offset ",
-                                                        nul));
+        safetensors_fail(source, concat("header is not valid JSON: it holds a NUL "
+                                        "byte at offset ",
+                                        nul));
     }
     if (json_depth(header) > 8) {
-        detail::safetensors_fail(source, "header JSON must be nested at most 8 levels deep");
+        safetensors_fail(source, "header JSON must be nested at most 8 levels deep");
     }
     // The top-level keys, counted before parsing and compared after it: a name given twice is
     // refused (nlohmann keeps the last), in linear time (a parser callback rescans the object
     // after every entry, quadratic in the number of tensors).
-    const std::vector<std::string_view> keys = detail::json_top_level_keys(header);
+    const std::vector<std::string_view> keys = json_top_level_keys(header);
     const auto tensor_count = static_cast<std::size_t>(std::count_if(
         keys.begin(), keys.end(), [](std::string_view key) { return key != "\"__metadata__\""; }));
     if (tensor_count > safetensors_max_tensors) {
-        detail::safetensors_fail(source, detail::concat("header must describe at most ",
-                                                        safetensors_max_tensors, " tensors, got ",
-                                                        tensor_count, " entries"));
+        safetensors_fail(source, concat("header must describe at most ", safetensors_max_tensors,
+                                        " tensors, got ", tensor_count, " entries"));
     }
     json root;
     try {
         root = json::parse(header.begin(), header.end());
     } catch (const json::exception& e) {
-        detail::safetensors_fail(source, detail::concat("header is not valid JSON: ", e.what()));
+        safetensors_fail(source, concat("header is not valid JSON: ", e.what()));
     }
     if (root.is_object() && root.size() != keys.size()) {
         std::set<std::string> seen;
@@ -195,17 +198,15 @@ inline state_dict parse_safetensors(std::span<const unsigned char> bytes,
             try {
                 name = json::parse(key.begin(), key.end()).get<std::string>();
             } catch (const json::exception& e) {
-                detail::safetensors_fail(source,
-                                         detail::concat("header is not valid JSON: ", e.what()));
+                safetensors_fail(source, concat("header is not valid JSON: ", e.what()));
             }
             if (!seen.insert(name).second) {
-                detail::safetensors_fail(source,
-                                         detail::concat("header names tensor '", name, "' twice"));
+                safetensors_fail(source, concat("header names tensor '", name, "' twice"));
             }
         }
     }
     if (!root.is_object()) {
-        detail::safetensors_fail(source, "header must be a JSON object");
+        safetensors_fail(source, "header must be a JSON object");
     }
 
     struct entry {
@@ -221,84 +222,79 @@ inline state_dict parse_safetensors(std::span<const unsigned char> bytes,
     for (const auto& [name, info] : root.items()) {
         if (name == "__metadata__") {
             if (!info.is_object()) {
-                detail::safetensors_fail(source, "__metadata__ must be an object of strings");
+                safetensors_fail(source, "__metadata__ must be an object of strings");
             }
             for (const auto& [key, value] : info.items()) {
                 if (!value.is_string()) {
-                    detail::safetensors_fail(source, detail::concat("__metadata__ value of '", key,
-                                                                    "' must be a string, got ",
-                                                                    value.dump()));
+                    safetensors_fail(source, concat("__metadata__ value of '", key,
+                                                    "' must be a string, got ", value.dump()));
                 }
-                sd.metadata[key] = value.get<std::string>();
+                sd.metadata[key] = value.template get<std::string>();
             }
             continue;
         }
-        const std::string what = detail::concat("tensor '", name, "'");
+        const std::string what = concat("tensor '", name, "'");
         if (!info.is_object()) {
-            detail::safetensors_fail(source, detail::concat(what,
-                                                            " must be described by an "
-                                                            "object, got ",
-                                                            info.dump()));
+            safetensors_fail(source, concat(what,
+                                            " must be described by an "
+                                            "object, got ",
+                                            info.dump()));
         }
         const auto dtype = info.find("dtype");
         const auto shape = info.find("shape");
         const auto offsets = info.find("data_offsets");
         if (dtype == info.end() || shape == info.end() || offsets == info.end()) {
-            detail::safetensors_fail(source, detail::concat(what,
-                                                            " must have dtype, shape and "
-                                                            "data_offsets, got ",
-                                                            info.dump()));
+            safetensors_fail(source, concat(what,
+                                            " must have dtype, shape and "
+                                            "data_offsets, got ",
+                                            info.dump()));
         }
         entry e{name, weight_dtype::float32, {}, 0, 0};
-        const std::string dtype_name = dtype->is_string() ? dtype->get<std::string>() : "";
-        const std::optional<weight_dtype> known = detail::safetensors_dtype(dtype_name);
+        const std::string dtype_name = dtype->is_string() ? dtype->template get<std::string>() : "";
+        const std::optional<weight_dtype> known = safetensors_dtype(dtype_name);
         if (!known) {
-            detail::safetensors_fail(source, detail::concat(what,
-                                                            " dtype must be F32, F16, BF16, F64, "
-                                                            "I64, I32, I16, I8, U8 or BOOL, got ",
-                                                            dtype->dump()));
+            safetensors_fail(source, concat(what,
+                                            " dtype must be F32, F16, BF16, F64, "
+                                            "I64, I32, I16, I8, U8 or BOOL, got ",
+                                            dtype->dump()));
         }
         e.dtype = *known;
         if (!shape->is_array() || shape->size() > 64) {
-            detail::safetensors_fail(source, detail::concat(what,
-                                                            " shape must be an array of at most "
-                                                            "64 integers, got ",
-                                                            shape->dump()));
+            safetensors_fail(source, concat(what,
+                                            " shape must be an array of at most "
+                                            "64 integers, got ",
+                                            shape->dump()));
         }
         std::uint64_t numel = 1;
         bool overflow = false;
         for (const auto& extent : *shape) {
-            const std::uint64_t n = detail::json_unsigned(extent, source, what + " shape extent");
-            overflow = overflow || !detail::checked_mul(numel, n, numel);
+            const std::uint64_t n = json_unsigned(extent, source, what + " shape extent");
+            overflow = overflow || !checked_mul(numel, n, numel);
             e.shape.push_back(static_cast<std::size_t>(n));
         }
         if (!offsets->is_array() || offsets->size() != 2) {
-            detail::safetensors_fail(source, detail::concat(what,
-                                                            " data_offsets must be [begin, end], "
-                                                            "got ",
-                                                            offsets->dump()));
+            safetensors_fail(source, concat(what,
+                                            " data_offsets must be [begin, end], "
+                                            "got ",
+                                            offsets->dump()));
         }
-        e.begin = detail::json_unsigned((*offsets)[0], source, what + " data_offsets begin");
-        e.end = detail::json_unsigned((*offsets)[1], source, what + " data_offsets end");
+        e.begin = json_unsigned((*offsets)[0], source, what + " data_offsets begin");
+        e.end = json_unsigned((*offsets)[1], source, what + " data_offsets end");
         if (e.begin > e.end || e.end > data_size) {
-            detail::safetensors_fail(source,
-                                     detail::concat(what, " data_offsets [", e.begin, ", ", e.end,
-                                                    "] must satisfy begin <= end "
-                                                    "<= ",
-                                                    data_size, " (the data size)"));
+            safetensors_fail(source, concat(what, " data_offsets [", e.begin, ", ", e.end,
+                                            "] must satisfy begin <= end "
+                                            "<= ",
+                                            data_size, " (the data size)"));
         }
         std::uint64_t byte_count = 0;
-        const bool countable =
-            !overflow && detail::checked_mul(numel, detail::element_size(e.dtype), byte_count);
+        const bool countable = !overflow && checked_mul(numel, element_size(e.dtype), byte_count);
         if (!countable || byte_count != e.end - e.begin) {
-            const std::string needs = countable
-                                          ? detail::concat(byte_count, " bytes (", numel, " x ",
-                                                           detail::element_size(e.dtype), ")")
-                                          : std::string("more than 2^64 bytes");
-            detail::safetensors_fail(
-                source, detail::concat(what, " of shape [", shape_string(e.shape), "] and dtype ",
-                                       dtype_name, " needs ", needs, ", but data_offsets span ",
-                                       e.end - e.begin, " bytes"));
+            const std::string needs =
+                countable ? concat(byte_count, " bytes (", numel, " x ", element_size(e.dtype), ")")
+                          : std::string("more than 2^64 bytes");
+            safetensors_fail(source, concat(what, " of shape [", shape_string(e.shape),
+                                            "] and dtype ", dtype_name, " needs ", needs,
+                                            ", but data_offsets span ", e.end - e.begin, " bytes"));
         }
         entries.push_back(std::move(e));
     }
@@ -316,10 +312,9 @@ inline state_dict parse_safetensors(std::span<const unsigned char> bytes,
             continue;
         }
         if (previous != nullptr && e.begin < previous->end) {
-            detail::safetensors_fail(source, detail::concat("tensors '", previous->name, "' [",
-                                                            previous->begin, ", ", previous->end,
-                                                            ") and '", e.name, "' [", e.begin, ", ",
-                                                            e.end, ") overlap"));
+            safetensors_fail(source, concat("tensors '", previous->name, "' [", previous->begin,
+                                            ", ", previous->end, ") and '", e.name, "' [", e.begin,
+                                            ", ", e.end, ") overlap"));
         }
         previous = &e;
     }
@@ -329,28 +324,39 @@ inline state_dict parse_safetensors(std::span<const unsigned char> bytes,
         entry& e = entries[i];
         weight_tensor t;
         t.shape = std::move(e.shape);
-        detail::decode_tensor_data(
-            bytes.subspan(data_start + static_cast<std::size_t>(e.begin),
-                          static_cast<std::size_t>(e.end - e.begin)),
-            e.dtype, static_cast<std::size_t>((e.end - e.begin) / detail::element_size(e.dtype)),
-            t);
+        const auto data = bytes.subspan(data_start + static_cast<std::size_t>(e.begin),
+                                        static_cast<std::size_t>(e.end - e.begin));
+        decode_tensor_data(data, e.dtype,
+                           static_cast<std::size_t>((e.end - e.begin) / element_size(e.dtype)), t);
+        release(data);
         if (e.dtype == weight_dtype::float64) {
             converted.push_back(e.name);
         }
         sd.insert(std::move(e.name), std::move(t));
     }
     if (!converted.empty()) {
-        sd.notes.push_back(detail::float64_note(converted));
+        sd.notes.push_back(float64_note(converted));
     }
     return sd;
 }
 
+} // namespace detail
+
+/// Parse a safetensors file held in memory; `source_name` names it in error messages.
+inline state_dict parse_safetensors(std::span<const unsigned char> bytes,
+                                    std::string_view source_name) {
+    return detail::parse_safetensors_releasing(bytes, source_name,
+                                               [](std::span<const unsigned char>) {});
+}
+
 /// Read a safetensors file (F32, F16, BF16 and F64 as float32; integer tensors as int64).
+/// The file is memory-mapped (detail::mapped_file): each tensor is decoded from its pages into its
+/// own buffer.
 inline state_dict read_safetensors(const std::filesystem::path& path) {
-    const std::string bytes = detail::read_whole_file(path, "read_safetensors");
-    return parse_safetensors(
-        std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),
-        path.string());
+    const detail::mapped_file file(path, "read_safetensors");
+    return detail::parse_safetensors_releasing(
+        file.bytes(), path.string(),
+        [&](std::span<const unsigned char> part) { file.release(part); });
 }
 
 /// Write `sd` as safetensors with every floating-point tensor stored `as` float32, float16 or

@@ -112,6 +112,13 @@ public:
         return it == index_.end() ? nullptr : &tensors_[it->second].second;
     }
 
+    /// The tensor called `name`, or nullptr, to change (a loader that consumes the state_dict
+    /// frees each tensor's values once it has copied them).
+    [[nodiscard]] weight_tensor* find(std::string_view name) {
+        auto it = index_.find(std::string(name));
+        return it == index_.end() ? nullptr : &tensors_[it->second].second;
+    }
+
     /// The tensor called `name`; throws io_error naming it when absent.
     [[nodiscard]] const weight_tensor& at(std::string_view name) const {
         const weight_tensor* t = find(name);

@@ -14,6 +14,7 @@
 
 #include "xrestore/core/error.hpp"
 #include "xrestore/io/json.hpp"
+#include "xrestore/io/mapped_file.hpp"
 #include "xrestore/io/npy.hpp"
 #include "xrestore/io/pth.hpp"
 #include "xrestore/io/safetensors.hpp"
@@ -73,16 +74,19 @@ inline void read_weights_sidecar(const std::filesystem::path& path,
 
 /// Load a PyTorch zip .pth (with its JSON sidecar, if any) or a safetensors file into float32
 /// tensors, choosing the reader from the file's first bytes.
+/// The file is memory-mapped (detail::mapped_file): each tensor is decoded from its pages into
+/// its own buffer, and the pages are dropped once it is.
 inline state_dict load_weights(const std::filesystem::path& path) {
-    const std::string file = detail::read_whole_file(path, "load_weights");
-    const std::span bytes(reinterpret_cast<const unsigned char*>(file.data()), file.size());
+    const detail::mapped_file file(path, "load_weights");
+    const std::span<const unsigned char> bytes = file.bytes();
+    const auto release = [&](std::span<const unsigned char> part) { file.release(part); };
     static constexpr std::array<unsigned char, 4> local_header{'P', 'K', 3, 4};
     static constexpr std::array<unsigned char, 4> empty_archive{'P', 'K', 5, 6};
     if (detail::is_legacy_torch_file(bytes)) {
         throw io_error(detail::legacy_torch_message("load_weights", path.string()));
     }
     if (detail::starts_with(bytes, local_header) || detail::starts_with(bytes, empty_archive)) {
-        state_dict sd = parse_pth(bytes, path.string());
+        state_dict sd = detail::parse_pth_releasing(bytes, path.string(), release);
         std::filesystem::path sidecar = path;
         sidecar.replace_extension(".json");
         std::error_code ec;
@@ -92,7 +96,7 @@ inline state_dict load_weights(const std::filesystem::path& path) {
         return sd;
     }
     if (detail::looks_like_safetensors(bytes)) {
-        return parse_safetensors(bytes, path.string());
+        return detail::parse_safetensors_releasing(bytes, path.string(), release);
     }
     throw io_error(detail::concat(
         "load_weights: '", path.string(),

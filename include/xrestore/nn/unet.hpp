@@ -164,31 +164,23 @@ class unet {
 public:
     /// Build from a state_dict; infers the configuration and checks every tensor.
     static unet from_state_dict(const state_dict& sd) {
+        return build(read_unet_tensors(sd), [](std::size_t) {});
+    }
+
+    /// from_state_dict, freeing the values of each of the network's tensors in `sd` once they are
+    /// packed, so the weights are held once rather than twice while loading. Same checks and
+    /// errors; the names, shapes, metadata and notes stay in `sd`.
+    static unet from_state_dict_releasing(state_dict& sd) {
         const unet_tensors t = read_unet_tensors(sd);
-        unet net;
-        net.arch_ = unet_architecture(t.config);
-        const std::vector<layer_spec>& layers = net.arch_.layers();
-        auto name = [&](const std::string& n) { return t.prefix + n; };
-        auto conv3x3_at = [&](std::size_t k) {
-            return pack_conv3x3(*t.weights[k], name(layers[k].weight), layers[k].in, layers[k].out);
-        };
-        auto block_at = [&](std::size_t k) { return conv_block{conv3x3_at(k), conv3x3_at(k + 1)}; };
-        const unet_architecture& arch = net.arch_;
-        for (std::size_t l = 0; l < arch.pools(); ++l) {
-            net.down_.push_back(block_at(arch.down(l)));
-        }
-        net.bottleneck_ = block_at(arch.bottleneck());
-        for (std::size_t i = 0; i < arch.pools(); ++i) {
-            const std::size_t k = arch.up_transpose(i);
-            net.up_transpose_.push_back(pack_conv_transpose2x2(
-                *t.weights[k], name(layers[k].weight), layers[k].in, layers[k].out));
-            net.up_.push_back(block_at(arch.up(i)));
-        }
-        const std::size_t k = arch.head();
-        net.head_ = pack_conv1x1(*t.weights[k], name(layers[k].weight), *t.biases[k],
-                                 name(layers[k].bias), layers[k].in, layers[k].out);
-        net.load_notes_ = t.notes;
-        return net;
+        const unet_architecture arch(t.config);
+        const std::vector<layer_spec>& layers = arch.layers();
+        return build(t, [&](std::size_t k) {
+            for (const std::string* name : {&layers[k].weight, &layers[k].bias}) {
+                if (weight_tensor* w = name->empty() ? nullptr : sd.find(t.prefix + *name)) {
+                    std::vector<float>().swap(w->values);
+                }
+            }
+        });
     }
 
     [[nodiscard]] const unet_config& config() const { return arch_.config(); }
@@ -249,6 +241,43 @@ public:
 
 private:
     unet() = default;
+
+    /// The network of the checked tensors `t`, calling `packed(k)` once layer k of the table is
+    /// packed (its tensors are no longer read).
+    template <class Packed>
+    static unet build(const unet_tensors& t, Packed&& packed) {
+        unet net;
+        net.arch_ = unet_architecture(t.config);
+        const std::vector<layer_spec>& layers = net.arch_.layers();
+        auto conv3x3_at = [&](std::size_t k) {
+            conv3x3_weights w =
+                detail::pack_conv3x3_checked(*t.weights[k], layers[k].in, layers[k].out);
+            packed(k);
+            return w;
+        };
+        auto block_at = [&](std::size_t k) {
+            conv3x3_weights first = conv3x3_at(k);
+            return conv_block{std::move(first), conv3x3_at(k + 1)};
+        };
+        const unet_architecture& arch = net.arch_;
+        for (std::size_t l = 0; l < arch.pools(); ++l) {
+            net.down_.push_back(block_at(arch.down(l)));
+        }
+        net.bottleneck_ = block_at(arch.bottleneck());
+        for (std::size_t i = 0; i < arch.pools(); ++i) {
+            const std::size_t k = arch.up_transpose(i);
+            net.up_transpose_.push_back(
+                detail::pack_conv_transpose2x2_checked(*t.weights[k], layers[k].in, layers[k].out));
+            packed(k);
+            net.up_.push_back(block_at(arch.up(i)));
+        }
+        const std::size_t k = arch.head();
+        net.head_ =
+            detail::pack_conv1x1_checked(*t.weights[k], *t.biases[k], layers[k].in, layers[k].out);
+        packed(k);
+        net.load_notes_ = t.notes;
+        return net;
+    }
 
     void check_batch(const std::array<std::size_t, 4>& s) const {
         nn::check_unet_batch(config(), s);
