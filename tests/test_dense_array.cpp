@@ -184,6 +184,12 @@ BOOST_AUTO_TEST_CASE(element_wise_operators_equal_the_cpu_ones_bit_for_bit) {
         const haar_wavelet w({3, 19, 14}, levels);
         check_against_cpu(w, basic_haar_wavelet<host_array<3>>(w), 30 + levels);
     }
+    {
+        // the block bodies against the CPU's banded rows, bit for bit: odd sides at every level,
+        // above the CPU's parallel threshold
+        const haar_wavelet w({3, 151, 103}, 7);
+        check_against_cpu(w, basic_haar_wavelet<host_array<3>>(w), 37);
+    }
     for (const std::size_t factor : {1u, 3u}) {
         const downsampling s({3, 20, 23}, factor);
         check_against_cpu(s, basic_downsampling<host_array<3>>(s), 40 + factor);

@@ -14,7 +14,12 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 using namespace xrestore;
 
@@ -159,6 +164,67 @@ BOOST_AUTO_TEST_CASE(energy_preserved_and_perfect_reconstruction) {
             W.adjoint_into(inplace, inplace);
             BOOST_TEST(inplace == back);
         }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(one_to_four_threads_give_the_same_bits) {
+    // above the parallel threshold, odd sizes at several levels: the bands of one thread and of
+    // several give the same coefficients and reconstructions
+    for (const auto& [shape, levels] : std::vector<std::pair<shape3, std::size_t>>{
+             {{3, 151, 103}, 7}, {{3, 256, 256}, 3}, {{2, 301, 517}, 5}, {{1, 1000, 40}, 4}}) {
+        BOOST_TEST_CONTEXT(shape_string(shape) << ", " << levels << " levels") {
+            const haar_wavelet W(shape, levels);
+            const image x = random_image(shape, 23);
+            const image ref = reference_haar(x, levels);
+            const image w = W.apply(x);
+            BOOST_TEST(xt::amax(xt::abs(w - ref))() <= 1e-5f * xt::amax(xt::abs(ref))());
+            const image back = W.adjoint(w);
+            BOOST_TEST(xt::amax(xt::abs(back - x))() <= 1e-5f * xt::amax(xt::abs(x))());
+#if defined(_OPENMP)
+            const int threads = omp_get_max_threads();
+            for (const int t : {1, 2, 3, 4}) {
+                omp_set_num_threads(t);
+                BOOST_TEST((W.apply(x) == w), t << " threads");
+                BOOST_TEST((W.adjoint(w) == back), t << " threads");
+                image inplace = x;
+                W.apply_into(inplace, inplace);
+                BOOST_TEST((inplace == w), t << " threads, in place");
+                W.adjoint_into(inplace, inplace);
+                BOOST_TEST((inplace == back), t << " threads, in place");
+            }
+            omp_set_num_threads(threads);
+#endif
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(transforms_share_the_thread_scratch_safely) {
+    // The CPU scratch belongs to the calling thread and is reused by every transform: operators
+    // of different sizes in turn, and on several threads at once, give their own results.
+    const haar_wavelet big({3, 151, 103}, 5);
+    const haar_wavelet small({2, 9, 7}, 2);
+    const image xb = random_image(big.domain_shape(), 5);
+    const image xs = random_image(small.domain_shape(), 6);
+    const image wb = big.apply(xb);
+    const image ws = small.apply(xs);
+    BOOST_TEST((small.apply(xs) == ws));
+    BOOST_TEST((big.apply(xb) == wb));
+    BOOST_TEST((small.adjoint(ws) == small.inverse(ws)));
+    std::vector<int> same(4, 0);
+    {
+        std::vector<std::jthread> workers;
+        for (std::size_t t = 0; t < same.size(); ++t) {
+            workers.emplace_back([&, t] {
+                bool ok = true;
+                for (int round = 0; round < 20; ++round) {
+                    ok = ok && (t % 2 == 0 ? big.apply(xb) == wb : small.apply(xs) == ws);
+                }
+                same[t] = ok ? 1 : 0;
+            });
+        }
+    }
+    for (std::size_t t = 0; t < same.size(); ++t) {
+        BOOST_TEST(same[t] == 1, "thread " << t);
     }
 }
 

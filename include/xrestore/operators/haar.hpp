@@ -19,15 +19,29 @@
 /// a level the top-left ceil(h/2) x ceil(w/2) block is the low-pass part (the next level's
 /// block); top-right holds the horizontal details (differences along W), bottom-left the
 /// vertical ones and bottom-right the diagonal ones. A level needs a block of at least 2 x 2.
+///
+/// A level of rows then columns is one step on each 2 x 2 block of the current block (the
+/// kernels below, with the two 1/sqrt(2) factors of a block taken together as one 1/2), so a
+/// level reads its block once and writes its coefficients once: its low-pass block goes to a
+/// compact scratch buffer (at the last level, to its place in the output) that the next level
+/// reads, its details straight to their places. On xtensor images each (channel, band of rows)
+/// runs all levels in turn, the bands in one OpenMP loop (serial below
+/// cpu_backend::parallel_threshold values), with scratch owned by the calling thread and reused
+/// by its later calls; on other arrays (device images...) one kernel body per level and 2 x 2
+/// block runs on the array's backend. An input that is also the output is copied first.
 
 #include "xrestore/core/array_argument.hpp"
+#include "xrestore/core/cpu_backend.hpp"
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/host_device.hpp"
+#include "xrestore/core/kernel_bodies.hpp"
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/core/vector_space.hpp"
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -38,63 +52,222 @@ namespace kernels {
 
 inline constexpr float haar_inv_sqrt2 = 0.70710678118654752440f;
 
-/// One forward Haar step along a line of `n` elements with stride `stride`, at output index k of
-/// that line: reads the line from `in`, writes element k of the transformed line to `out`.
-XRESTORE_HD inline float haar_forward_at(const float* in, std::size_t n, std::size_t stride,
-                                         std::size_t k) {
-    const std::size_t half = n / 2;
-    const std::size_t low = n - half; // ceil(n / 2)
-    if (k < half) {
-        return (in[2 * k * stride] + in[(2 * k + 1) * stride]) * haar_inv_sqrt2;
-    }
-    if (k < low) { // odd n: the last element passes through
-        return in[(n - 1) * stride];
-    }
-    const std::size_t d = k - low;
-    return (in[2 * d * stride] - in[(2 * d + 1) * stride]) * haar_inv_sqrt2;
+/// One 1-D Haar step on a pair: sum = (a + b) / sqrt(2), difference = (a - b) / sqrt(2).
+XRESTORE_HD inline void haar_pair(float a, float b, float& sum, float& difference) {
+    sum = (a + b) * haar_inv_sqrt2;
+    difference = (a - b) * haar_inv_sqrt2;
 }
 
-/// One inverse Haar step along a line of `n` coefficients: element k of the reconstructed line.
-XRESTORE_HD inline float haar_inverse_at(const float* in, std::size_t n, std::size_t stride,
-                                         std::size_t k) {
-    const std::size_t half = n / 2;
-    const std::size_t low = n - half;
-    if (k >= 2 * half) { // odd n, last element: the pass-through coefficient
-        return in[half * stride];
-    }
-    const std::size_t pair = k / 2;
-    const float a = in[pair * stride];
-    const float d = in[(low + pair) * stride];
-    return (k % 2 == 0 ? a + d : a - d) * haar_inv_sqrt2;
+/// Four values in 2 x 2 positions: a block of pixels, or its four coefficients placed as their
+/// bands are in the Mallat layout (v00 low-pass, v01 horizontal detail, v10 vertical detail,
+/// v11 diagonal detail).
+struct haar_2x2 {
+    float v00;
+    float v01;
+    float v10;
+    float v11;
+};
+
+/// The row steps then the column steps on a 2 x 2 block, the two 1/sqrt(2) factors taken
+/// together as 1/2:
+///   ll = (x00 + x01 + x10 + x11) / 2    hl = (x00 - x01 + x10 - x11) / 2
+///   lh = (x00 + x01 - x10 - x11) / 2    hh = (x00 - x01 - x10 + x11) / 2
+/// The matrix is symmetric and orthogonal, so the same function inverts it.
+XRESTORE_HD inline haar_2x2 haar_block_step(float x00, float x01, float x10, float x11) {
+    const float s0 = x00 + x01;
+    const float d0 = x00 - x01;
+    const float s1 = x10 + x11;
+    const float d1 = x10 - x11;
+    return {(s0 + s1) * 0.5f, (d0 + d1) * 0.5f, (s0 - s1) * 0.5f, (d0 - d1) * 0.5f};
 }
 
-/// One 1-D Haar step (forward or inverse) over the top-left `rows` x `cols` block of every
-/// channel of a C x H x W array, along the rows (direction W) or the columns (direction H).
-/// Index p runs over C * rows * cols; only the block is read and written.
-struct haar_step_body {
-    const float* in;
-    float* out;
-    std::size_t height; ///< H of the whole array
-    std::size_t width;  ///< W of the whole array
-    std::size_t rows;   ///< block height
-    std::size_t cols;   ///< block width
-    bool along_width;
-    bool inverse;
+/// The forward steps on two rows of a block (2i and 2i + 1), for the column pairs k < n:
+/// low[k] = ll, horizontal[k] = hl, vertical[k] = lh, diagonal[k] = hh of columns 2k, 2k + 1.
+XRESTORE_HD inline void haar_forward_rows(const float* __restrict__ row0,
+                                          const float* __restrict__ row1, float* __restrict__ low,
+                                          float* __restrict__ horizontal,
+                                          float* __restrict__ vertical,
+                                          float* __restrict__ diagonal, std::size_t n) {
+    for (std::size_t k = 0; k < n; ++k) {
+        const haar_2x2 q =
+            haar_block_step(row0[2 * k], row0[2 * k + 1], row1[2 * k], row1[2 * k + 1]);
+        low[k] = q.v00;
+        horizontal[k] = q.v01;
+        vertical[k] = q.v10;
+        diagonal[k] = q.v11;
+    }
+}
+
+/// The inverse of haar_forward_rows: rows 2i and 2i + 1 of the block from the four bands.
+XRESTORE_HD inline void
+haar_inverse_rows(const float* __restrict__ low, const float* __restrict__ horizontal,
+                  const float* __restrict__ vertical, const float* __restrict__ diagonal,
+                  float* __restrict__ row0, float* __restrict__ row1, std::size_t n) {
+    for (std::size_t k = 0; k < n; ++k) {
+        const haar_2x2 x = haar_block_step(low[k], horizontal[k], vertical[k], diagonal[k]);
+        row0[2 * k] = x.v00;
+        row0[2 * k + 1] = x.v01;
+        row1[2 * k] = x.v10;
+        row1[2 * k + 1] = x.v11;
+    }
+}
+
+/// C planes of strided values: element (c, i, j) at data[c * plane + i * row + j].
+template <class T>
+struct haar_planes {
+    T* data;
+    std::size_t row;
+    std::size_t plane;
+    XRESTORE_HD T* at(std::size_t c, std::size_t i) const { return data + c * plane + i * row; }
+};
+
+/// One level of the forward transform on an h x w block per channel: reads the block from
+/// `source`, writes its ceil(h/2) x ceil(w/2) low-pass block to `low` and its details to their
+/// places in the Mallat layout of `image` (the output image). Index p runs over
+/// C * ceil(h/2) * ceil(w/2), one 2 x 2 block (or odd edge) each; rows(c, i) does the whole
+/// block row i of channel c.
+struct haar_forward_level_body {
+    haar_planes<const float> source;
+    haar_planes<float> low;
+    haar_planes<float> image;
+    std::size_t h;
+    std::size_t w;
+
+    /// Block (i, k) of channel c. Odd sides: the last row or column of the block passes its
+    /// step (the pass-through value stays in the low-pass block).
+    XRESTORE_HD void block(std::size_t c, std::size_t i, std::size_t k) const {
+        const std::size_t h2 = h / 2;
+        const std::size_t w2 = w / 2;
+        const std::size_t ha = h - h2;
+        const std::size_t wa = w - w2;
+        const float* x0 = source.at(c, 2 * i);
+        float* l = low.at(c, i);
+        if (i < h2) {
+            const float* x1 = x0 + source.row;
+            float* lower = image.at(c, ha + i);
+            if (k < w2) {
+                const haar_2x2 q =
+                    haar_block_step(x0[2 * k], x0[2 * k + 1], x1[2 * k], x1[2 * k + 1]);
+                l[k] = q.v00;
+                image.at(c, i)[wa + k] = q.v01;
+                lower[k] = q.v10;
+                lower[wa + k] = q.v11;
+            } else { // odd w: the last column, a column step only
+                haar_pair(x0[w - 1], x1[w - 1], l[k], lower[k]);
+            }
+        } else if (k < w2) { // odd h: the last row, a row step only
+            haar_pair(x0[2 * k], x0[2 * k + 1], l[k], image.at(c, i)[wa + k]);
+        } else { // both odd: the corner passes through
+            l[k] = x0[w - 1];
+        }
+    }
+
     XRESTORE_HD void operator()(std::size_t p) const {
-        const std::size_t j = p % cols;
-        const std::size_t i = (p / cols) % rows;
-        const std::size_t c = p / (cols * rows);
-        const std::size_t base = c * height * width;
-        const float* line = along_width ? in + base + i * width : in + base + j;
-        const std::size_t n = along_width ? cols : rows;
-        const std::size_t stride = along_width ? 1 : width;
-        const std::size_t k = along_width ? j : i;
-        out[base + i * width + j] =
-            inverse ? haar_inverse_at(line, n, stride, k) : haar_forward_at(line, n, stride, k);
+        const std::size_t wa = w - w / 2;
+        const std::size_t ha = h - h / 2;
+        const std::size_t k = p % wa;
+        const std::size_t q = p / wa;
+        block(q / ha, q % ha, k);
+    }
+
+    XRESTORE_HD void rows(std::size_t c, std::size_t i) const {
+        const std::size_t h2 = h / 2;
+        const std::size_t w2 = w / 2;
+        const std::size_t wa = w - w2;
+        if (i < h2) {
+            float* lower = image.at(c, h - h2 + i);
+            haar_forward_rows(source.at(c, 2 * i), source.at(c, 2 * i + 1), low.at(c, i),
+                              image.at(c, i) + wa, lower, lower + wa, w2);
+        } else {
+            for (std::size_t k = 0; k < w2; ++k) {
+                block(c, i, k);
+            }
+        }
+        if (w2 < wa) {
+            block(c, i, w2);
+        }
+    }
+};
+
+/// One level of the inverse transform (the transpose of haar_forward_level_body): the h x w
+/// block per channel, written to `target`, from its low-pass block at `low` and its details at
+/// their places in `image` (the input coefficients). Index p as in the forward body.
+struct haar_inverse_level_body {
+    haar_planes<const float> low;
+    haar_planes<const float> image;
+    haar_planes<float> target;
+    std::size_t h;
+    std::size_t w;
+
+    XRESTORE_HD void block(std::size_t c, std::size_t i, std::size_t k) const {
+        const std::size_t h2 = h / 2;
+        const std::size_t w2 = w / 2;
+        const std::size_t ha = h - h2;
+        const std::size_t wa = w - w2;
+        float* x0 = target.at(c, 2 * i);
+        const float* l = low.at(c, i);
+        if (i < h2) {
+            float* x1 = x0 + target.row;
+            const float* lower = image.at(c, ha + i);
+            if (k < w2) {
+                const haar_2x2 x =
+                    haar_block_step(l[k], image.at(c, i)[wa + k], lower[k], lower[wa + k]);
+                x0[2 * k] = x.v00;
+                x0[2 * k + 1] = x.v01;
+                x1[2 * k] = x.v10;
+                x1[2 * k + 1] = x.v11;
+            } else {
+                haar_pair(l[k], lower[k], x0[w - 1], x1[w - 1]);
+            }
+        } else if (k < w2) {
+            haar_pair(l[k], image.at(c, i)[wa + k], x0[2 * k], x0[2 * k + 1]);
+        } else {
+            x0[w - 1] = l[k];
+        }
+    }
+
+    XRESTORE_HD void operator()(std::size_t p) const {
+        const std::size_t wa = w - w / 2;
+        const std::size_t ha = h - h / 2;
+        const std::size_t k = p % wa;
+        const std::size_t q = p / wa;
+        block(q / ha, q % ha, k);
+    }
+
+    XRESTORE_HD void rows(std::size_t c, std::size_t i) const {
+        const std::size_t h2 = h / 2;
+        const std::size_t w2 = w / 2;
+        const std::size_t wa = w - w2;
+        if (i < h2) {
+            const float* lower = image.at(c, h - h2 + i);
+            haar_inverse_rows(low.at(c, i), image.at(c, i) + wa, lower, lower + wa,
+                              target.at(c, 2 * i), target.at(c, 2 * i + 1), w2);
+        } else {
+            for (std::size_t k = 0; k < w2; ++k) {
+                block(c, i, k);
+            }
+        }
+        if (w2 < wa) {
+            block(c, i, w2);
+        }
     }
 };
 
 } // namespace kernels
+
+namespace detail {
+
+/// Scratch owned by the calling thread, grown on demand and reused by every Haar transform it
+/// runs (compact low-pass blocks, the copy of an input that is also the output).
+inline float* haar_workspace(std::size_t count) {
+    static thread_local std::vector<float> buffer;
+    if (buffer.size() < count) {
+        buffer.resize(count);
+    }
+    return buffer.data();
+}
+
+} // namespace detail
 
 /// The orthonormal multi-level 2-D Haar transform W of C x H x W images on the dense arrays V
 /// (see the file comment for the layout and the handling of odd sizes). apply = forward,
@@ -154,7 +327,7 @@ public:
 
     /// w = W x (forward transform)
     V apply(const V& x) const {
-        V out;
+        V out = dense_array_traits<V>::allocate(shape_);
         apply_into(x, out);
         return out;
     }
@@ -165,7 +338,7 @@ public:
     }
     /// x = W^T w = W^-1 w (inverse transform)
     V adjoint(const V& w) const {
-        V out;
+        V out = dense_array_traits<V>::allocate(shape_);
         adjoint_into(w, out);
         return out;
     }
@@ -189,24 +362,143 @@ public:
     const std::vector<std::pair<std::size_t, std::size_t>>& blocks() const { return blocks_; }
 
 private:
-    void transform(const V& in, V& out, bool inverse) const {
-        vector_space<V>::copy(in, out); // nothing to do when out is in
-        // scratch holds the half-transformed block; only the block of out is rewritten
-        V scratch = dense_array_traits<V>::allocate(shape_);
+    /// Scratch of a transform: the low-pass block of each level l < levels - 1
+    /// (ceil(h/2) x ceil(w/2) per channel, compact) at low_offset(l), one after the other, then
+    /// (at low_offset(levels - 1)) a copy of the input when it is also the output.
+    std::size_t low_offset(std::size_t l) const {
+        std::size_t offset = 0;
+        for (std::size_t m = 0; m < l; ++m) {
+            offset += shape_[0] * blocks_[m + 1].first * blocks_[m + 1].second;
+        }
+        return offset;
+    }
+
+    /// The compact low-pass block of level l in `scratch`.
+    kernels::haar_planes<float> low_block(float* scratch, std::size_t l) const {
+        const auto [h, w] = blocks_[l + 1];
+        return {scratch + low_offset(l), w, h * w};
+    }
+
+    /// The body of level l: forward, from `source` (the input image) into `out`; inverse, from
+    /// the coefficients `source` into `out`.
+    template <class Body>
+    Body level_body(float* scratch, const float* source, float* out, std::size_t l) const {
         const std::size_t levels = blocks_.size();
-        for (std::size_t step = 0; step < levels; ++step) {
-            const auto [h, w] = blocks_[inverse ? levels - 1 - step : step];
-            const std::size_t count = shape_[0] * h * w;
-            // forward: rows then columns; inverse: columns then rows
-            const bool first_along_width = !inverse;
-            for_each_index_on<V>(count, kernels::haar_step_body{out.data(), scratch.data(),
-                                                                shape_[1], shape_[2], h, w,
-                                                                first_along_width, inverse});
-            for_each_index_on<V>(count, kernels::haar_step_body{scratch.data(), out.data(),
-                                                                shape_[1], shape_[2], h, w,
-                                                                !first_along_width, inverse});
+        const auto [h, w] = blocks_[l];
+        const std::size_t width = shape_[2];
+        const std::size_t plane = shape_[1] * width;
+        const kernels::haar_planes<const float> input{source, width, plane};
+        const kernels::haar_planes<float> output{out, width, plane};
+        auto compact = [&](std::size_t level) {
+            const auto b = low_block(scratch, level);
+            return kernels::haar_planes<const float>{b.data, b.row, b.plane};
+        };
+        if constexpr (std::same_as<Body, kernels::haar_forward_level_body>) {
+            // level 0 reads the input, level l > 0 the low-pass block of level l - 1; the last
+            // level writes its low-pass block into the output
+            return {l == 0 ? input : compact(l - 1),
+                    l + 1 == levels ? output : low_block(scratch, l), output, h, w};
+        } else {
+            // level l reads its low-pass block from the coefficients (the coarsest) or from
+            // level l + 1, and writes its block into the output (level 0) or for level l - 1
+            return {l + 1 == levels ? input : compact(l), input,
+                    l == 0 ? output : low_block(scratch, l - 1), h, w};
         }
     }
+
+    void transform(const V& in, V& out, bool inverse) const {
+        if (&in != &out) {
+            dense_array_traits<V>::resize(out, shape_);
+        }
+        // the first level reads all of its input while it writes the output: a copy when the two
+        // are the same array
+        const bool aliased = in.data() == out.data();
+        const std::size_t copy_offset = low_offset(blocks_.size() - 1);
+        const std::size_t values = shape_[0] * shape_[1] * shape_[2];
+        const std::size_t levels = blocks_.size();
+        if constexpr (std::same_as<V, image>) {
+            float* scratch = detail::haar_workspace(copy_offset + (aliased ? values : 0));
+            const float* source = aliased ? scratch + copy_offset : in.data();
+            float* target = out.data();
+            const std::size_t channels = shape_[0];
+            const std::size_t plane = values / channels;
+            // A band of block rows of the coarsest level, and the rows of every finer level it
+            // reads (forward) or writes (inverse): 2^(levels-1-l) times its rows at level l. The
+            // bands of all levels are disjoint, so each (channel, band) runs all its levels with
+            // no barrier between them.
+            const std::size_t coarsest_rows = blocks_.back().first - blocks_.back().first / 2;
+            const std::size_t band = std::max<std::size_t>(1, band_rows >> (levels - 1));
+            const std::size_t bands = (coarsest_rows + band - 1) / band;
+            const auto tasks = static_cast<std::int64_t>(channels * bands);
+#if defined(_OPENMP)
+#pragma omp parallel if (values >= cpu_backend::parallel_threshold)
+#endif
+            {
+                if (aliased) {
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+                    for (std::int64_t c = 0; c < static_cast<std::int64_t>(channels); ++c) {
+                        const float* from = in.data() + static_cast<std::size_t>(c) * plane;
+                        std::copy(from, from + plane,
+                                  scratch + copy_offset + static_cast<std::size_t>(c) * plane);
+                    }
+                }
+                // (the end of the region is the only barrier the bands need)
+#if defined(_OPENMP)
+#pragma omp for schedule(static) nowait
+#endif
+                for (std::int64_t task = 0; task < tasks; ++task) {
+                    const std::size_t c = static_cast<std::size_t>(task) / bands;
+                    const std::size_t first = static_cast<std::size_t>(task) % bands * band;
+                    for (std::size_t step = 0; step < levels; ++step) {
+                        const std::size_t l = inverse ? levels - 1 - step : step;
+                        const std::size_t rows = blocks_[l].first - blocks_[l].first / 2;
+                        const std::size_t shift = levels - 1 - l;
+                        const std::size_t begin = std::min(first << shift, rows);
+                        const std::size_t end = std::min((first + band) << shift, rows);
+                        if (inverse) {
+                            const auto body = level_body<kernels::haar_inverse_level_body>(
+                                scratch, source, target, l);
+                            for (std::size_t i = begin; i < end; ++i) {
+                                body.rows(c, i);
+                            }
+                        } else {
+                            const auto body = level_body<kernels::haar_forward_level_body>(
+                                scratch, source, target, l);
+                            for (std::size_t i = begin; i < end; ++i) {
+                                body.rows(c, i);
+                            }
+                        }
+                    }
+                }
+            }
+        } else {
+            buffer_on<V, float> buffer(copy_offset + (aliased ? values : 0));
+            float* scratch = buffer.data();
+            const float* source = in.data();
+            if (aliased) {
+                for_each_index_on<V>(values, kernels::copy_body{in.data(), scratch + copy_offset});
+                source = scratch + copy_offset;
+            }
+            for (std::size_t step = 0; step < levels; ++step) {
+                const std::size_t l = inverse ? levels - 1 - step : step;
+                const auto [h, w] = blocks_[l];
+                const std::size_t count = shape_[0] * (h - h / 2) * (w - w / 2);
+                if (inverse) {
+                    for_each_index_on<V>(count, level_body<kernels::haar_inverse_level_body>(
+                                                    scratch, source, out.data(), l));
+                } else {
+                    for_each_index_on<V>(count, level_body<kernels::haar_forward_level_body>(
+                                                    scratch, source, out.data(), l));
+                }
+            }
+        }
+    }
+
+    /// Block rows of the finest level in one band of the CPU transform (more when the coarsest
+    /// level would get less than one row per band).
+    static constexpr std::size_t band_rows = 16;
 
     shape3 shape_;
     std::vector<std::pair<std::size_t, std::size_t>> blocks_; ///< low-pass block per level
