@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE adjoint_check
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/core/linear_operator.hpp>
@@ -21,6 +20,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_adjoint_check)
 
 using namespace xrestore;
 
@@ -375,3 +376,5 @@ BOOST_AUTO_TEST_CASE(degenerate_operators_and_bad_options) {
     BOOST_CHECK_THROW(measure_adjoint(blur, {.trials = 0}), value_error);
     BOOST_CHECK_THROW(require_adjoint(blur, {.trials = -1}), value_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_adjoint_check

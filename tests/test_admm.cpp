@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE admm
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/solvers/admm.hpp>
@@ -26,6 +25,8 @@
 #include <ostream>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_admm)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -201,3 +202,5 @@ BOOST_AUTO_TEST_CASE(options_and_inputs_are_validated) {
         BOOST_TEST(std::string(e.what()) == "admm: options.eta must be finite and > 0, got 0");
     }
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_admm

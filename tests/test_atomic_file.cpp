@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE atomic_file
 #include <boost/test/unit_test.hpp>
 
 #include "test_support.hpp"
@@ -16,6 +15,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_atomic_file)
 
 using namespace xrestore;
 using xrestore::test::scratch_dir;
@@ -205,3 +206,5 @@ BOOST_AUTO_TEST_CASE(a_folder_target_that_is_a_file_or_has_no_parent_is_an_io_er
     BOOST_TEST(file_count(dir.path) == 1u);
     BOOST_CHECK_THROW(atomic_folder(dir / "no" / "such" / "parent"), io_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_atomic_file

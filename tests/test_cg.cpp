@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE cg
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/solvers/cg.hpp>
@@ -15,6 +14,8 @@
 #include <random>
 #include <type_traits>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_cg)
 
 using namespace xrestore;
 
@@ -484,3 +485,5 @@ BOOST_AUTO_TEST_CASE(tikhonov_deblurring_of_cameraman) {
                                             << true_residual);
     BOOST_TEST(restored >= blurred + 1.0);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_cg

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE checkpoints
 #include <boost/test/unit_test.hpp>
 
 // Real training checkpoints, as PyTorch 2.x users save them: the state_dict inside a checkpoint
@@ -33,6 +32,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_checkpoints)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -469,7 +470,7 @@ std::string ema_checkpoint() {
 } // namespace
 
 BOOST_AUTO_TEST_CASE(committed_ema_checkpoint_is_what_the_writer_makes) {
-    // XRESTORE_WRITE_FIXTURES=1 tests/test_checkpoints rewrites it
+    // XRESTORE_WRITE_FIXTURES=1 tests/tests_io --run_test=test_checkpoints rewrites it
     const fs::path fixture =
         fs::path(XRESTORE_TEST_DIR) / "data" / "weights" / "ema_checkpoint.pth";
     const std::string bytes = ema_checkpoint();
@@ -528,3 +529,5 @@ BOOST_AUTO_TEST_CASE(the_minimum_input_size_message_states_the_real_minimum) {
     });
     BOOST_TEST(contains(message, "the smallest square input is 32 x 32"), message);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_checkpoints

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE combinators
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/core/linear_operator.hpp>
@@ -18,6 +17,8 @@
 #include <limits>
 #include <random>
 #include <string>
+
+BOOST_AUTO_TEST_SUITE(test_combinators)
 
 using namespace xrestore;
 
@@ -255,3 +256,5 @@ BOOST_AUTO_TEST_CASE(wrong_input_shapes_are_refused) {
     BOOST_CHECK_THROW(compose(D, M).adjoint(xt::zeros<float>({2, 3, 37, 44})), shape_error);
     BOOST_CHECK_THROW(normal(D).apply(xt::zeros<float>({1, 37, 45})), shape_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_combinators

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE convolution
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/core/linear_operator.hpp>
@@ -17,6 +16,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_convolution)
 
 using namespace xrestore;
 
@@ -376,3 +377,5 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused) {
     BOOST_CHECK_THROW(convolution(box_kernel(3), shape3{3, 0, 5}), shape_error);
     BOOST_CHECK_THROW(convolution(box_kernel(3), shape3{0, 4, 5}), shape_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_convolution

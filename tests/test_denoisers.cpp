@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE denoisers
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/core/denoiser.hpp>
@@ -19,6 +18,8 @@
 #include <limits>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_denoisers)
 
 using namespace xrestore;
 
@@ -304,3 +305,5 @@ BOOST_AUTO_TEST_CASE(sigma_aware_tv_is_optimal_by_a_duality_gap) {
     }
     BOOST_TEST((other_primal - dual) / other_primal > 1e-3);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_denoisers

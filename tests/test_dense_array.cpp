@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE dense_array
 // A second host-side array type, plugged in through dense_array_traits only: the generic vector
 // space, every operator template, the metrics and a solver run on it through the paths the CUDA
 // backend takes (kernel bodies on the array's backend, backend buffers, segment sums, the
@@ -80,6 +79,8 @@ struct xrestore::dense_array_traits<xrestore::test::host_array<N>> {
         return host;
     }
 };
+
+BOOST_AUTO_TEST_SUITE(test_dense_array)
 
 using namespace xrestore;
 using test::host_array;
@@ -286,3 +287,5 @@ BOOST_AUTO_TEST_CASE(tv_haar_on_a_user_array_matches_the_cpu_run) {
     BOOST_TEST(generic.iterations == cpu.iterations);
     BOOST_TEST(max_difference(generic.x, cpu.x) <= 1e-6);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_dense_array

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE downsampling
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/core/linear_operator.hpp>
@@ -15,6 +14,8 @@
 #include <limits>
 #include <random>
 #include <string>
+
+BOOST_AUTO_TEST_SUITE(test_downsampling)
 
 using namespace xrestore;
 
@@ -198,3 +199,5 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused) {
     BOOST_CHECK_THROW(S.adjoint(xt::zeros<float>({3, 5, 7})), shape_error);
     BOOST_CHECK_THROW(S.adjoint(xt::zeros<float>({3, 10, 12})), shape_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_downsampling

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE fft
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/core/fft.hpp>
@@ -10,6 +9,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_fft)
 
 using namespace xrestore;
 
@@ -294,3 +295,5 @@ BOOST_AUTO_TEST_CASE(bad_sizes_throw) {
                    "fft2_plan::transform: data must have 3 x 4 = 12 elements, got 10");
     }
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_fft

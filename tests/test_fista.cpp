@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE fista
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/solvers/fista.hpp>
@@ -22,6 +21,8 @@
 #include <ostream>
 #include <random>
 #include <string>
+
+BOOST_AUTO_TEST_SUITE(test_fista)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -306,3 +307,5 @@ BOOST_AUTO_TEST_CASE(bad_arguments_throw) {
     BOOST_TEST(r.stop == solver_stop::diverged);
     BOOST_TEST(std::isfinite(xrestore::norm(r.x)));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_fista

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE fuzz_regressions
 #include <boost/test/unit_test.hpp>
 
 // Inputs found by the fuzzers in fuzz/ (see fuzz/README.md), replayed on every build: each file
@@ -47,6 +46,8 @@
 #include <typeinfo>
 #include <utility>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_fuzz_regressions)
 
 namespace fs = std::filesystem;
 
@@ -440,3 +441,5 @@ BOOST_AUTO_TEST_CASE(a_safetensors_header_is_refused_beyond_100000_tensors) {
         });
     BOOST_TEST(what.empty(), what);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_fuzz_regressions

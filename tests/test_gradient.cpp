@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE gradient
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/core/linear_operator.hpp>
@@ -14,6 +13,8 @@
 #include <cmath>
 #include <numbers>
 #include <random>
+
+BOOST_AUTO_TEST_SUITE(test_gradient)
 
 using namespace xrestore;
 
@@ -124,3 +125,5 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused) {
     BOOST_CHECK_THROW(D.adjoint(xt::zeros<float>({1, 3, 5, 7})), shape_error);
     BOOST_CHECK_THROW(divergence(xt::zeros<float>({3, 3, 5, 7})), shape_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_gradient

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE gradient_descent
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/solvers/gradient_descent.hpp>
@@ -20,6 +19,8 @@
 #include <ostream>
 #include <random>
 #include <string>
+
+BOOST_AUTO_TEST_SUITE(test_gradient_descent)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -158,3 +159,5 @@ BOOST_AUTO_TEST_CASE(bad_arguments_throw) {
     // the zero operator has no step
     BOOST_CHECK_THROW(gradient_descent(scale(0.0, b), y), value_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_gradient_descent

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE haar
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/core/linear_operator.hpp>
@@ -20,6 +19,8 @@
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
+
+BOOST_AUTO_TEST_SUITE(test_haar)
 
 using namespace xrestore;
 
@@ -286,3 +287,5 @@ BOOST_AUTO_TEST_CASE(max_levels_and_bad_input) {
     BOOST_CHECK_THROW(W.apply(xt::zeros<float>({3, 6, 8})), shape_error);
     BOOST_CHECK_THROW(W.adjoint(xt::zeros<float>({1, 8, 6})), shape_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_haar

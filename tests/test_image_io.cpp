@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE image_io
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/io/image.hpp>
@@ -18,6 +17,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_image_io)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -605,3 +606,5 @@ BOOST_AUTO_TEST_CASE(top_down_bmp_reads_in_file_order) {
     BOOST_TEST(x(0, 1, 1) == 1.0F); // white bottom row
     BOOST_TEST(x(2, 1, 2) == 1.0F);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_image_io

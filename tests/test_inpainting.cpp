@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE inpainting
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/core/linear_operator.hpp>
@@ -14,6 +13,8 @@
 #include <cmath>
 #include <limits>
 #include <string>
+
+BOOST_AUTO_TEST_SUITE(test_inpainting)
 
 using namespace xrestore;
 
@@ -173,3 +174,5 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused) {
     BOOST_CHECK_THROW(mask_from_image(with_nan, {1, 3, 3}), value_error);
     BOOST_CHECK_THROW(mask_from_image(half, {1, 3, 3}, nan), value_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_inpainting

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE iqa_degradations
 #include <boost/test/unit_test.hpp>
 
 // The degradations of the image-quality study (iqa/degradations.hpp) against closed forms, the
@@ -21,6 +20,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_iqa_degradations)
 
 using namespace xrestore;
 
@@ -285,3 +286,5 @@ BOOST_AUTO_TEST_CASE(kendall_tau_matches_scipy) {
     BOOST_CHECK_THROW(kendall_tau(std::vector<double>{1, std::nan("")}, std::vector<double>{1, 2}),
                       value_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_iqa_degradations

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE kernel_bodies
 // The CUDA backend runs these kernel bodies in device kernels; here they run in plain loops on the
 // CPU and are checked against the CPU operators, so the device arithmetic is tested without a GPU.
 #include "test_support.hpp"
@@ -12,6 +11,8 @@
 #include <cstdint>
 #include <random>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_kernel_bodies)
 
 using namespace xrestore;
 
@@ -200,3 +201,5 @@ BOOST_AUTO_TEST_CASE(vector_space_bodies_compute_what_they_say) {
     BOOST_TEST(backend_kernels<cpu_tag>::sum_over_indices(
                    3, kernels::dot_term{x.data(), x.data()}) == 1.0 + 4.0 + 12.25);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_kernel_bodies

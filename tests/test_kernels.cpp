@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE kernels
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/io/image.hpp>
@@ -13,6 +12,8 @@
 #include <numbers>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_kernels)
 
 using namespace xrestore;
 namespace tt = boost::test_tools;
@@ -274,3 +275,5 @@ BOOST_AUTO_TEST_CASE(boundary_indices_match_numpy_pad) {
     BOOST_TEST(boundary_source_index(-5, 2, boundary::reflect) == 1);
     BOOST_TEST(boundary_source_index(6, 2, boundary::reflect) == 0);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_kernels

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE metric_bodies
 // On device arrays the metrics (metrics/mse.hpp, ssim.hpp) run these bodies in device kernels
 // and reductions; here they run in plain loops on the CPU backend against the CPU metrics
 // (scikit-image's definitions): the whole arithmetic of the device metrics, without a device.
@@ -16,6 +15,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_metric_bodies)
 
 using namespace xrestore;
 using cpu = backend_kernels<cpu_tag>;
@@ -225,3 +226,5 @@ BOOST_AUTO_TEST_CASE(nonfinite_probe_term) {
             std::isnan(cpu::sum_over_indices(z.size(), kernels::nonfinite_probe_term{z.data()})));
     }
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_metric_bodies

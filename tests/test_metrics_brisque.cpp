@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE metrics_brisque
 #include <boost/test/unit_test.hpp>
 
 // BRISQUE against tests/golden/brisque.json (tools/dev/make_brisque_golden.py): OpenCV 4.6's
@@ -28,6 +27,8 @@
 #include <random>
 #include <sstream>
 #include <string>
+
+BOOST_AUTO_TEST_SUITE(test_metrics_brisque)
 
 using namespace xrestore;
 using json = nlohmann::json;
@@ -399,3 +400,5 @@ BOOST_AUTO_TEST_CASE(brisque_load_default_follows_the_environment) {
     BOOST_TEST(brisque_model::load_default().size() == 774u);
     ::unsetenv("XRESTORE_DATA_DIR");
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_metrics_brisque

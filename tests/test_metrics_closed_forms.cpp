@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE metrics_closed_forms
 #include <boost/test/unit_test.hpp>
 
 // Closed forms and argument checks of GMSD, the masked MSE/PSNR and the no-reference metrics.
@@ -17,6 +16,8 @@
 #include <cmath>
 #include <limits>
 #include <random>
+
+BOOST_AUTO_TEST_SUITE(test_metrics_closed_forms)
 
 using namespace xrestore;
 namespace tt = boost::test_tools;
@@ -234,3 +235,5 @@ BOOST_AUTO_TEST_CASE(gmsd_errors) {
     BOOST_CHECK_THROW(gmsd(x, x, {.data_range = 0.0}), value_error);
     BOOST_CHECK_THROW(gmsd(x, x, {.c = -1.0}), value_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_metrics_closed_forms

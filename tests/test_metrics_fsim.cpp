@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE metrics_fsim
 #include <boost/test/unit_test.hpp>
 
 // FSIM and FSIMc against the "fsim" section of tests/golden/iqa.json
@@ -31,6 +30,8 @@
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
+
+BOOST_AUTO_TEST_SUITE(test_metrics_fsim)
 
 using namespace xrestore;
 using json = nlohmann::json;
@@ -329,3 +330,5 @@ BOOST_AUTO_TEST_CASE(fsim_rejects_bad_input) {
     BOOST_CHECK_EXCEPTION(fsim_masked(x, narrower, xt::ones_like(x)), shape_error,
                           says("fsim_masked: ", "1 x 77 x 60"));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_metrics_fsim

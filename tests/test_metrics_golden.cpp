@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE metrics_golden
 #include <boost/test/unit_test.hpp>
 
 // Every metric against tests/golden/metrics.json (tools/dev/make_metrics_golden.py): scikit-image
@@ -26,6 +25,8 @@
 #include <fstream>
 #include <map>
 #include <string>
+
+BOOST_AUTO_TEST_SUITE(test_metrics_golden)
 
 using namespace xrestore;
 using json = nlohmann::json;
@@ -212,3 +213,5 @@ BOOST_AUTO_TEST_CASE(no_reference_metrics) {
               tol_exact);
     }
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_metrics_golden

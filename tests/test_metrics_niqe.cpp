@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE metrics_niqe
 #include <boost/test/unit_test.hpp>
 
 // NIQE against tests/golden/niqe.json (tools/dev/make_niqe_golden.py): the script's numpy
@@ -26,6 +25,8 @@
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
+
+BOOST_AUTO_TEST_SUITE(test_metrics_niqe)
 
 using namespace xrestore;
 using json = nlohmann::json;
@@ -281,3 +282,5 @@ BOOST_AUTO_TEST_CASE(niqe_rejects_bad_input) {
     const image one_block_mask = xt::ones_like(one_block);
     BOOST_CHECK_THROW(niqe_masked(one_block, one_block_mask), shape_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_metrics_niqe

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE metrics_psnr_hvs
 #include <boost/test/unit_test.hpp>
 
 // PSNR-HVS and PSNR-HVS-M against tests/golden/psnr_hvs.json (tools/dev/make_psnr_hvs_golden.py):
@@ -24,6 +23,8 @@
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
+
+BOOST_AUTO_TEST_SUITE(test_metrics_psnr_hvs)
 
 using namespace xrestore;
 using json = nlohmann::json;
@@ -288,3 +289,5 @@ BOOST_AUTO_TEST_CASE(psnr_hvs_rejects_bad_input) {
     BOOST_CHECK_EXCEPTION(psnr_hvs_masked(small_rgb, small_rgb, small_mask), shape_error,
                           starts("psnr_hvs_masked: ", "at least one 8 x 8 block"));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_metrics_psnr_hvs

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE metrics_vif
 #include <boost/test/unit_test.hpp>
 
 // VIFp against tests/golden/iqa.json (tools/dev/make_iqa_golden.py): piq.vif_p on float64
@@ -18,6 +17,8 @@
 #include <cmath>
 #include <fstream>
 #include <string>
+
+BOOST_AUTO_TEST_SUITE(test_metrics_vif)
 
 using namespace xrestore;
 using json = nlohmann::json;
@@ -130,3 +131,5 @@ BOOST_AUTO_TEST_CASE(vif_p_rejects_bad_input) {
     bad_mask(0, 50, 50) = std::nanf("");
     BOOST_CHECK_THROW(vif_p_masked(rgb, rgb, bad_mask), value_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_metrics_vif

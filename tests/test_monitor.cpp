@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE monitor
 #include <boost/test/unit_test.hpp>
 
 // The solvers' shared history (seconds, objective, change), the monitor record, the reference
@@ -27,6 +26,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_monitor)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -310,3 +311,5 @@ BOOST_AUTO_TEST_CASE(growth_without_an_objective_stops_plug_and_play) {
     BOOST_TEST(xrestore::norm(growing.x) <= 1e6 * xrestore::norm(y));
     BOOST_TEST(growing.stop_detail.find("||x|| = ") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_monitor

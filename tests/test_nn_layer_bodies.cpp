@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE nn_layer_bodies
 // The device U-Net (nn/device_unet.cuh) runs these bodies in device kernels and the planar pass
 // of nn/planar_unet.hpp with cuDNN convolutions. Here the bodies run in plain loops on the CPU
 // and the same pass runs with direct convolutions, against the CPU layers, the CPU network, the
@@ -31,6 +30,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_nn_layer_bodies)
 
 using namespace xrestore;
 namespace fs = std::filesystem;
@@ -114,7 +115,7 @@ struct loop_executor {
     template <class Term>
     void segment_sums(std::size_t segments, std::size_t length, const Term& term,
                       double* out) const {
-        ::segment_sums(segments, length, term, out);
+        test_nn_layer_bodies::segment_sums(segments, length, term, out);
     }
 };
 
@@ -593,3 +594,5 @@ BOOST_AUTO_TEST_CASE(denoiser_statistic_bodies_closed_forms) {
         BOOST_TEST(out[i] == (i < 4 ? 2.5F : 5.0F), boost::test_tools::tolerance(1e-6F));
     }
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_nn_layer_bodies

@@ -1,9 +1,10 @@
-#define BOOST_TEST_MODULE noise
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/core/noise.hpp>
 
 #include <cmath>
+
+BOOST_AUTO_TEST_SUITE(test_noise)
 
 using namespace xrestore;
 
@@ -35,3 +36,5 @@ BOOST_AUTO_TEST_CASE(invalid_sigma_is_refused) {
     BOOST_CHECK_THROW(add_gaussian_noise(x, -0.1, 0), value_error);
     BOOST_CHECK_THROW(add_gaussian_noise(x, std::nan(""), 0), value_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_noise

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE npy
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/io/npy.hpp>
@@ -14,6 +13,8 @@
 #include <random>
 #include <string>
 #include <string_view>
+
+BOOST_AUTO_TEST_SUITE(test_npy)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -296,3 +297,5 @@ BOOST_AUTO_TEST_CASE(integer_dtypes_convert_exactly) {
     BOOST_TEST(b1(0) == 1.0f);
     BOOST_TEST(b1(1) == 0.0f);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_npy

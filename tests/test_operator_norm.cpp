@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE operator_norm
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/core/linear_operator.hpp>
@@ -13,6 +12,8 @@
 #include <cmath>
 #include <limits>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_operator_norm)
 
 using namespace xrestore;
 
@@ -201,3 +202,5 @@ BOOST_AUTO_TEST_CASE(zero_operator_and_bad_options) {
         value_error);
     BOOST_CHECK_THROW(operator_norm(nan_operator{}), value_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_operator_norm

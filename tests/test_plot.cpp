@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE plot
 #include <boost/test/unit_test.hpp>
 
 #include "test_support.hpp"
@@ -16,6 +15,8 @@
 #include <limits>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_plot)
 
 using namespace xrestore;
 using namespace xrestore::report;
@@ -752,3 +753,5 @@ BOOST_AUTO_TEST_CASE(bar_labels_keep_their_size_wrapped_or_upright) {
         BOOST_TEST(swatch >= above.text.swatch * (above.text.cap - 1));
     }
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_plot

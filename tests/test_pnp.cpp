@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE pnp
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/solvers/pnp.hpp>
@@ -25,6 +24,8 @@
 #include <ostream>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_pnp)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -363,3 +364,5 @@ BOOST_AUTO_TEST_CASE(pnp_admm_refuses_a_schedule_whose_penalty_overflows_before_
     const auto capped = pnp_admm(p.A, p.y, d, {.max_iter = 5, .eta_growth = 1e10, .eta_max = 1e3});
     BOOST_TEST(capped.iterations == 5);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_pnp

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE pnp_eta
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/solvers/pnp.hpp>
@@ -15,6 +14,8 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+
+BOOST_AUTO_TEST_SUITE(test_pnp_eta)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -57,3 +58,5 @@ BOOST_AUTO_TEST_CASE(eta_for_noise_rescues_the_studys_noisy_deblurring) {
     const image clean = A.apply(truth);
     BOOST_TEST(pnp_admm_options::eta_for_noise(estimate_sigma(clean)) == 1e-4);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_pnp_eta

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE proximal
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/prox/haar_l1.hpp>
@@ -17,6 +16,8 @@
 #include <limits>
 #include <random>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_proximal)
 
 using namespace xrestore;
 
@@ -289,3 +290,5 @@ BOOST_AUTO_TEST_CASE(l21_norm_is_the_total_variation_of_the_gradient) {
                1e-9 * total_variation(x) + 1e-4);
     BOOST_CHECK_THROW(l21_norm(tensor<4>(std::array<std::size_t, 4>{3, 1, 2, 2})), shape_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_proximal

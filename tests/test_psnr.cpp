@@ -1,9 +1,10 @@
-#define BOOST_TEST_MODULE psnr
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/metrics/psnr.hpp>
 
 #include <cmath>
+
+BOOST_AUTO_TEST_SUITE(test_psnr)
 
 using namespace xrestore;
 
@@ -25,3 +26,5 @@ BOOST_AUTO_TEST_CASE(errors) {
     BOOST_CHECK_THROW(mse(a, b), shape_error);
     BOOST_CHECK_THROW(psnr(a, a, 0.0), value_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_psnr

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE pth
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/io/mapped_file.hpp>
@@ -22,6 +21,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_pth)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -664,3 +665,5 @@ BOOST_AUTO_TEST_CASE(deep_nesting_is_an_error_not_a_stack_overflow) {
     cycle.op(']').op('q').op('\x00').op('h').op('\x00').op('a');
     BOOST_TEST(contains(pth_error(make_pth(cycle.done(), "")), "must be a dict of tensors"));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_pth

@@ -4,7 +4,6 @@
 // do not match its shape, and (test_pth_writer_torch, skipped without Debian's torch) loads in
 // torch.load(weights_only=True) with the same values. A state_dict written as safetensors reads
 // back too.
-#define BOOST_TEST_MODULE pth_writer
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/io/pth.hpp>
@@ -27,6 +26,8 @@
 #include <limits>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_pth_writer)
 
 using namespace xrestore;
 namespace fs = std::filesystem;
@@ -206,3 +207,5 @@ BOOST_AUTO_TEST_CASE(torch_loads_written_pth_with_weights_only, *boost::unit_tes
         }
     }
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_pth_writer

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE red
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/solvers/red.hpp>
@@ -24,14 +23,16 @@
 #include <string>
 #include <vector>
 
-using namespace xrestore;
-using namespace xrestore::test;
-
 namespace xrestore {
 inline std::ostream& operator<<(std::ostream& out, cg_stop stop) {
     return out << to_string(stop);
 }
 } // namespace xrestore
+
+BOOST_AUTO_TEST_SUITE(test_red)
+
+using namespace xrestore;
+using namespace xrestore::test;
 
 namespace {
 
@@ -183,3 +184,5 @@ BOOST_AUTO_TEST_CASE(options_and_inputs_are_validated) {
                    "red_gradient_descent: options.step must be finite and > 0, got -1");
     }
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_red

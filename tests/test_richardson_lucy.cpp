@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE richardson_lucy
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/solvers/richardson_lucy.hpp>
@@ -24,6 +23,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_richardson_lucy)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -333,3 +334,5 @@ BOOST_AUTO_TEST_CASE(rl_tv_matches_a_hand_computed_iteration) {
     const auto plain = richardson_lucy(a, yi, {.max_iter = 3});
     BOOST_TEST(xt::amax(xt::abs(plain.x - r.x))() > 1e-3f);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_richardson_lucy

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE safetensors
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/io/pth.hpp>
@@ -17,6 +16,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_safetensors)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -477,3 +478,5 @@ BOOST_AUTO_TEST_CASE(missing_file) {
     BOOST_TEST(contains(message, "absent.safetensors"));
     BOOST_TEST(contains(message, "no such file"));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_safetensors

@@ -1,7 +1,6 @@
 // The solvers' adjoint check on entry, switched on explicitly as a release build would
 // (XRESTORE_CHECK_ADJOINT=1; debug builds have it on by default: test_solver_adjoint_check_debug).
 #define XRESTORE_CHECK_ADJOINT 1
-#define BOOST_TEST_MODULE solver_adjoint_check
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/xrestore.hpp>
@@ -9,6 +8,8 @@
 #include <cstdint>
 #include <random>
 #include <string>
+
+BOOST_AUTO_TEST_SUITE(test_solver_adjoint_check)
 
 using namespace xrestore;
 
@@ -148,3 +149,5 @@ BOOST_AUTO_TEST_CASE(shape_errors_come_before_the_adjoint_check) {
     BOOST_CHECK_THROW(pnp_admm(p.wrong, wrong_y, gaussian_denoiser{}), shape_error);
     BOOST_CHECK_THROW(fista(p.wrong, wrong_y), shape_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_solver_adjoint_check

@@ -1,7 +1,6 @@
 // A debug build (NDEBUG not defined) checks the adjoint on entry without being asked.
 #undef NDEBUG
 #undef XRESTORE_CHECK_ADJOINT
-#define BOOST_TEST_MODULE solver_adjoint_check_debug
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/denoisers/gaussian_denoiser.hpp>
@@ -10,6 +9,8 @@
 #include <xrestore/solvers/pnp.hpp>
 
 #include <string>
+
+BOOST_AUTO_TEST_SUITE(test_solver_adjoint_check_debug)
 
 using namespace xrestore;
 
@@ -44,3 +45,5 @@ BOOST_AUTO_TEST_CASE(solvers_refuse_a_wrong_adjoint_in_a_debug_build) {
     // the library's blur passes
     BOOST_CHECK_NO_THROW(pnp_admm(A.blur, y, gaussian_denoiser{}, {.max_iter = 2}));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_solver_adjoint_check_debug

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE ssim
 #include <boost/test/unit_test.hpp>
 
 // Closed forms, invariances and argument checks of ssim, ssim_map, ms_ssim and ssim_masked.
@@ -18,6 +17,8 @@
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
+
+BOOST_AUTO_TEST_SUITE(test_ssim)
 
 using namespace xrestore;
 namespace tt = boost::test_tools;
@@ -248,3 +249,5 @@ BOOST_AUTO_TEST_CASE(errors) {
     nan_mask(0, 3, 3) = std::numeric_limits<float>::quiet_NaN();
     BOOST_CHECK_THROW(ssim_masked(x, x, nan_mask), value_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_ssim

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE ssim_portable
 #include <boost/test/unit_test.hpp>
 
 // The portable code path of the SSIM kernels (no run-time AVX2 dispatch), as it runs on CPUs
@@ -14,6 +13,8 @@
 #include <cmath>
 #include <fstream>
 #include <string>
+
+BOOST_AUTO_TEST_SUITE(test_ssim_portable)
 
 using namespace xrestore;
 using json = nlohmann::json;
@@ -64,3 +65,5 @@ BOOST_AUTO_TEST_CASE(portable_path_matches_skimage) {
         }
     }
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_ssim_portable

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE tikhonov
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/solvers/tikhonov.hpp>
@@ -27,6 +26,8 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_tikhonov)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -302,3 +303,5 @@ BOOST_AUTO_TEST_CASE(options_and_inputs_are_validated) {
     BOOST_TEST(zero.stop == solver_stop::converged);
     BOOST_TEST(xrestore::norm(zero.x) == 0.0);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_tikhonov

@@ -2,7 +2,6 @@
 // statistics), with and without affine, against central differences in double precision;
 // running averages, buffers and forward values against PyTorch
 // (tests/data/train/norm_layers.json); the errors.
-#define BOOST_TEST_MODULE train_batch_norm
 #include "grad_check.hpp"
 #include "train_layer_golden.hpp"
 
@@ -14,6 +13,8 @@
 
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_train_batch_norm)
 
 using xrestore::train::batch_norm;
 using xrestore::train::tensor4;
@@ -136,3 +137,5 @@ BOOST_AUTO_TEST_CASE(misuse_is_refused_with_clear_errors) {
     BOOST_CHECK_EXCEPTION(bn.forward(xt::ones<double>({2, 3, 2, 2})), xrestore::shape_error,
                           says("batch_norm: bn.running_var must be of shape 3, got 4"));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_batch_norm

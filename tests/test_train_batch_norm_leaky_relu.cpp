@@ -2,7 +2,6 @@
 // train::leaky_relu (forward, backward, parameter gradients, running averages; training and
 // eval mode; double and float; batches of 1 to 3), its gradients against central differences
 // in double precision, and the errors.
-#define BOOST_TEST_MODULE train_batch_norm_leaky_relu
 #include "grad_check.hpp"
 #include "train_layer_golden.hpp"
 
@@ -16,6 +15,8 @@
 
 #include <array>
 #include <string>
+
+BOOST_AUTO_TEST_SUITE(test_train_batch_norm_leaky_relu)
 
 using xrestore::train::batch_norm;
 using xrestore::train::batch_norm_leaky_relu;
@@ -128,3 +129,5 @@ BOOST_AUTO_TEST_CASE(misuse_is_refused_with_clear_errors) {
                           says("batch_norm_leaky_relu: the output gradient must have shape 1 x "
                                "2 x 3 x 3 (the forward output's), got 1 x 2 x 3 x 4"));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_batch_norm_leaky_relu

@@ -4,7 +4,6 @@
 // tools/dev/make_train_layer_golden.py), the Winograd and im2col algorithms against each other
 // on every tile remainder, Winograd's bit-identical results for 1, 2 and 3 threads, the float
 // forward against the U-Net's conv3x3, and the errors.
-#define BOOST_TEST_MODULE train_conv2d
 #include "grad_check.hpp"
 #include "train_layer_golden.hpp"
 
@@ -25,6 +24,8 @@
 #include <cmath>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_train_conv2d)
 
 using xrestore::train::conv2d;
 using xrestore::train::conv2d_algorithm;
@@ -258,3 +259,5 @@ BOOST_AUTO_TEST_CASE(misuse_is_refused_with_clear_errors) {
         conv.forward(xt::zeros<double>({1, 3, 7, 7})), shape_error,
         says("conv2d: c.weight must be of shape 4 x 3 x 5 x 5, got 4 x 3 x 3 x 3"));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_conv2d

@@ -1,7 +1,6 @@
 // train/conv_transpose2d.hpp: gradients with and without bias against central differences in
 // double precision, the forward and gradients against PyTorch
 // (tests/data/train/conv_layers.json), and the errors.
-#define BOOST_TEST_MODULE train_conv_transpose2d
 #include "grad_check.hpp"
 #include "train_layer_golden.hpp"
 
@@ -13,6 +12,8 @@
 
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_train_conv_transpose2d)
 
 using xrestore::train::conv_transpose2d;
 using xrestore::train::tensor4;
@@ -90,3 +91,5 @@ BOOST_AUTO_TEST_CASE(misuse_is_refused_with_clear_errors) {
                                      "x 4 x 6 (the forward output's), got 1 x 2 x 4 x 4";
                           });
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_conv_transpose2d

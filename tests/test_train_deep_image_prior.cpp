@@ -2,7 +2,6 @@
 // twin's numpy values, a 40-iteration inpainting run against the PyTorch twin from the same
 // initial weights (tests/data/train/dip_run_*.safetensors, tools/dev/make_dip_golden.py), the
 // rollback and early-stopping rules, determinism, and every refused input.
-#define BOOST_TEST_MODULE train_deep_image_prior
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/io/safetensors.hpp>
@@ -24,6 +23,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_train_deep_image_prior)
 
 using namespace xrestore;
 namespace fs = std::filesystem;
@@ -443,3 +444,5 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_with_its_name) {
     o.net.out_chans = 1;
     BOOST_TEST(message(o, truth).find("out_chans") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_deep_image_prior

@@ -2,7 +2,6 @@
 // differences in double on odd sizes (N = 2, C = 3, 7 x 9), forward values against PyTorch
 // (tests/data/train/elem_*.npy, made by tools/dev/make_train_elementwise_golden.py), and the
 // errors each layer raises.
-#define BOOST_TEST_MODULE train_elementwise
 #include "grad_check.hpp"
 
 #include <xrestore/io/npy.hpp>
@@ -28,6 +27,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_train_elementwise)
 
 namespace train = xrestore::train;
 using train::parameter;
@@ -357,3 +358,5 @@ BOOST_AUTO_TEST_CASE(dropout_probability_must_lie_in_0_1) {
             return std::string(e.what()) == "leaky_relu: slope must be >= 0, got -0.1";
         });
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_elementwise

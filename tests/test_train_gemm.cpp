@@ -3,7 +3,6 @@
 // that take each tiling path (several row tiles, wide column tiles, inner-dimension chunks),
 // beta = 0 never reading C, results bit-identical for 1 and 2 threads, and im2col / col2im /
 // padding as exact adjoints (<A x, y> = <x, A^T y>).
-#define BOOST_TEST_MODULE train_gemm
 #include <xrestore/train/detail/gemm.hpp>
 #include <xrestore/train/kernels/conv_bodies.hpp>
 
@@ -18,6 +17,8 @@
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
+
+BOOST_AUTO_TEST_SUITE(test_train_gemm)
 
 using xrestore::train::detail::gemm_operand;
 using xrestore::train::detail::parallel_gemm;
@@ -189,3 +190,5 @@ BOOST_AUTO_TEST_CASE(im2col_col2im_and_padding_are_adjoint) {
         }
     }
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_gemm

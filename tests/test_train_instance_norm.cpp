@@ -1,7 +1,6 @@
 // train/instance_norm.hpp: gradients without and with affine against central differences in
 // double precision, the forward and the affine case's gradients against PyTorch
 // (tests/data/train/norm_layers.json), and the errors.
-#define BOOST_TEST_MODULE train_instance_norm
 #include "grad_check.hpp"
 #include "train_layer_golden.hpp"
 
@@ -13,6 +12,8 @@
 
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_train_instance_norm)
 
 using xrestore::train::instance_norm;
 using xrestore::train::tensor4;
@@ -103,3 +104,5 @@ BOOST_AUTO_TEST_CASE(misuse_is_refused_with_clear_errors) {
     BOOST_CHECK_EXCEPTION(norm.forward(xt::ones<double>({1, 3, 2, 2})), xrestore::shape_error,
                           says("instance_norm: n.weight must be of shape 3, got 2"));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_instance_norm

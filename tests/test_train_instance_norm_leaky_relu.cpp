@@ -1,7 +1,6 @@
 // train/instance_norm_leaky_relu.hpp: the fused layer against train::instance_norm followed by
 // train::leaky_relu (forward and backward, double and float, odd sizes and 1-pixel planes), its
 // gradients against central differences in double precision, and the errors.
-#define BOOST_TEST_MODULE train_instance_norm_leaky_relu
 #include "grad_check.hpp"
 #include "train_layer_golden.hpp"
 
@@ -15,6 +14,8 @@
 
 #include <array>
 #include <string>
+
+BOOST_AUTO_TEST_SUITE(test_train_instance_norm_leaky_relu)
 
 using xrestore::train::instance_norm;
 using xrestore::train::instance_norm_leaky_relu;
@@ -87,3 +88,5 @@ BOOST_AUTO_TEST_CASE(misuse_is_refused_with_clear_errors) {
                           says("instance_norm_leaky_relu: the output gradient must have shape 1 x "
                                "2 x 3 x 3 (the forward output's), got 1 x 2 x 3 x 4"));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_instance_norm_leaky_relu

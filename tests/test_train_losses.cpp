@@ -1,7 +1,6 @@
 // train/losses.hpp and train/data_term.hpp: each gradient against central differences in double
 // on odd sizes, softmax cross-entropy against PyTorch (tests/data/train/elem_ce_*.npy), the data
 // term ||A f - y||^2 for a blur, an inpainting mask and a downsampling operator, and the errors.
-#define BOOST_TEST_MODULE train_losses
 #include "grad_check.hpp"
 
 #include <xrestore/io/npy.hpp>
@@ -21,6 +20,8 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_train_losses)
 
 namespace train = xrestore::train;
 using train::tensor4;
@@ -219,3 +220,5 @@ BOOST_AUTO_TEST_CASE(losses_refuse_bad_operands) {
     BOOST_CHECK_EXCEPTION(train::data_term_loss(A, p, wrong), xrestore::shape_error,
                           message_is("data_term_loss: y[1] must have the operator's range shape"));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_losses

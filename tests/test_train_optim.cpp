@@ -3,7 +3,6 @@
 // torch.optim golden values (tests/data/train/optim_*.json, tools/dev/make_optim_golden.py),
 // option errors, and a run resumed from a checkpoint (.pth and safetensors) bit-identical to an
 // uninterrupted one.
-#define BOOST_TEST_MODULE train_optim
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/io/pth.hpp>
@@ -33,6 +32,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_train_optim)
 
 using namespace xrestore;
 using namespace xrestore::train;
@@ -388,3 +389,5 @@ BOOST_AUTO_TEST_CASE(optimiser_state_names_and_missing_tensors) {
     s.save_state(sgd_state);
     BOOST_TEST(sgd_state.at("sgd.layer.weight.step").integers == std::vector<std::int64_t>{0});
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_optim

@@ -1,6 +1,5 @@
 // train/parameter.hpp and the finite-difference checker of tests/grad_check.hpp: gradients
 // accumulate until zero_grad, and the checker accepts a correct backward and rejects a wrong one.
-#define BOOST_TEST_MODULE train_parameter
 #include "grad_check.hpp"
 
 #include <xrestore/train/parameter.hpp>
@@ -12,6 +11,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_train_parameter)
 
 using xrestore::train::parameter;
 using xrestore::train::tensor4;
@@ -96,3 +97,5 @@ BOOST_AUTO_TEST_CASE(backward_refuses_a_gradient_of_another_shape) {
                    "forward output's), got 1 x 1 x 2 x 3";
         });
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_parameter

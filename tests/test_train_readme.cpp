@@ -1,7 +1,6 @@
 // The README's training snippet, as written there, run for a few steps: a 3 -> 8 reflect-padded
 // convolution with LeakyReLU fitted by Adam to the output of a fixed random one of the same shape
 // must lower the MSE by a large factor.
-#define BOOST_TEST_MODULE train_readme
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/train/activations.hpp>
@@ -10,6 +9,8 @@
 #include <xrestore/train/losses.hpp>
 
 #include <xtensor/xrandom.hpp>
+
+BOOST_AUTO_TEST_SUITE(test_train_readme)
 
 BOOST_AUTO_TEST_CASE(readme_snippet_fits_a_convolution) {
     using namespace xrestore::train;
@@ -42,3 +43,5 @@ BOOST_AUTO_TEST_CASE(readme_snippet_fits_a_convolution) {
     BOOST_TEST(first > 1e-3);
     BOOST_TEST(last < first * 1e-2);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_readme

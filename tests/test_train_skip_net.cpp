@@ -3,7 +3,6 @@
 // tools/dev/dip_torch.py): output, loss, the input gradient and every parameter gradient, in
 // double and in float; the default and wide layouts' parameter counts against the twin's; and
 // every refused input.
-#define BOOST_TEST_MODULE train_skip_net
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/io/safetensors.hpp>
@@ -20,6 +19,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_train_skip_net)
 
 using namespace xrestore;
 namespace fs = std::filesystem;
@@ -294,3 +295,5 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_with_its_name) {
     train::skip_net<float> fresh(small, 0);
     BOOST_TEST(!error_of([&] { (void)fresh.backward(xt::zeros<float>({1, 3, 8, 8})); }).empty());
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_skip_net

@@ -3,7 +3,6 @@
 // convolutions around a LeakyReLU): the loss falls, the log and evaluations are recorded, a run
 // resumed from a checkpoint (.pth and safetensors) in fresh objects is bit-identical to an
 // uninterrupted one, and the stop flag writes a checkpoint and returns.
-#define BOOST_TEST_MODULE train_trainer
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/io/weights.hpp>
@@ -23,6 +22,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_train_trainer)
 
 using namespace xrestore;
 using namespace xrestore::train;
@@ -252,3 +253,5 @@ BOOST_AUTO_TEST_CASE(checkpoints_of_another_run_are_refused) {
     BOOST_TEST(too_short.iteration() == 0);
     BOOST_CHECK_THROW(trainer<tiny_net>(fresh, data, {.iterations = 0}), value_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_trainer

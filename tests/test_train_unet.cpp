@@ -3,7 +3,6 @@
 // tools/dev/make_unet_grad_golden.py) in double and in float, central differences on a tiny
 // network with odd sizes, the forward pass against nn::unet, and the weights through
 // nn::unet::from_state_dict, write_pth and load_weights.
-#define BOOST_TEST_MODULE train_unet
 #include "grad_check.hpp"
 #include "unet_grad_golden.hpp"
 
@@ -27,6 +26,8 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_train_unet)
 
 using namespace xrestore;
 using test::case_names;
@@ -252,3 +253,5 @@ BOOST_AUTO_TEST_CASE(misuse_is_refused) {
     BOOST_CHECK_THROW(call.forward(xt::zeros<float>({1, 1, 16, 16})), shape_error);
     BOOST_CHECK_THROW(train::residual_call<float>(net, 0.0), value_error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_train_unet

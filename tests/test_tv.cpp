@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE tv
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/solvers/tv.hpp>
@@ -27,6 +26,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_tv)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -415,3 +416,5 @@ BOOST_AUTO_TEST_CASE(tv_haar_inpainting_matches_hand_computed_primal_dual_steps)
                    "objective " << k << ": " << r.objective[k] << " vs " << reference_objective[k]);
     }
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_tv

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE unet
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/denoisers/unet_denoiser.hpp>
@@ -22,6 +21,8 @@
 #include <fstream>
 #include <random>
 #include <string>
+
+BOOST_AUTO_TEST_SUITE(test_unet)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -535,3 +536,5 @@ BOOST_AUTO_TEST_CASE(full_size_c64_network_against_pytorch, *boost::unit_test::d
     const double err = max_abs_diff(net.forward(x), read_npy<4>(dir / "out.npy"));
     BOOST_TEST(err <= 1e-4, "chans 64: max abs error " << err);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_unet

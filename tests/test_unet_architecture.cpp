@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE unet_architecture
 // The U-Net's architecture table against the PyTorch module's names and shapes, the FLOP count
 // against its closed form, and the state_dict reader that builds on the table.
 #include <boost/test/unit_test.hpp>
@@ -14,6 +13,8 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_unet_architecture)
 
 using namespace xrestore;
 namespace fs = std::filesystem;
@@ -160,3 +161,5 @@ BOOST_AUTO_TEST_CASE(reader_returns_every_tensor_in_table_order) {
     const nn::unet_config config{2, 1, 6, 3};
     BOOST_TEST((nn::read_unet_tensors(test::random_unet(config, 3)).config == config));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_unet_architecture

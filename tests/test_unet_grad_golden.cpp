@@ -4,7 +4,6 @@
 // build a native U-Net whose forward pass on the stored input reproduces torch's float64 loss.
 // So the files are consistent with the native forward before the backward pass checks against
 // them (tests/test_train_unet.cpp does; tests/data/train/README.md says how).
-#define BOOST_TEST_MODULE unet_grad_golden
 #include <boost/test/unit_test.hpp>
 
 #include "unet_grad_golden.hpp"
@@ -31,6 +30,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(test_unet_grad_golden)
 
 using namespace xrestore;
 using namespace xrestore::test;
@@ -150,3 +151,5 @@ BOOST_AUTO_TEST_CASE(native_forward_reproduces_the_pytorch_loss) {
         }
     }
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_unet_grad_golden

@@ -1,9 +1,10 @@
-#define BOOST_TEST_MODULE vector_space
 #include <boost/test/unit_test.hpp>
 
 #include <xrestore/core/linear_operator.hpp>
 
 #include <random>
+
+BOOST_AUTO_TEST_SUITE(test_vector_space)
 
 using namespace xrestore;
 
@@ -45,3 +46,5 @@ BOOST_AUTO_TEST_CASE(mismatched_shapes_are_refused) {
     BOOST_CHECK_THROW(xrestore::axpy(1.0f, x, y), shape_error);
     BOOST_CHECK_THROW((void)xrestore::dot(x, y), xrestore::error);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // test_vector_space

@@ -7,10 +7,11 @@
 # run); the report is then checked against its results.json.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/tools/release_config.sh"
 out="${1:-$root/out/study}"
 shift || true
 "$root/tools/install_deps.sh"
-cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+xrestore_configure_release "$root"   # the test suite's configuration: built once for both
 cmake --build "$root/build" -j "$(nproc)" --target xrestore_cli
 "$root/build/bin/xrestore" study --out "$out" "$@"
 if command -v python3 >/dev/null; then

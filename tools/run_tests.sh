@@ -9,6 +9,7 @@
 #                                        end-to-end tests included)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/tools/release_config.sh"
 "$root/tools/install_deps.sh"
 
 jobs=$(nproc)
@@ -29,15 +30,7 @@ if [[ "${1:-}" == "--sanitize" ]]; then
     ctest --test-dir "$build" --output-on-failure -j "$jobs" -LE packaging --timeout 900
 else
     build="$root/build"
-    # Without a GPU the CUDA code is only compiled and linked (its tests report skipped): PTX
-    # for one virtual architecture instead of machine code for two is a quarter less nvcc time.
-    # With a GPU the CMake default (sm_80 and sm_90 code, PTX of sm_90) stays.
-    cuda_arch=(-DCMAKE_CUDA_ARCHITECTURES=90-virtual)
-    if nvidia-smi -L >/dev/null 2>&1; then
-        cuda_arch=("-DCMAKE_CUDA_ARCHITECTURES=80-real;90")
-    fi
-    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-        -DXRESTORE_WARNINGS_AS_ERRORS=ON "${cuda_arch[@]}" >/dev/null
+    xrestore_configure_release "$root"
     cmake --build "$build" -j "$jobs"
     ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 600
 fi

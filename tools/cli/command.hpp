@@ -18,6 +18,9 @@ class Option;
 
 namespace xrestore::cli {
 
+/// The exit status of `restore` and `compare` when a solver diverged (1: any other failure).
+constexpr int diverged_status = 3;
+
 struct flag;
 
 /// Declares `f` on `app` with CLI11, for a variable of type T (bool: a flag without a value).

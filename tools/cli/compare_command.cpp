@@ -54,9 +54,6 @@ struct compare_args {
     double max_memory = 0.0;
 };
 
-/// The exit status when a run diverged.
-constexpr int diverged_status = 3;
-
 /// What one run of the grid gave.
 struct run_outcome {
     int id = 0; ///< 1, 2, ... in the order of the tables

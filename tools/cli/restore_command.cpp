@@ -61,9 +61,6 @@ struct restore_args {
     double max_memory = 0.0;
 };
 
-/// The exit status of a run whose solver diverged.
-constexpr int diverged_status = 3;
-
 /// The progress display of restore: a bar with the iteration, the PSNR (with --ref) and the ETA.
 class restore_progress {
 public:

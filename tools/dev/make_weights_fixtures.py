@@ -19,7 +19,7 @@ Writes into tests/data/weights/ (a few KB in all, deterministic):
                        every value in row-major order
 (ema_checkpoint.pth in the same folder, a training checkpoint with float64 tensors, an int64
 buffer and wrapper prefixes, is written without torch by tests/test_checkpoints.cpp:
-XRESTORE_WRITE_FIXTURES=1 build/tests/test_checkpoints.)
+XRESTORE_WRITE_FIXTURES=1 build/tests/tests_io --run_test=test_checkpoints.)
 """
 import json
 import os
