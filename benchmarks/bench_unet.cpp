@@ -21,7 +21,7 @@
 //   ./bench_unet --load=c64.pth
 //
 // --load times loading the weights into a ready-to-run network as load_unet_denoiser does
-// (load_weights, then unet::from_state_dict_releasing) and prints "load_ms <wall> user_ms <cpu>
+// (mapped_weights, then unet::from_mapped_weights) and prints "load_ms <wall> user_ms <cpu>
 // sys_ms <cpu> rss_before_kb <kB> vm_hwm_kb <kB>" (getrusage, /proc/self/status); run it in a
 // fresh process. benchmarks/compare_weight_loading.py compares it with torch.load.
 
@@ -161,11 +161,12 @@ std::pair<double, double> cpu_seconds() {
 }
 
 int load_time(const std::filesystem::path& weights) {
+    xrestore::nn::stop_idle_blas_threads(); // as the CLI does first
     const long before = status_kb("VmRSS");
     const auto [user0, sys0] = cpu_seconds();
     const auto start = std::chrono::steady_clock::now();
-    xrestore::state_dict sd = xrestore::load_weights(weights);
-    const auto net = xrestore::nn::unet::from_state_dict_releasing(sd);
+    xrestore::mapped_weights file(weights);
+    const auto net = xrestore::nn::unet::from_mapped_weights(file);
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     const auto [user1, sys1] = cpu_seconds();
@@ -178,8 +179,8 @@ int load_time(const std::filesystem::path& weights) {
 
 int peak_memory(const std::filesystem::path& weights, std::size_t n, const std::string& input,
                 const std::string& output) {
-    xrestore::state_dict sd = xrestore::load_weights(weights);
-    const auto net = xrestore::nn::unet::from_state_dict_releasing(sd);
+    xrestore::mapped_weights file(weights);
+    const auto net = xrestore::nn::unet::from_mapped_weights(file);
     const xrestore::tensor<4> x = input.empty() ? make_input(n) : xrestore::read_npy<4>(input);
     const long before = status_kb("VmRSS");
     const auto start = std::chrono::steady_clock::now();

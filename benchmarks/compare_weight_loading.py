@@ -11,8 +11,9 @@ about 124 MB of float32), saved with torch.save(model.state_dict()) and as safet
 safetensors package when it is installed, else written here: the 8-byte header length, the JSON
 header, the raw little-endian data) into a temporary folder. Every measurement runs in a fresh
 process, the file in the page cache (a first, untimed round reads it):
-  - xrestore: bench_unet --load=FILE, i.e. load_weights then unet::from_state_dict_releasing, what
-    load_unet_denoiser does: file -> a network ready to run;
+  - xrestore: bench_unet --load=FILE, i.e. mapped_weights then unet::from_mapped_weights, what
+    load_unet_denoiser and the CLI do (after stopping OpenBLAS's idle threads, as the CLI does
+    first): file -> a network ready to run;
   - PyTorch: torch.load(FILE, map_location="cpu") of the .pth, after `import torch`: file -> a
     state_dict of tensors (still to be put in a module);
   - safetensors: safetensors.torch.load_file(FILE), when the package is installed.
@@ -171,8 +172,9 @@ def main():
              f"table = MiB; best wall time of {args.rounds} rounds, "
              f"each side in a fresh process, the file in the page cache, the sides alternating; "
              f"load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end. "
-             f"xrestore: file -> ready-to-run network (load_weights + "
-             f"unet::from_state_dict_releasing); PyTorch: file -> state_dict. Increment = VmHWM - "
+             f"xrestore: file -> ready-to-run network (mapped_weights + "
+             f"unet::from_mapped_weights: CRC-32 of every .pth entry, every value checked finite, "
+             f"packed for the forward pass); PyTorch: file -> state_dict. Increment = VmHWM - "
              f"VmRSS before loading.")
     if args.note:
         text += " " + args.note

@@ -22,6 +22,10 @@
 #include <utility>
 #include <vector>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 BOOST_AUTO_TEST_SUITE(test_pth)
 
 using namespace xrestore;
@@ -357,6 +361,11 @@ BOOST_AUTO_TEST_CASE(files_are_read_mapped_with_the_errors_of_the_bytes) {
         // dropped pages read back the same bytes
         file.release(file.bytes());
         BOOST_TEST(std::equal(file.bytes().begin(), file.bytes().end(), as_bytes(bytes).begin()));
+        // bytes that are not the file's (a tensor decoded into its own memory) are left alone
+        std::vector<unsigned char> own(3 * 4096 + 5, 7);
+        file.release(own);
+        file.release(std::span<const unsigned char>(own).subspan(4000));
+        BOOST_TEST(std::all_of(own.begin(), own.end(), [](unsigned char c) { return c == 7; }));
     }
     check_matches(read_pth(fixtures / "small.pth"), expected()["small.pth"]);
     check_matches(load_weights(fixtures / "small.pth"), expected()["small.pth"]);
@@ -409,6 +418,44 @@ BOOST_AUTO_TEST_CASE(crc32_carry_less_and_table_paths_agree) {
     }
     // a register carried on from earlier bytes
     BOOST_TEST(table(all.subspan(100, 200), ~table(all.first(100))) == table(all.first(300)));
+}
+
+BOOST_AUTO_TEST_CASE(crc32_pieces_combine_into_the_whole) {
+    // crc32_combine(crc(A), crc(B), |B|) == crc(A B) for every split of a buffer; and crc32 of
+    // 4 MiB or more (one piece per thread, combined) equals the table's value for 1 to 4 threads
+    static constexpr detail::crc32_table table;
+    std::string text((std::size_t{9} << 20) + 77, '\0');
+    std::uint32_t state = 987;
+    for (char& c : text) {
+        state = state * 1664525U + 1013904223U;
+        c = static_cast<char>(state >> 24);
+    }
+    const std::span<const unsigned char> all = as_bytes(text);
+    const std::span<const unsigned char> small = all.first(1000);
+    for (std::size_t split = 0; split <= small.size(); split += 37) {
+        BOOST_TEST(detail::crc32_combine(table(small.first(split)), table(small.subspan(split)),
+                                         small.size() - split) == table(small),
+                   "split " << split);
+    }
+    static_assert(detail::crc32_shift(0) == 0x80000000U); // x^0
+    static_assert(detail::crc32_combine(0, 0, 5) == 0);
+#if defined(_OPENMP)
+    const int threads_before = omp_get_max_threads();
+#endif
+    for (std::size_t n : {(std::size_t{4} << 20) - 1, std::size_t{4} << 20,
+                          (std::size_t{4} << 20) + 13, text.size()}) {
+        const std::uint32_t want = table(all.first(n));
+        for (int threads = 1; threads <= 4; ++threads) {
+#if defined(_OPENMP)
+            omp_set_num_threads(threads);
+#endif
+            BOOST_TEST(detail::crc32(all.first(n)) == want,
+                       "length " << n << ", threads " << threads);
+        }
+    }
+#if defined(_OPENMP)
+    omp_set_num_threads(threads_before);
+#endif
 }
 
 BOOST_AUTO_TEST_CASE(zip64_central_directory_and_end_records) {

@@ -2,6 +2,7 @@
 
 #include <xrestore/denoisers/unet_denoiser.hpp>
 #include <xrestore/io/npy.hpp>
+#include <xrestore/io/pth_writer.hpp>
 #include <xrestore/io/safetensors.hpp>
 #include <xrestore/io/weights.hpp>
 #include <xrestore/metrics/psnr.hpp>
@@ -15,10 +16,12 @@
 #include <nlohmann/json.hpp>
 #include <xtensor/xrandom.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -317,6 +320,128 @@ BOOST_AUTO_TEST_CASE(releasing_loader_builds_the_same_network_and_frees_the_valu
     BOOST_TEST(message == message_of([&] { (void)nn::unet::from_state_dict(missing); }));
     BOOST_TEST(message.find("missing tensor 'up_conv.0.layers.4.weight'") != std::string::npos,
                message);
+}
+
+BOOST_AUTO_TEST_CASE(mapped_loader_packs_straight_from_the_file) {
+    // mapped_weights + from_mapped_weights (what load_unet_denoiser and the CLI use): the float32
+    // tensors of a .pth and of a safetensors file are viewed in the mapped file (nothing copied),
+    // and the network is the one from_state_dict builds, bit for bit; float16 is decoded
+    scratch_dir dir("xrestore_unet_");
+    const state_dict sd = load_weights(unet_dir / "c16_p3.pth");
+    write_safetensors(dir / "c16_p3.safetensors", sd);
+    write_safetensors(dir / "c16_p3_fp16.safetensors", sd, weight_dtype::float16);
+    const tensor<4> x = read_npy<4>(unet_dir / "c16_p3_in_1x3x37x45.npy");
+    const tensor<4> want = nn::unet::from_state_dict(sd).forward(x);
+    for (const fs::path& file : {unet_dir / "c16_p3.pth", dir / "c16_p3.safetensors"}) {
+        mapped_weights w(file);
+        BOOST_TEST_REQUIRE(w.dict().size() == sd.size());
+        auto same_values = [&] {
+            for (const auto& [name, t] : w.dict().entries()) {
+                const std::vector<float>& ref = sd.at(name).values;
+                BOOST_TEST(t.values.empty(), name);
+                BOOST_TEST_REQUIRE(t.mapped.size() == ref.size(), name);
+                BOOST_TEST(std::equal(t.mapped.begin(), t.mapped.end(), ref.begin()), name);
+                BOOST_TEST(t.floats().data() == t.mapped.data(), name);
+            }
+        };
+        same_values();
+        const nn::unet net = nn::unet::from_mapped_weights(w);
+        BOOST_TEST(max_abs_diff(want, net.forward(x)) == 0.0, file.string());
+        same_values(); // the dropped pages read back the file
+    }
+    mapped_weights half(dir / "c16_p3_fp16.safetensors");
+    const state_dict half_sd = load_weights(dir / "c16_p3_fp16.safetensors");
+    for (const auto& [name, t] : half.dict().entries()) {
+        BOOST_TEST(t.mapped.empty(), name);
+        BOOST_TEST(t.values == half_sd.at(name).values, name);
+    }
+    BOOST_TEST(max_abs_diff(nn::unet::from_mapped_weights(half).forward(x),
+                            nn::unet::from_state_dict(half_sd).forward(x)) == 0.0);
+    BOOST_TEST(half.dict().at("up_conv.2.1.weight").values.empty()); // freed once packed
+}
+
+BOOST_AUTO_TEST_CASE(mapped_loader_refuses_non_finite_weights_naming_the_tensor) {
+    // the values are checked layer by layer while packing: the same errors as from_state_dict
+    scratch_dir dir("xrestore_unet_");
+    const state_dict sd = load_weights(unet_dir / "c8_p2_3to1.pth");
+    const float bad_values[] = {std::numeric_limits<float>::quiet_NaN(),
+                                std::numeric_limits<float>::infinity(),
+                                -std::numeric_limits<float>::infinity()};
+    const char* const names[] = {"down_sample_layers.1.layers.4.weight", "conv.layers.0.weight",
+                                 "up_conv.1.1.bias", "up_transpose_conv.0.layers.0.weight"};
+    for (const char* name : names) {
+        for (const float bad : bad_values) {
+            state_dict broken = sd;
+            std::vector<float>& v = broken.find(name)->values;
+            v[v.size() / 2] = bad;
+            write_pth(dir / "broken.pth", broken);
+            write_safetensors(dir / "broken.safetensors", broken);
+            const std::string want = message_of([&] { (void)nn::unet::from_state_dict(broken); });
+            BOOST_TEST(want.find(std::string("tensor '") + name + "' contains non-finite values") !=
+                           std::string::npos,
+                       want);
+            for (const char* file : {"broken.pth", "broken.safetensors"}) {
+                mapped_weights w(dir / file);
+                BOOST_TEST(message_of([&] { (void)nn::unet::from_mapped_weights(w); }) == want,
+                           file);
+                BOOST_CHECK_THROW((void)load_unet_denoiser(dir / file, unet_call::raw),
+                                  value_error);
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(finite_check_finds_every_non_finite_value) {
+    // all_finite (an exponent-bits test, vectorised, threaded for large tensors) against
+    // std::isfinite, at every position class, for sizes around the vector width and the
+    // threading threshold
+    const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                              -std::numeric_limits<float>::quiet_NaN(),
+                              std::numeric_limits<float>::infinity(),
+                              -std::numeric_limits<float>::infinity(),
+                              std::numeric_limits<float>::max(),
+                              -std::numeric_limits<float>::max(),
+                              std::numeric_limits<float>::denorm_min(),
+                              std::numeric_limits<float>::min(),
+                              -0.0F};
+    for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{15}, std::size_t{16},
+                                std::size_t{17}, std::size_t{1000}, (std::size_t{1} << 18) + 3}) {
+        std::vector<float> v(n, 0.5F);
+        BOOST_TEST(nn::detail::all_finite(v));
+        if (n == 0) {
+            continue;
+        }
+        for (const std::size_t at : {std::size_t{0}, n / 2, n - 1}) {
+            for (const float special : specials) {
+                v[at] = special;
+                BOOST_TEST(nn::detail::all_finite(v) == std::isfinite(special),
+                           "n " << n << " at " << at << " value " << special);
+                v[at] = 0.5F;
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(packed_weights_copy_and_move) {
+    nn::packed_floats a(5);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        a[i] = static_cast<float>(i) + 0.25F;
+    }
+    nn::packed_floats b(a);
+    BOOST_TEST(b.size() == 5u);
+    BOOST_TEST(b.data() != a.data());
+    BOOST_TEST(std::equal(a.data(), a.data() + 5, b.data()));
+    nn::packed_floats c;
+    BOOST_TEST(c.size() == 0u);
+    BOOST_TEST(c.data() == nullptr);
+    c = b;
+    BOOST_TEST(std::equal(a.data(), a.data() + 5, c.data()));
+    const float* moved_from = c.data();
+    nn::packed_floats d(std::move(c));
+    BOOST_TEST(d.data() == moved_from);
+    BOOST_TEST(d[4] == 4.25F);
+    a = nn::packed_floats(2);
+    BOOST_TEST(a.size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(call_convention_travels_in_safetensors_metadata) {

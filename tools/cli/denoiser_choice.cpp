@@ -102,9 +102,11 @@ cli_denoiser load_unet(const std::string& weights, const std::string& call, cons
     if (!call.empty()) {
         convention = parse_unet_call(call);
     }
-    state_dict sd = load_weights(weights);
-    // each tensor is freed once packed: the weights are not held twice
-    auto net = std::make_shared<const nn::unet>(nn::unet::from_state_dict_releasing(sd));
+    // packed straight from the mapped file, each tensor's pages dropped once packed: the weights
+    // are not held twice
+    mapped_weights file(weights);
+    const state_dict& sd = file.dict();
+    auto net = std::make_shared<const nn::unet>(nn::unet::from_mapped_weights(file));
     detail::require_denoiser_network(net->config());
     static_cast<void>(detail::unet_call_shape_for(net->config(), x_shape));
     const unet_call chosen = resolve_unet_call(

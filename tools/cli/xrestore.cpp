@@ -13,6 +13,7 @@
 
 #include <xrestore/core/error.hpp>
 #include <xrestore/core/heap_reuse.hpp>
+#include <xrestore/nn/gemm.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -157,8 +158,10 @@ CLI::App* declare(CLI::App& app, const command& c) {
 
 int main(int argc, char** argv) {
     namespace cli = xrestore::cli;
-    xrestore::reuse_freed_heap_memory(); // solver and training loops free and reallocate
-                                         // the same arrays every iteration
+    // solver and training loops free and reallocate the same arrays every iteration
+    xrestore::reuse_freed_heap_memory();
+    // OpenBLAS's idle workers would spin beside the first work (loading weights) for 0.1 s
+    xrestore::nn::stop_idle_blas_threads();
     CLI::App app{"xrestore: image restoration as an inverse problem, y = A x + n"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "xrestore 0.1.0");

@@ -86,10 +86,11 @@ private:
 /// and is needed for a file that declares none (value_error otherwise).
 inline unet_denoiser load_unet_denoiser(const std::filesystem::path& weights,
                                         std::optional<unet_call> call = std::nullopt) {
-    state_dict sd = load_weights(weights);
-    auto net = std::make_shared<const nn::unet>(nn::unet::from_state_dict_releasing(sd));
+    // packed straight from the mapped file: loading holds the packed network and little more
+    mapped_weights file(weights);
+    auto net = std::make_shared<const nn::unet>(nn::unet::from_mapped_weights(file));
     detail::require_denoiser_network(net->config());
-    return unet_denoiser(std::move(net), resolve_unet_call(sd, call, weights.string()));
+    return unet_denoiser(std::move(net), resolve_unet_call(file.dict(), call, weights.string()));
 }
 
 } // namespace xrestore

@@ -208,6 +208,20 @@ inline void decode_tensor_data(std::span<const unsigned char> bytes, weight_dtyp
     }
 }
 
+/// decode_tensor_data, except that with `borrow` contiguous little-endian float32 data at a
+/// 4-byte-aligned address is not copied: `out.mapped` views `bytes` (mapped_weights).
+inline void decode_or_borrow_tensor_data(std::span<const unsigned char> bytes, weight_dtype t,
+                                         std::size_t count, weight_tensor& out, bool borrow) {
+    if (borrow && count != 0 && t == weight_dtype::float32 &&
+        std::endian::native == std::endian::little &&
+        reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(float) == 0) {
+        out.stored_as = t;
+        out.mapped = std::span<const float>(reinterpret_cast<const float*>(bytes.data()), count);
+        return;
+    }
+    decode_tensor_data(bytes, t, count, out);
+}
+
 /// "3 float64 tensors converted to float32: 'a', 'b', 'c'" for the notes of a reader (at most
 /// `shown` names, then "...").
 inline std::string float64_note(const std::vector<std::string>& names, std::size_t shown = 4) {

@@ -21,6 +21,7 @@
 #include "xrestore/io/npy.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -90,10 +91,14 @@ public:
     }
 
     /// Drop the mapped pages wholly inside `part` (a part of bytes()) from the process; the
-    /// bytes stay readable. Nothing happens for a file read into memory.
+    /// bytes stay readable. Nothing happens for a file read into memory, or for bytes that are
+    /// not the file's (a tensor decoded into memory of its own).
     void release(std::span<const unsigned char> part) const {
 #if defined(XRESTORE_HAVE_MMAP)
-        if (map_ == nullptr || part.empty()) {
+        const auto at = reinterpret_cast<std::uintptr_t>(part.data());
+        const auto map = reinterpret_cast<std::uintptr_t>(map_);
+        if (map_ == nullptr || part.empty() || at < map || at - map > size_ ||
+            part.size() > size_ - (at - map)) {
             return;
         }
         static const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));

@@ -183,8 +183,11 @@ inline void checkpoint_strings(const pickle_document& doc, const pickle_dict& ro
 /// Gather one tensor of a state_dict from its storage entry.
 class pth_tensor_reader {
 public:
-    pth_tensor_reader(const zip_archive& zip, std::string top, std::string_view source)
-        : zip_(zip), top_(std::move(top)), source_(source) {}
+    /// With `borrow`, contiguous float32 tensors view the archive's bytes (weight_tensor::mapped)
+    /// instead of being copied.
+    pth_tensor_reader(const zip_archive& zip, std::string top, std::string_view source,
+                      bool borrow = false)
+        : zip_(zip), top_(std::move(top)), source_(source), borrow_(borrow) {}
 
     /// The tensor `t` of `doc`, checked against its storage; `before_decoding(count)` is
     /// called with its element count once the checks pass and before anything is decoded (the
@@ -259,9 +262,9 @@ public:
         out.shape.assign(t.shape.begin(), t.shape.end());
         const std::size_t size = type.element_size;
         if (count == 0 || contiguous(t)) {
-            decode_tensor_data(data.subspan(static_cast<std::size_t>(offset) * size,
-                                            static_cast<std::size_t>(count) * size),
-                               dtype, static_cast<std::size_t>(count), out);
+            decode_or_borrow_tensor_data(data.subspan(static_cast<std::size_t>(offset) * size,
+                                                      static_cast<std::size_t>(count) * size),
+                                         dtype, static_cast<std::size_t>(count), out, borrow_);
             return out;
         }
         const bool integer = is_integer(dtype);
@@ -300,6 +303,7 @@ private:
     const zip_archive& zip_;
     std::string top_;
     std::string_view source_;
+    bool borrow_ = false;
     std::map<std::string, std::span<const unsigned char>> storages_; // CRC checked once each
     std::span<const unsigned char> last_storage_;
 
@@ -331,9 +335,11 @@ private:
 
 /// parse_pth, calling `release(storage)` with each storage entry once a tensor is decoded from
 /// it (a mapped file drops its pages there; a storage shared by several tensors is read again).
+/// With `borrow`, contiguous float32 tensors view `bytes` (weight_tensor::mapped) instead of
+/// being copied (mapped_weights: the bytes outlive the state_dict).
 template <class Release>
 state_dict parse_pth_releasing(std::span<const unsigned char> bytes, std::string_view source_name,
-                               Release&& release) {
+                               Release&& release, bool borrow = false) {
     const std::string_view source = source_name;
     if (is_legacy_torch_file(bytes)) {
         throw io_error(legacy_torch_message("read_pth", source));
@@ -397,7 +403,7 @@ state_dict parse_pth_releasing(std::span<const unsigned char> bytes, std::string
                                   "' is read (to use another, save it alone: ",
                                   "torch.save(checkpoint['", choice.others.front(), "'], path))"));
     }
-    pth_tensor_reader reader(zip, top, source);
+    pth_tensor_reader reader(zip, top, source, borrow);
     std::size_t decoded = 0;
     // A file's own values number at most its size (int8) and decode to float32, so 4 x the size
     // covers every honest file; 2^20 more allows small broadcast views in a small file.
@@ -430,7 +436,7 @@ state_dict parse_pth_releasing(std::span<const unsigned char> bytes, std::string
             }
         });
         release(reader.last_storage());
-        decoded += t.values.size() + t.integers.size();
+        decoded += t.values.size() + t.integers.size() + t.mapped.size();
         if (t.stored_as == weight_dtype::float64) {
             converted.push_back(*name);
         }

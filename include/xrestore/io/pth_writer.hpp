@@ -220,7 +220,7 @@ inline std::string pth_bytes(const state_dict& sd) {
         p.op('(');
     }
     for (const auto& [name, t] : sd.entries()) {
-        const std::size_t held = t.is_integer() ? t.integers.size() : t.values.size();
+        const std::size_t held = t.is_integer() ? t.integers.size() : t.floats().size();
         if (t.numel() != held) {
             throw value_error(detail::describe(
                 "write_pth", "the values of tensor '" + name + "'",
@@ -242,7 +242,7 @@ inline std::string pth_bytes(const state_dict& sd) {
                 detail::put_le(bytes, static_cast<std::uint64_t>(v), width); // two's complement
             }
         } else {
-            for (float v : t.values) {
+            for (float v : t.floats()) {
                 detail::put_le(bytes, std::bit_cast<std::uint32_t>(v), 4);
             }
         }

@@ -138,10 +138,12 @@ inline constexpr std::size_t safetensors_max_tensors = 100'000;
 namespace detail {
 
 /// parse_safetensors, calling `release(data)` with each tensor's bytes once it is decoded (a
-/// mapped file drops their pages there).
+/// mapped file drops their pages there). With `borrow`, float32 tensors at 4-byte-aligned
+/// offsets view `bytes` (weight_tensor::mapped) instead of being copied (mapped_weights).
 template <class Release>
 state_dict parse_safetensors_releasing(std::span<const unsigned char> bytes,
-                                       std::string_view source_name, Release&& release) {
+                                       std::string_view source_name, Release&& release,
+                                       bool borrow = false) {
     using json = nlohmann::json; // ordered by name; the tensors are then put in data order
     const std::string_view source = source_name;
     if (bytes.size() < 8) {
@@ -326,8 +328,9 @@ state_dict parse_safetensors_releasing(std::span<const unsigned char> bytes,
         t.shape = std::move(e.shape);
         const auto data = bytes.subspan(data_start + static_cast<std::size_t>(e.begin),
                                         static_cast<std::size_t>(e.end - e.begin));
-        decode_tensor_data(data, e.dtype,
-                           static_cast<std::size_t>((e.end - e.begin) / element_size(e.dtype)), t);
+        decode_or_borrow_tensor_data(
+            data, e.dtype, static_cast<std::size_t>((e.end - e.begin) / element_size(e.dtype)), t,
+            borrow);
         release(data);
         if (e.dtype == weight_dtype::float64) {
             converted.push_back(e.name);
@@ -398,7 +401,7 @@ inline void write_safetensors(const std::filesystem::path& path, const state_dic
         for (auto extent : t.shape) {
             ok = ok && detail::checked_mul(numel, extent, numel);
         }
-        const std::size_t held = t.is_integer() ? t.integers.size() : t.values.size();
+        const std::size_t held = t.is_integer() ? t.integers.size() : t.floats().size();
         if (!ok || numel != held) {
             throw value_error(detail::concat("write_safetensors: tensor '", name,
                                              "' must hold as many values as its shape [",
@@ -419,9 +422,9 @@ inline void write_safetensors(const std::filesystem::path& path, const state_dic
             if (t.is_integer()) {
                 bits = static_cast<std::uint64_t>(t.integers[i]); // two's complement, truncated
             } else if (as == weight_dtype::float32) {
-                bits = std::bit_cast<std::uint32_t>(t.values[i]);
+                bits = std::bit_cast<std::uint32_t>(t.floats()[i]);
             } else {
-                const float v = t.values[i];
+                const float v = t.floats()[i];
                 const std::uint16_t h = as == weight_dtype::float16 ? detail::float_to_half(v)
                                                                     : detail::float_to_bfloat16(v);
                 const std::uint16_t infinity = as == weight_dtype::float16 ? 0x7C00U : 0x7F80U;

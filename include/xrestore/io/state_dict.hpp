@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -74,15 +75,24 @@ inline bool is_integer(weight_dtype t) {
 }
 
 /// One tensor and its shape: row-major float32 `values` for a floating-point tensor, row-major
-/// int64 `integers` for an integer one (the other vector is empty).
+/// int64 `integers` for an integer one (the other vector is empty). A tensor of a
+/// `mapped_weights` (io/weights.hpp) may instead hold its float32 values in place in the mapped
+/// file, `mapped`, with `values` empty: read floating-point values through floats().
 struct weight_tensor {
     std::vector<std::size_t> shape;
     std::vector<float> values;
     weight_dtype stored_as = weight_dtype::float32;
     std::vector<std::int64_t> integers{};
+    /// The values in the pages of a mapped file (mapped_weights only; valid while it lives).
+    std::span<const float> mapped{};
 
     /// Whether the tensor holds integers (`integers`) rather than floats (`values`).
     [[nodiscard]] bool is_integer() const { return xrestore::is_integer(stored_as); }
+
+    /// The float values, wherever they are held (`mapped`, else `values`).
+    [[nodiscard]] std::span<const float> floats() const {
+        return mapped.empty() ? std::span<const float>(values) : mapped;
+    }
 
     /// Product of the extents (1 for a scalar).
     [[nodiscard]] std::size_t numel() const {

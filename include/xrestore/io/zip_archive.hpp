@@ -14,6 +14,7 @@
 
 #include "xrestore/core/error.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +28,9 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
 #include <immintrin.h>
+#endif
+#if defined(_OPENMP)
+#include <omp.h>
 #endif
 
 namespace xrestore::detail {
@@ -134,10 +138,9 @@ inline bool has_crc32_clmul() {
 }
 #endif
 
-/// CRC-32 of `bytes` (crc32 of "123456789" is 0xCBF43926): by carry-less multiplication on x86-64
-/// processors that have it (a 16-byte multiple of the input), slicing by 8 otherwise and for the
-/// rest.
-inline std::uint32_t crc32(std::span<const unsigned char> bytes) {
+/// CRC-32 of `bytes` on the calling thread: by carry-less multiplication on x86-64 processors
+/// that have it (a 16-byte multiple of the input), slicing by 8 otherwise and for the rest.
+inline std::uint32_t crc32_serial(std::span<const unsigned char> bytes) {
     static constexpr crc32_table table;
 #if defined(XRESTORE_CRC32_CLMUL)
     if (bytes.size() >= 64 && has_crc32_clmul()) {
@@ -147,6 +150,67 @@ inline std::uint32_t crc32(std::span<const unsigned char> bytes) {
     }
 #endif
     return table(bytes);
+}
+
+/// a(x) b(x) mod P(x) for CRC-32's polynomial, both in the bit-reflected order of the register
+/// (x^0 is the top bit).
+constexpr std::uint32_t crc32_multiply(std::uint32_t a, std::uint32_t b) {
+    std::uint32_t product = 0;
+    for (std::uint32_t bit = 0x80000000U; bit != 0; bit >>= 1) {
+        if ((a & bit) != 0) {
+            product ^= b;
+        }
+        b = (b & 1U) != 0 ? (b >> 1) ^ 0xEDB88320U : b >> 1; // b x mod P
+    }
+    return product;
+}
+
+/// x^(8 n) mod P(x), bit-reflected: what a CRC register is multiplied by when n zero bytes pass.
+constexpr std::uint32_t crc32_shift(std::uint64_t n) {
+    std::uint32_t power = 0x80000000U;  // x^0
+    std::uint32_t square = 0x00800000U; // x^8, then x^16, x^32, ...
+    for (; n != 0; n >>= 1) {
+        if ((n & 1U) != 0) {
+            power = crc32_multiply(power, square);
+        }
+        square = crc32_multiply(square, square);
+    }
+    return power;
+}
+
+/// The CRC-32 of A followed by B from crc(A), crc(B) and B's length (the registers' inversions
+/// cancel: the linear part of crc(A) is shifted over B's bytes).
+constexpr std::uint32_t crc32_combine(std::uint32_t crc_a, std::uint32_t crc_b,
+                                      std::uint64_t length_b) {
+    return crc32_multiply(crc32_shift(length_b), crc_a) ^ crc_b;
+}
+
+/// CRC-32 of `bytes` (crc32 of "123456789" is 0xCBF43926): crc32_serial, on all threads for a
+/// buffer of 4 MiB or more (one piece each, combined by crc32_combine).
+inline std::uint32_t crc32(std::span<const unsigned char> bytes) {
+#if defined(_OPENMP)
+    constexpr std::size_t parallel_from = std::size_t{1} << 22;
+    const auto threads = static_cast<std::size_t>(omp_get_max_threads());
+    if (bytes.size() >= parallel_from && threads > 1 && omp_in_parallel() == 0) {
+        const std::size_t piece = (bytes.size() / threads + 63) & ~std::size_t{63};
+        std::vector<std::uint32_t> crcs(threads, 0);
+        const auto pieces = static_cast<std::ptrdiff_t>(threads);
+#pragma omp parallel for schedule(static, 1)
+        for (std::ptrdiff_t t = 0; t < pieces; ++t) {
+            const std::size_t begin = std::min(bytes.size(), static_cast<std::size_t>(t) * piece);
+            const std::size_t end = std::min(bytes.size(), begin + piece);
+            crcs[static_cast<std::size_t>(t)] = crc32_serial(bytes.subspan(begin, end - begin));
+        }
+        std::uint32_t crc = crcs[0];
+        for (std::size_t t = 1; t < threads; ++t) {
+            const std::size_t begin = std::min(bytes.size(), t * piece);
+            const std::size_t end = std::min(bytes.size(), begin + piece);
+            crc = crc32_combine(crc, crcs[t], end - begin);
+        }
+        return crc;
+    }
+#endif
+    return crc32_serial(bytes);
 }
 
 /// Little-endian unsigned integer of `width` bytes at bytes[at] (the caller checks the bounds).

@@ -66,12 +66,12 @@ struct layer_weights {
 
     layer_weights(const nn::layer_spec& s, std::string weight_name, const weight_tensor& w,
                   const weight_tensor* b)
-        : spec(s), name(std::move(weight_name)), weight(w.values),
+        : spec(s), name(std::move(weight_name)), weight(w.floats()),
           filter(cudnn::filter(s.in, s.out, nn::kernel_size(s.kind),
                                s.kind == nn::layer_kind::conv_transpose2x2,
                                "layer '" + name + "'")) {
         if (b != nullptr) {
-            bias = device_buffer<float>(b->values);
+            bias = device_buffer<float>(b->floats());
         }
     }
 };

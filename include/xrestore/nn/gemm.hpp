@@ -12,6 +12,10 @@
 
 #include <cblas.h>
 
+// OpenBLAS (its pthreads and OpenMP builds alike): stop the worker threads; the next threaded
+// BLAS call starts them again.
+extern "C" int blas_thread_shutdown_(void); // NOLINT(readability-identifier-naming)
+
 #include <cstddef>
 
 namespace xrestore::nn {
@@ -23,6 +27,16 @@ inline void sgemm(std::size_t m, std::size_t n, std::size_t k, const float* a, s
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
                 static_cast<int>(k), 1.0F, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
                 c, static_cast<int>(ldc));
+}
+
+/// Stop OpenBLAS's idle worker threads. OpenBLAS starts them when the program loads, and they
+/// spin (sched_yield) for about 0.1-0.2 s before they sleep: on a small machine they take cores
+/// from whatever the program does first, such as loading a network (the c64 U-Net: about 150 ms
+/// instead of 85 on 2 cores). The network layers run OpenBLAS on one thread anyway; a later
+/// threaded BLAS call starts the workers again. A program that starts by loading weights calls
+/// this first (the xrestore CLI does).
+inline void stop_idle_blas_threads() {
+    static_cast<void>(blas_thread_shutdown_());
 }
 
 /// Runs OpenBLAS single-threaded while alive (the caller parallelises over tiles).

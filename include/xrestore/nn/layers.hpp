@@ -23,7 +23,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <memory>
+#include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #if defined(_OPENMP)
@@ -32,26 +35,54 @@
 
 namespace xrestore::nn {
 
+/// The values of repacked weights: `n` floats left uninitialised on allocation (the packer
+/// writes every one; zero-filling first would write the whole network twice while loading).
+class packed_floats {
+public:
+    packed_floats() = default;
+    explicit packed_floats(std::size_t n) : values_(n == 0 ? nullptr : new float[n]), size_(n) {}
+    packed_floats(const packed_floats& other) : packed_floats(other.size_) {
+        std::copy_n(other.data(), size_, data());
+    }
+    packed_floats(packed_floats&&) noexcept = default;
+    packed_floats& operator=(packed_floats other) noexcept {
+        std::swap(values_, other.values_);
+        std::swap(size_, other.size_);
+        return *this;
+    }
+    ~packed_floats() = default;
+
+    [[nodiscard]] float* data() { return values_.get(); }
+    [[nodiscard]] const float* data() const { return values_.get(); }
+    [[nodiscard]] std::size_t size() const { return size_; }
+    float& operator[](std::size_t i) { return values_[i]; }
+    const float& operator[](std::size_t i) const { return values_[i]; }
+
+private:
+    std::unique_ptr<float[]> values_;
+    std::size_t size_ = 0;
+};
+
 /// 3x3 convolution weights repacked as nine row-major (in x out) matrices, tap-major.
 struct conv3x3_weights {
     std::size_t in = 0;
     std::size_t out = 0;
-    std::vector<float> packed; ///< [tap = 3 dy + dx][in][out]
+    packed_floats packed; ///< [tap = 3 dy + dx][in][out]
 };
 
 /// 2x2 stride-2 transposed convolution weights as one row-major in x (4 out) matrix.
 struct conv_transpose2x2_weights {
     std::size_t in = 0;
     std::size_t out = 0;
-    std::vector<float> packed; ///< [in][(2 dy + dx) out + o]
+    packed_floats packed; ///< [in][(2 dy + dx) out + o]
 };
 
 /// 1x1 convolution weights (in x out, row-major) and bias.
 struct conv1x1_weights {
     std::size_t in = 0;
     std::size_t out = 0;
-    std::vector<float> packed; ///< [in][out]
-    std::vector<float> bias;   ///< [out]
+    packed_floats packed;    ///< [in][out]
+    std::vector<float> bias; ///< [out]
 };
 
 namespace detail {
@@ -97,18 +128,27 @@ namespace detail {
 
 /// packed[(k in + i) out + o] = w[(o in + i) 9 + k] for a Conv2d weight [out, in, 3, 3] whose
 /// shape was checked, in tiles of 256 outputs x 16 inputs (about 150 KB read and written, which
-/// stay in cache while each packed row of the tile is written in order).
-inline conv3x3_weights pack_conv3x3_checked(const weight_tensor& t, std::size_t in,
-                                            std::size_t out) {
-    conv3x3_weights w{in, out, std::vector<float>(9 * in * out)};
-    const float* from = t.values.data();
+/// stay in cache while each packed row of the tile is written in order); the tiles of inputs of
+/// a block of outputs are shared among the threads for a large layer (the first write of each
+/// page of the packed weights, a page fault, costs as much as the copy). `done(part)` is called
+/// with the source values of each block of outputs once packed (a mapped file drops their pages).
+template <class Done>
+conv3x3_weights pack_conv3x3_checked(const weight_tensor& t, std::size_t in, std::size_t out,
+                                     Done&& done) {
+    conv3x3_weights w{in, out, packed_floats(9 * in * out)};
+    const float* from = t.floats().data();
     float* to = w.packed.data();
     constexpr std::size_t outputs = 256;
     constexpr std::size_t inputs = 16;
     const std::size_t stride = 9 * in;
+    const auto input_tiles = static_cast<std::ptrdiff_t>((in + inputs - 1) / inputs);
     for (std::size_t o0 = 0; o0 < out; o0 += outputs) {
         const std::size_t o1 = std::min(out, o0 + outputs);
-        for (std::size_t i0 = 0; i0 < in; i0 += inputs) {
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (9 * in * (o1 - o0) >= layer_parallel_threshold)
+#endif
+        for (std::ptrdiff_t tile = 0; tile < input_tiles; ++tile) {
+            const std::size_t i0 = static_cast<std::size_t>(tile) * inputs;
             const std::size_t i1 = std::min(in, i0 + inputs);
             for (std::size_t k = 0; k < 9; ++k) {
                 for (std::size_t i = i0; i < i1; ++i) {
@@ -120,17 +160,29 @@ inline conv3x3_weights pack_conv3x3_checked(const weight_tensor& t, std::size_t 
                 }
             }
         }
+        done(std::span<const float>(from + o0 * stride, (o1 - o0) * stride));
     }
     return w;
+}
+
+inline conv3x3_weights pack_conv3x3_checked(const weight_tensor& t, std::size_t in,
+                                            std::size_t out) {
+    return pack_conv3x3_checked(t, in, out, [](std::span<const float>) {});
 }
 
 /// packed[i 4 out + k out + o] = w[(i out + o) 4 + k] for a ConvTranspose2d weight [in, out, 2,
 /// 2] whose shape was checked.
 inline conv_transpose2x2_weights pack_conv_transpose2x2_checked(const weight_tensor& t,
                                                                 std::size_t in, std::size_t out) {
-    conv_transpose2x2_weights w{in, out, std::vector<float>(4 * in * out)};
-    for (std::size_t i = 0; i < in; ++i) {
-        const float* from = t.values.data() + i * out * 4;
+    conv_transpose2x2_weights w{in, out, packed_floats(4 * in * out)};
+    const float* values = t.floats().data();
+    const auto rows = static_cast<std::ptrdiff_t>(in);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (4 * in * out >= layer_parallel_threshold)
+#endif
+    for (std::ptrdiff_t r = 0; r < rows; ++r) {
+        const auto i = static_cast<std::size_t>(r);
+        const float* from = values + i * out * 4;
         float* to = w.packed.data() + i * 4 * out;
         for (std::size_t k = 0; k < 4; ++k) {
             for (std::size_t o = 0; o < out; ++o) {
@@ -145,10 +197,12 @@ inline conv_transpose2x2_weights pack_conv_transpose2x2_checked(const weight_ten
 /// shapes were checked.
 inline conv1x1_weights pack_conv1x1_checked(const weight_tensor& weight, const weight_tensor& bias,
                                             std::size_t in, std::size_t out) {
-    conv1x1_weights w{in, out, std::vector<float>(in * out), bias.values};
+    const std::span<const float> b = bias.floats();
+    conv1x1_weights w{in, out, packed_floats(in * out), std::vector<float>(b.begin(), b.end())};
+    const std::span<const float> values = weight.floats();
     for (std::size_t o = 0; o < out; ++o) {
         for (std::size_t i = 0; i < in; ++i) {
-            w.packed[i * out + o] = weight.values[o * in + i];
+            w.packed[i * out + o] = values[o * in + i];
         }
     }
     return w;

@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -164,23 +165,37 @@ class unet {
 public:
     /// Build from a state_dict; infers the configuration and checks every tensor.
     static unet from_state_dict(const state_dict& sd) {
-        return build(read_unet_tensors(sd), [](std::size_t) {});
+        return build(
+            read_unet_tensors(sd), false, [](std::size_t) {}, [](std::span<const float>) {});
     }
 
     /// from_state_dict, freeing the values of each of the network's tensors in `sd` once they are
     /// packed, so the weights are held once rather than twice while loading. Same checks and
     /// errors; the names, shapes, metadata and notes stay in `sd`.
     static unet from_state_dict_releasing(state_dict& sd) {
-        const unet_tensors t = read_unet_tensors(sd);
-        const unet_architecture arch(t.config);
-        const std::vector<layer_spec>& layers = arch.layers();
-        return build(t, [&](std::size_t k) {
-            for (const std::string* name : {&layers[k].weight, &layers[k].bias}) {
-                if (weight_tensor* w = name->empty() ? nullptr : sd.find(t.prefix + *name)) {
-                    std::vector<float>().swap(w->values);
-                }
-            }
-        });
+        return build_releasing(
+            sd, [](weight_tensor& w) { std::vector<float>().swap(w.values); },
+            [](std::span<const float>) {});
+    }
+
+    /// from_state_dict_releasing on a memory-mapped weights file (`mapped_weights` of
+    /// io/weights.hpp): its float32 tensors are packed straight from the file's pages, which are
+    /// dropped from the process once packed, so loading holds the packed network and little
+    /// more. Same checks and errors.
+    /// @code
+    /// xrestore::mapped_weights w("denoiser.pth");
+    /// auto net = xrestore::nn::unet::from_mapped_weights(w);
+    /// @endcode
+    template <class Mapped>
+    requires requires(Mapped& m, weight_tensor& w) {
+        { m.dict() } -> std::same_as<state_dict&>;
+        m.release(w);
+        m.release(std::span<const float>());
+    }
+    static unet from_mapped_weights(Mapped& weights) {
+        return build_releasing(
+            weights.dict(), [&](weight_tensor& w) { weights.release(w); },
+            [&](std::span<const float> part) { weights.release(part); });
     }
 
     [[nodiscard]] const unet_config& config() const { return arch_.config(); }
@@ -242,16 +257,49 @@ public:
 private:
     unet() = default;
 
-    /// The network of the checked tensors `t`, calling `packed(k)` once layer k of the table is
-    /// packed (its tensors are no longer read).
-    template <class Packed>
-    static unet build(const unet_tensors& t, Packed&& packed) {
+    /// The network of `sd`, calling `release(tensor)` on each of its tensors once packed and
+    /// `release_part(values)` on parts of large ones as they are packed.
+    template <class Release, class ReleasePart>
+    static unet build_releasing(state_dict& sd, Release&& release, ReleasePart&& release_part) {
+        // each tensor's values are checked just before it is packed (then dropped), so the
+        // pages of a mapped file are read while they are mapped anyway, never all at once
+        const unet_tensors t = read_unet_tensors(sd, false);
+        const unet_architecture arch(t.config);
+        const std::vector<layer_spec>& layers = arch.layers();
+        return build(
+            t, true,
+            [&](std::size_t k) {
+                for (const std::string* name : {&layers[k].weight, &layers[k].bias}) {
+                    if (weight_tensor* w = name->empty() ? nullptr : sd.find(t.prefix + *name)) {
+                        release(*w);
+                    }
+                }
+            },
+            release_part);
+    }
+
+    /// The network of the tensors `t` (names and shapes checked; with `check_values`, each
+    /// layer's values are checked just before it is packed), calling `packed(k)` once layer k
+    /// of the table is packed (its tensors are no longer read), and `packed_part(values)` with
+    /// parts of a 3x3 convolution's weight as they are packed.
+    template <class Packed, class PackedPart>
+    static unet build(const unet_tensors& t, bool check_values, Packed&& packed,
+                      PackedPart&& packed_part) {
         unet net;
         net.arch_ = unet_architecture(t.config);
         const std::vector<layer_spec>& layers = net.arch_.layers();
+        auto check = [&](std::size_t k) {
+            if (check_values) {
+                detail::require_finite(*t.weights[k], t.prefix + layers[k].weight);
+                if (t.biases[k] != nullptr) {
+                    detail::require_finite(*t.biases[k], t.prefix + layers[k].bias);
+                }
+            }
+        };
         auto conv3x3_at = [&](std::size_t k) {
-            conv3x3_weights w =
-                detail::pack_conv3x3_checked(*t.weights[k], layers[k].in, layers[k].out);
+            check(k);
+            conv3x3_weights w = detail::pack_conv3x3_checked(*t.weights[k], layers[k].in,
+                                                             layers[k].out, packed_part);
             packed(k);
             return w;
         };
@@ -266,12 +314,14 @@ private:
         net.bottleneck_ = block_at(arch.bottleneck());
         for (std::size_t i = 0; i < arch.pools(); ++i) {
             const std::size_t k = arch.up_transpose(i);
+            check(k);
             net.up_transpose_.push_back(
                 detail::pack_conv_transpose2x2_checked(*t.weights[k], layers[k].in, layers[k].out));
             packed(k);
             net.up_.push_back(block_at(arch.up(i)));
         }
         const std::size_t k = arch.head();
+        check(k);
         net.head_ =
             detail::pack_conv1x1_checked(*t.weights[k], *t.biases[k], layers[k].in, layers[k].out);
         packed(k);

@@ -107,8 +107,9 @@ struct unet_tensors {
 /// non-finite values) and refuse any other floating-point tensor (io_error). Integer tensors
 /// (num_batches_tracked, an averaged model's n_averaged) are of no use to the network: they are
 /// left out with a note. A state_dict of another architecture is named as such, with some of
-/// its keys.
-inline unet_tensors read_unet_tensors(const state_dict& sd) {
+/// its keys. With `check_values` false the values are not read (the caller checks each tensor
+/// before using it, as the CPU U-Net's loader does while packing a mapped file).
+inline unet_tensors read_unet_tensors(const state_dict& sd, bool check_values = true) {
     unet_tensors out;
     out.prefix = detail::find_unet_prefix(sd);
     const std::string& pre = out.prefix;
@@ -182,9 +183,9 @@ inline unet_tensors read_unet_tensors(const state_dict& sd) {
     for (const layer_spec& layer : arch.layers()) {
         const weight_tensor& weight = get(layer.weight);
         const weight_tensor* bias = layer.bias.empty() ? nullptr : &get(layer.bias);
-        detail::require_shape(weight, pre + layer.weight, layer.weight_shape());
+        detail::require_shape(weight, pre + layer.weight, layer.weight_shape(), check_values);
         if (bias != nullptr) {
-            detail::require_shape(*bias, pre + layer.bias, {layer.out});
+            detail::require_shape(*bias, pre + layer.bias, {layer.out}, check_values);
         }
         out.weights.push_back(&weight);
         out.biases.push_back(bias);

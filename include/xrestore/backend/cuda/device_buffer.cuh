@@ -13,6 +13,7 @@
 #include "xrestore/backend/cuda/runtime.cuh"
 
 #include <cstddef>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -50,7 +51,10 @@ public:
         }
     }
     /// A copy of `values` (the upload completes before this returns).
-    explicit device_buffer(const std::vector<T>& values) : device_buffer(values.size()) {
+    explicit device_buffer(const std::vector<T>& values)
+        : device_buffer(std::span<const T>(values)) {}
+    /// A copy of `values` (the upload completes before this returns).
+    explicit device_buffer(std::span<const T> values) : device_buffer(values.size()) {
         if (count_ > 0) {
             cuda::check(cudaMemcpyAsync(data_, values.data(), count_ * sizeof(T),
                                         cudaMemcpyHostToDevice, stream_),
