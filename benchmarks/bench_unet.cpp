@@ -2,7 +2,8 @@
 // 3 x N x N image, N = 256 and 512, for base channels 32 and 64. Each case reports the time per
 // forward and the counters "gflops_per_s" (unet::flops / wall time) and "gflop" (per forward).
 // Names are unet_forward/c<chans>/<N>. benchmarks/compare_unet_pytorch.py runs this binary and
-// the same network in PyTorch with the same weights.
+// the same network in PyTorch with the same weights. unet_small/ and unet_first_call/ (below)
+// time the per-call cost of 32 x 32 and 64 x 64 inputs.
 //
 // Weights (.pth or .safetensors state_dicts): --c32=PATH / --c64=PATH, else the environment
 // variables XRESTORE_UNET_C32 / XRESTORE_UNET_C64; c32 defaults to the shipped model
@@ -28,9 +29,11 @@
 #include <xrestore/core/tensor.hpp>
 #include <xrestore/io/npy.hpp>
 #include <xrestore/io/weights.hpp>
+#include <xrestore/nn/gemm.hpp>
 #include <xrestore/nn/unet.hpp>
 
 #include <benchmark/benchmark.h>
+#include <xtensor/xview.hpp>
 
 #include <sys/resource.h>
 
@@ -52,6 +55,7 @@ namespace {
 
 constexpr std::size_t channels = 3;
 constexpr std::size_t sizes[] = {256, 512};
+constexpr std::size_t small_sizes[] = {32, 64};
 constexpr std::size_t widths[] = {32, 64};
 
 // A pseudo-random 1 x 3 x n x n image, uniform in [0, 1).
@@ -109,6 +113,25 @@ void run_forward(benchmark::State& state, const std::filesystem::path& weights, 
     state.counters["chans"] = static_cast<double>(net.config().chans);
 }
 
+// Per-call cost of small inputs (a PnP iteration on a crop, a tile): unet_small/c<chans>/<N>
+// times warm calls at one size (the workspace is laid out once per input size and kept, so
+// repeated calls pay only the arithmetic); unet_first_call/c<chans>/<N> gives every call a
+// fresh workspace (laid out and allocated again: what the first call at a new size costs).
+// The arithmetic alone would take gflop / (the GFLOP/s of the 256 x 256 case).
+void run_first_call(benchmark::State& state, const std::filesystem::path& weights, std::size_t n) {
+    const xrestore::nn::unet& net = network(weights);
+    const xrestore::tensor<4> batch = make_input(n);
+    const xrestore::image x = xt::view(batch, 0);
+    xrestore::image y = net.forward(x);
+    for (auto _ : state) {
+        xrestore::nn::unet_workspace fresh;
+        y = net.forward(x, fresh);
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["gflop"] = net.flops(n, n) * 1e-9;
+}
+
 // Weights per chans: flags, then environment, then (c32) the shipped model.
 std::map<std::size_t, std::filesystem::path>
 weight_paths(std::map<std::size_t, std::string> flags) {
@@ -140,6 +163,19 @@ weight_paths(std::map<std::size_t, std::string> flags) {
 
 void register_cases(const std::map<std::size_t, std::filesystem::path>& paths) {
     for (const auto& [c, path] : paths) {
+        for (std::size_t n : small_sizes) {
+            const std::string tag = "/c" + std::to_string(c) + "/" + std::to_string(n);
+            benchmark::RegisterBenchmark(
+                ("unet_small" + tag).c_str(),
+                [path, n](benchmark::State& s) { run_forward(s, path, n); })
+                ->Unit(benchmark::kMicrosecond)
+                ->UseRealTime();
+            benchmark::RegisterBenchmark(
+                ("unet_first_call" + tag).c_str(),
+                [path, n](benchmark::State& s) { run_first_call(s, path, n); })
+                ->Unit(benchmark::kMicrosecond)
+                ->UseRealTime();
+        }
         for (std::size_t n : sizes) {
             const std::string name = "unet_forward/c" + std::to_string(c) + "/" + std::to_string(n);
             benchmark::RegisterBenchmark(
@@ -198,6 +234,9 @@ int peak_memory(const std::filesystem::path& weights, std::size_t n, const std::
 } // namespace
 
 int main(int argc, char** argv) {
+    // as the CLI: OpenBLAS's fast kernels on a processor it does not know (nn/gemm.hpp)
+    xrestore::nn::restart_with_fast_blas_kernels(argv);
+    benchmark::AddCustomContext("openblas_core", openblas_get_corename());
     // --c32=, --c64=, --peak_memory=, --size=, --input=, --output=, --load= are ours; everything
     // else goes to Google Benchmark.
     std::map<std::string, std::string> ours = {

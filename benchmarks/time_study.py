@@ -6,7 +6,7 @@ Usage: benchmarks/time_study.py [--build DIR] [--runs N] [--no-readme] [--keep D
                                 [-- STUDY ARGS...]
 The study runs with its defaults (256 x 256 crop, 300-iteration curves) unless arguments
 follow `--`. Each part's seconds come from the run's results.json; the wall time of the whole
-command is measured here. The target is 5 minutes on the 2-core CI machine.
+command is measured here, and its budget is 2 minutes on the 2-core CI machine.
 """
 import argparse
 import json
@@ -21,7 +21,7 @@ from pathlib import Path
 from bench_support import machine, write_between_markers
 
 ROOT = Path(__file__).resolve().parent.parent
-BUDGET_SECONDS = 300.0
+BUDGET_SECONDS = 120.0  # issue 17: the default study within 2 minutes on 2 cores
 
 
 def main():

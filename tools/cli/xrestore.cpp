@@ -158,6 +158,8 @@ CLI::App* declare(CLI::App& app, const command& c) {
 
 int main(int argc, char** argv) {
     namespace cli = xrestore::cli;
+    // on a processor Debian's OpenBLAS does not know, start again with its fast kernels chosen
+    xrestore::nn::restart_with_fast_blas_kernels(argv);
     // solver and training loops free and reallocate the same arrays every iteration
     xrestore::reuse_freed_heap_memory();
     // OpenBLAS's idle workers would spin beside the first work (loading weights) for 0.1 s
