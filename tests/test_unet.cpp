@@ -6,6 +6,7 @@
 #include <xrestore/io/safetensors.hpp>
 #include <xrestore/io/weights.hpp>
 #include <xrestore/metrics/psnr.hpp>
+#include <xrestore/nn/gemm.hpp>
 #include <xrestore/nn/layers.hpp>
 #include <xrestore/nn/unet.hpp>
 #include <xrestore/operators/inpainting.hpp>
@@ -419,6 +420,36 @@ BOOST_AUTO_TEST_CASE(finite_check_finds_every_non_finite_value) {
                 v[at] = 0.5F;
             }
         }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(blas_kernel_correction_only_overrides_a_generic_choice) {
+    // what the CLI's restart would set OPENBLAS_CORETYPE to: a fast kernel set when OpenBLAS
+    // chose a generic one on a processor with AVX-512 or AVX2 + FMA, nothing otherwise or when
+    // the user set the variable
+    const std::string chosen = openblas_get_corename();
+    const char* user = std::getenv("OPENBLAS_CORETYPE");
+    const std::string fix = nn::blas_kernel_correction();
+    BOOST_TEST((fix.empty() || fix == "SkylakeX" || fix == "Haswell"), fix);
+    const bool generic = chosen == "Prescott" || chosen == "Core2" || chosen == "Penryn" ||
+                         chosen == "Dunnington" || chosen == "Katmai" || chosen == "Banias" ||
+                         chosen == "Northwood" || chosen == "unknown";
+    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                        __builtin_cpu_supports("avx512vl");
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const std::string want = user != nullptr || !generic ? ""
+                             : avx512                    ? "SkylakeX"
+                             : avx2                      ? "Haswell"
+                                                         : "";
+    BOOST_TEST(fix == want, "OpenBLAS chose " << chosen);
+    const std::string saved = user == nullptr ? "" : user;
+    ::setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+    BOOST_TEST(nn::blas_kernel_correction().empty());
+    if (user == nullptr) {
+        ::unsetenv("OPENBLAS_CORETYPE");
+    } else {
+        ::setenv("OPENBLAS_CORETYPE", saved.c_str(), 1);
     }
 }
 
