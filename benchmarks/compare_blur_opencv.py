@@ -27,9 +27,7 @@ xrestore faster). --write-readme puts it between <!-- blur-opencv-begin --> and
 import argparse
 import math
 import os
-import statistics
 import sys
-import time
 
 import cv2
 import numpy as np
@@ -38,7 +36,7 @@ import scipy.ndimage as ndi
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_support import machine, write_between_markers  # noqa: E402
-from compare_blur_pytorch import KERNELS, SIZES, run_xrestore  # noqa: E402
+from blur_cases import KERNELS, SIZES, best, median_time, run_xrestore  # noqa: E402
 
 BEGIN = "<!-- blur-opencv-begin -->"
 END = "<!-- blur-opencv-end -->"
@@ -54,20 +52,6 @@ def rank_one_factors(kernel):
     if column.sum() < 0:
         column, row = -column, -row
     return column, row
-
-
-def median_time(function, repeats, budget=2.0):
-    """Median wall time (ms) of at least `repeats` calls after a warm-up call."""
-    function()
-    samples = []
-    start = time.perf_counter()
-    while len(samples) < repeats or (time.perf_counter() - start < 0.3 and len(samples) < 50):
-        t = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - t)
-        if time.perf_counter() - start > budget and len(samples) >= 3:
-            break
-    return statistics.median(samples) * 1e3
 
 
 def tools_for(name, kernel):
@@ -122,10 +106,6 @@ def run_others(threads, repeats):
             for label, function in tools_for(name, kernel):
                 times[(label, name, n)] = median_time(lambda: function(chw, hwc), repeats)
     return times
-
-
-def best(a, b):
-    return {key: min(a.get(key, math.inf), b.get(key, math.inf)) for key in set(a) | set(b)}
 
 
 def table(xr, others):
