@@ -236,6 +236,7 @@ int peak_memory(const std::filesystem::path& weights, std::size_t n, const std::
 int main(int argc, char** argv) {
     // as the CLI: OpenBLAS's fast kernels on a processor it does not know (nn/gemm.hpp)
     xrestore::nn::restart_with_fast_blas_kernels(argv);
+    xrestore::nn::use_single_threaded_blas(); // as the CLI: the layers' threads are OpenMP's
     benchmark::AddCustomContext("openblas_core", openblas_get_corename());
     // --c32=, --c64=, --peak_memory=, --size=, --input=, --output=, --load= are ours; everything
     // else goes to Google Benchmark.

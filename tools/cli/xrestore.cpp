@@ -162,8 +162,10 @@ int main(int argc, char** argv) {
     xrestore::nn::restart_with_fast_blas_kernels(argv);
     // solver and training loops free and reallocate the same arrays every iteration
     xrestore::reuse_freed_heap_memory();
-    // OpenBLAS's idle workers would spin beside the first work (loading weights) for 0.1 s
+    // OpenBLAS's idle workers would spin beside the first work (loading weights) for 0.1 s, and
+    // be woken after every network layer: all products run on xrestore's own threads
     xrestore::nn::stop_idle_blas_threads();
+    xrestore::nn::use_single_threaded_blas();
     CLI::App app{"xrestore: image restoration as an inverse problem, y = A x + n"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "xrestore 0.1.0");
