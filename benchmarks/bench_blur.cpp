@@ -8,9 +8,10 @@
 #include <xrestore/operators/convolution.hpp>
 #include <xrestore/operators/kernels.hpp>
 
+#include "bench_operator.hpp"
+
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <string>
 #include <vector>
 
@@ -29,32 +30,10 @@ std::vector<blur_case> blur_cases() {
             {"gaussian13", xrestore::gaussian_kernel(2.0, 13)}};
 }
 
-xrestore::image uniform_image(xrestore::shape3 shape) {
-    std::mt19937_64 rng(7);
-    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-    xrestore::image x(shape);
-    for (auto& v : x) {
-        v = uniform(rng);
-    }
-    return x;
-}
-
 void run_blur(benchmark::State& state, const xrestore::matrix& kernel, std::size_t n,
               bool adjoint) {
     const xrestore::shape3 shape{3, n, n};
-    const xrestore::convolution blur(kernel, shape);
-    const xrestore::image x = uniform_image(shape);
-    xrestore::image out(shape);
-    for (auto _ : state) {
-        if (adjoint) {
-            blur.adjoint_into(x, out);
-        } else {
-            blur.apply_into(x, out);
-        }
-        benchmark::DoNotOptimize(out.data());
-        benchmark::ClobberMemory();
-    }
-    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(3 * n * n));
+    xrestore::bench::run_operator(state, xrestore::convolution(kernel, shape), shape, adjoint);
 }
 
 } // namespace

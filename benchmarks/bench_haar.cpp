@@ -13,12 +13,13 @@
 #include <xrestore/operators/haar.hpp>
 #include <xrestore/operators/kernels.hpp>
 
+#include "bench_operator.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <map>
-#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,41 +29,16 @@ namespace {
 constexpr std::size_t haar_levels = 3;
 const std::vector<std::size_t> sizes{64, 256, 512};
 
-xrestore::image uniform_image(xrestore::shape3 shape) {
-    std::mt19937_64 rng(7);
-    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-    xrestore::image x(shape);
-    for (auto& v : x) {
-        v = uniform(rng);
-    }
-    return x;
-}
-
-template <class Op>
-void run_operator(benchmark::State& state, const Op& op, xrestore::shape3 shape, bool adjoint) {
-    const xrestore::image x = uniform_image(shape);
-    xrestore::image out(shape);
-    for (auto _ : state) {
-        if (adjoint) {
-            op.adjoint_into(x, out);
-        } else {
-            op.apply_into(x, out);
-        }
-        benchmark::DoNotOptimize(out.data());
-        benchmark::ClobberMemory();
-    }
-    state.SetItemsProcessed(state.iterations() *
-                            static_cast<std::int64_t>(shape[0] * shape[1] * shape[2]));
-}
-
 void run_haar(benchmark::State& state, std::size_t n, bool adjoint) {
     const xrestore::shape3 shape{3, n, n};
-    run_operator(state, xrestore::haar_wavelet(shape, haar_levels), shape, adjoint);
+    xrestore::bench::run_operator(state, xrestore::haar_wavelet(shape, haar_levels), shape,
+                                  adjoint);
 }
 
 void run_box13(benchmark::State& state, std::size_t n, bool adjoint) {
     const xrestore::shape3 shape{3, n, n};
-    run_operator(state, xrestore::convolution(xrestore::box_kernel(13), shape), shape, adjoint);
+    xrestore::bench::run_operator(state, xrestore::convolution(xrestore::box_kernel(13), shape),
+                                  shape, adjoint);
 }
 
 /// The console output, plus the real time per iteration of every run (the median and fastest

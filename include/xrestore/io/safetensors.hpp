@@ -417,14 +417,15 @@ inline void write_safetensors(const std::filesystem::path& path, const state_dic
         const std::size_t begin = data.size();
         data.resize(begin + held * size);
         auto* out = reinterpret_cast<unsigned char*>(data.data() + begin);
+        const std::span<const float> floats = t.floats();
         for (std::size_t i = 0; i < held; ++i) {
             std::uint64_t bits = 0;
             if (t.is_integer()) {
                 bits = static_cast<std::uint64_t>(t.integers[i]); // two's complement, truncated
             } else if (as == weight_dtype::float32) {
-                bits = std::bit_cast<std::uint32_t>(t.floats()[i]);
+                bits = std::bit_cast<std::uint32_t>(floats[i]);
             } else {
-                const float v = t.floats()[i];
+                const float v = floats[i];
                 const std::uint16_t h = as == weight_dtype::float16 ? detail::float_to_half(v)
                                                                     : detail::float_to_bfloat16(v);
                 const std::uint16_t infinity = as == weight_dtype::float16 ? 0x7C00U : 0x7F80U;
