@@ -25,6 +25,9 @@
 // (mapped_weights, then unet::from_mapped_weights) and prints "load_ms <wall> user_ms <cpu>
 // sys_ms <cpu> rss_before_kb <kB> vm_hwm_kb <kB>" (getrusage, /proc/self/status); run it in a
 // fresh process. benchmarks/compare_weight_loading.py compares it with torch.load.
+//
+// --conv3x3=direct packs the 3x3 layers for the direct method instead of the default (Winograd
+// for 16 or more input channels; nn/layers.hpp), for every mode above.
 
 #include <xrestore/core/tensor.hpp>
 #include <xrestore/io/npy.hpp>
@@ -52,6 +55,9 @@
 #include <vector>
 
 namespace {
+
+// --conv3x3=: how the networks' 3x3 layers are packed.
+xrestore::nn::conv3x3_method conv3x3_method = xrestore::nn::conv3x3_method::automatic;
 
 constexpr std::size_t channels = 3;
 constexpr std::size_t sizes[] = {256, 512};
@@ -88,8 +94,8 @@ const xrestore::nn::unet& network(const std::filesystem::path& weights) {
     auto& net = cache[weights];
     if (!net) {
         xrestore::state_dict sd = xrestore::load_weights(weights);
-        net =
-            std::make_unique<xrestore::nn::unet>(xrestore::nn::unet::from_state_dict_releasing(sd));
+        net = std::make_unique<xrestore::nn::unet>(
+            xrestore::nn::unet::from_state_dict_releasing(sd, conv3x3_method));
     }
     return *net;
 }
@@ -202,7 +208,7 @@ int load_time(const std::filesystem::path& weights) {
     const auto [user0, sys0] = cpu_seconds();
     const auto start = std::chrono::steady_clock::now();
     xrestore::mapped_weights file(weights);
-    const auto net = xrestore::nn::unet::from_mapped_weights(file);
+    const auto net = xrestore::nn::unet::from_mapped_weights(file, conv3x3_method);
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     const auto [user1, sys1] = cpu_seconds();
@@ -216,7 +222,7 @@ int load_time(const std::filesystem::path& weights) {
 int peak_memory(const std::filesystem::path& weights, std::size_t n, const std::string& input,
                 const std::string& output) {
     xrestore::mapped_weights file(weights);
-    const auto net = xrestore::nn::unet::from_mapped_weights(file);
+    const auto net = xrestore::nn::unet::from_mapped_weights(file, conv3x3_method);
     const xrestore::tensor<4> x = input.empty() ? make_input(n) : xrestore::read_npy<4>(input);
     const long before = status_kb("VmRSS");
     const auto start = std::chrono::steady_clock::now();
@@ -238,11 +244,11 @@ int main(int argc, char** argv) {
     xrestore::nn::restart_with_fast_blas_kernels(argv);
     xrestore::nn::use_single_threaded_blas(); // as the CLI: the layers' threads are OpenMP's
     benchmark::AddCustomContext("openblas_core", openblas_get_corename());
-    // --c32=, --c64=, --peak_memory=, --size=, --input=, --output=, --load= are ours; everything
-    // else goes to Google Benchmark.
+    // --c32=, --c64=, --peak_memory=, --size=, --input=, --output=, --load=, --conv3x3= are
+    // ours; everything else goes to Google Benchmark.
     std::map<std::string, std::string> ours = {
         {"--c32=", ""},   {"--c64=", ""},    {"--peak_memory=", ""}, {"--size=", ""},
-        {"--input=", ""}, {"--output=", ""}, {"--load=", ""}};
+        {"--input=", ""}, {"--output=", ""}, {"--load=", ""},        {"--conv3x3=", ""}};
     std::vector<char*> args;
     for (int i = 0; i < argc; ++i) {
         const std::string_view arg = argv[i];
@@ -258,6 +264,15 @@ int main(int argc, char** argv) {
         }
     }
     try {
+        const std::string method = ours["--conv3x3="];
+        if (method == "direct") {
+            conv3x3_method = xrestore::nn::conv3x3_method::direct;
+        } else if (!method.empty() && method != "automatic") {
+            std::cerr << "bench_unet: --conv3x3 must be direct or automatic, got '" << method
+                      << "'\n";
+            return 2;
+        }
+        benchmark::AddCustomContext("conv3x3", method.empty() ? "automatic" : method);
         if (!ours["--load="].empty()) {
             return load_time(ours["--load="]);
         }

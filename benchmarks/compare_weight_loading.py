@@ -142,7 +142,8 @@ def main():
         megabytes = os.path.getsize(pth) / 2**20
         cases = [("xrestore", ".pth", [bench, f"--load={pth}"]),
                  ("torch.load", ".pth", [sys.executable, me, "--child", "torch", pth]),
-                 ("xrestore", ".safetensors", [bench, f"--load={safe}"])]
+                 ("xrestore", ".safetensors", [bench, f"--load={safe}"]),
+                 ("xrestore, direct 3x3", ".pth", [bench, f"--load={pth}", "--conv3x3=direct"])]
         if st is not None:
             cases.append(("safetensors.torch.load_file", ".safetensors",
                           [sys.executable, me, "--child", "safetensors", safe]))
@@ -174,7 +175,9 @@ def main():
              f"load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end. "
              f"xrestore: file -> ready-to-run network (mapped_weights + "
              f"unet::from_mapped_weights: CRC-32 of every .pth entry, every value checked finite, "
-             f"packed for the forward pass); PyTorch: file -> state_dict. Increment = VmHWM - "
+             f"packed for the forward pass: the 3x3 layers of 16 or more inputs transformed for "
+             f"Winograd F(2x2, 3x3), 16/9 of their size; 'direct 3x3' packs them for the direct "
+             f"method, at their size); PyTorch: file -> state_dict. Increment = VmHWM - "
              f"VmRSS before loading.")
     if args.note:
         text += " " + args.note

@@ -37,21 +37,11 @@ using namespace xrestore;
 namespace fs = std::filesystem;
 namespace bodies = xrestore::nn::kernels;
 using xrestore::test::random_unet;
+using xrestore::test::uniform_values;
 
 namespace {
 
 const fs::path unet_dir = fs::path(XRESTORE_TEST_DIR) / "data" / "unet";
-
-std::vector<float> uniform_values(std::size_t n, std::uint64_t seed, float lo = -1.0F,
-                                  float hi = 1.0F) {
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<float> uniform(lo, hi);
-    std::vector<float> out(n);
-    for (float& v : out) {
-        v = uniform(rng);
-    }
-    return out;
-}
 
 /// Run body(i) for i < n in a plain loop (what the device runs in a grid-stride kernel).
 template <class Body>

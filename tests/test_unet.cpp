@@ -8,6 +8,7 @@
 #include <xrestore/metrics/psnr.hpp>
 #include <xrestore/nn/gemm.hpp>
 #include <xrestore/nn/layers.hpp>
+#include <xrestore/nn/micro_gemm.hpp>
 #include <xrestore/nn/unet.hpp>
 #include <xrestore/operators/inpainting.hpp>
 #include <xrestore/solvers/pnp.hpp>
@@ -151,6 +152,28 @@ BOOST_AUTO_TEST_CASE(every_fixture_matches_pytorch) {
             ++cases;
         }
     }
+    BOOST_TEST(cases == 11U);
+}
+
+BOOST_AUTO_TEST_CASE(portable_kernels_match_pytorch_too) {
+    // The layers' portable kernels (those of processors without AVX-512) on every fixture.
+    const nn::gemm_kernels previous = nn::gemm_kernel_choice().load();
+    nn::gemm_kernel_choice() = nn::gemm_kernels::portable;
+    std::size_t cases = 0;
+    const auto m = manifest();
+    for (const auto& model : m["models"]) {
+        const nn::unet net = load_net(unet_dir / model["weights"].get<std::string>());
+        for (const auto& k : model["cases"]) {
+            const tensor<4> x = read_npy<4>(unet_dir / k["input"].get<std::string>());
+            const tensor<4> expected = read_npy<4>(unet_dir / k["output"].get<std::string>());
+            const double err = max_abs_diff(net.forward(x), expected);
+            BOOST_TEST(err <= 1e-4, model["model"].get<std::string>()
+                                        << " on " << k["input"].get<std::string>()
+                                        << ": max abs error " << err);
+            ++cases;
+        }
+    }
+    nn::gemm_kernel_choice() = previous;
     BOOST_TEST(cases == 11U);
 }
 
@@ -588,15 +611,15 @@ BOOST_AUTO_TEST_CASE(single_channel_network_denoises_each_channel) {
 }
 
 BOOST_AUTO_TEST_CASE(conv3x3_tiles_match_the_definition) {
-    // Sizes that exercise the gather path (in < 16), the nine-tap path, several row tiles and
-    // output-channel tiles.
+    // The direct method (test_nn_winograd tests the other): sizes that exercise the gather path
+    // (in < 16), the nine-tap path, several row tiles and output-channel tiles.
     struct conv_case {
         std::size_t in, out, h, w;
     };
     for (const conv_case k : {conv_case{3, 8, 37, 45}, conv_case{20, 24, 70, 90},
                               conv_case{64, 128, 6, 7}, conv_case{17, 5, 1, 9}}) {
         const weight_tensor wt = random_weights({k.out, k.in, 3, 3}, unsigned(k.in * 7 + k.out));
-        const auto packed = nn::pack_conv3x3(wt, "w", k.in, k.out);
+        const auto packed = nn::pack_conv3x3(wt, "w", k.in, k.out, nn::conv3x3_method::direct);
         tensor<3> x = xt::random::rand<float>({k.in, k.h, k.w}, -1.0F, 1.0F);
         std::vector<float> in_buf(nn::padded_size(k.h, k.w, k.in), 7.0F);
         std::vector<float> out_buf(nn::padded_size(k.h, k.w, k.out), 7.0F);

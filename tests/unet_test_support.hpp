@@ -20,6 +20,18 @@
 
 namespace xrestore::test {
 
+/// `n` uniform values in [lo, hi) from `seed`.
+inline std::vector<float> uniform_values(std::size_t n, std::uint64_t seed, float lo = -1.0F,
+                                         float hi = 1.0F) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> uniform(lo, hi);
+    std::vector<float> out(n);
+    for (float& v : out) {
+        v = uniform(rng);
+    }
+    return out;
+}
+
 /// A tensor of `shape` with uniform values in [-bound, bound) from `seed`.
 inline weight_tensor uniform_weight(std::vector<std::size_t> shape, std::uint64_t seed,
                                     float bound) {

@@ -83,12 +83,14 @@ private:
 };
 
 /// Load a U-Net (.pth or .safetensors) as a denoiser; `call` overrides the file's convention,
-/// and is needed for a file that declares none (value_error otherwise).
+/// and is needed for a file that declares none (value_error otherwise); `method` as for
+/// nn::unet::from_state_dict (the default is the faster, `direct` the smaller in memory).
 inline unet_denoiser load_unet_denoiser(const std::filesystem::path& weights,
-                                        std::optional<unet_call> call = std::nullopt) {
+                                        std::optional<unet_call> call = std::nullopt,
+                                        nn::conv3x3_method method = nn::conv3x3_method::automatic) {
     // packed straight from the mapped file: loading holds the packed network and little more
     mapped_weights file(weights);
-    auto net = std::make_shared<const nn::unet>(nn::unet::from_mapped_weights(file));
+    auto net = std::make_shared<const nn::unet>(nn::unet::from_mapped_weights(file, method));
     detail::require_denoiser_network(net->config());
     return unet_denoiser(std::move(net), resolve_unet_call(file.dict(), call, weights.string()));
 }

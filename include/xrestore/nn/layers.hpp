@@ -18,7 +18,9 @@
 #include "xrestore/io/state_dict.hpp"
 #include "xrestore/nn/feature_map.hpp"
 #include "xrestore/nn/gemm.hpp"
+#include "xrestore/nn/layer_support.hpp"
 #include "xrestore/nn/weight_checks.hpp"
+#include "xrestore/nn/winograd.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -35,39 +37,23 @@
 
 namespace xrestore::nn {
 
-/// The values of repacked weights: `n` floats left uninitialised on allocation (the packer
-/// writes every one; zero-filling first would write the whole network twice while loading).
-class packed_floats {
-public:
-    packed_floats() = default;
-    explicit packed_floats(std::size_t n) : values_(n == 0 ? nullptr : new float[n]), size_(n) {}
-    packed_floats(const packed_floats& other) : packed_floats(other.size_) {
-        std::copy_n(other.data(), size_, data());
-    }
-    packed_floats(packed_floats&&) noexcept = default;
-    packed_floats& operator=(packed_floats other) noexcept {
-        std::swap(values_, other.values_);
-        std::swap(size_, other.size_);
-        return *this;
-    }
-    ~packed_floats() = default;
-
-    [[nodiscard]] float* data() { return values_.get(); }
-    [[nodiscard]] const float* data() const { return values_.get(); }
-    [[nodiscard]] std::size_t size() const { return size_; }
-    float& operator[](std::size_t i) { return values_[i]; }
-    const float& operator[](std::size_t i) const { return values_[i]; }
-
-private:
-    std::unique_ptr<float[]> values_;
-    std::size_t size_ = 0;
+/// How a 3x3 convolution is computed.
+enum class conv3x3_method {
+    automatic, ///< Winograd for 16 or more input channels (tile by winograd_tile_for), else direct
+    direct,    ///< nine matrix products over shifted rows (OpenBLAS)
+    winograd_2x2, ///< F(2x2, 3x3) (winograd.hpp)
+    winograd_4x4  ///< F(4x4, 3x3)
 };
 
-/// 3x3 convolution weights repacked as nine row-major (in x out) matrices, tap-major.
+/// 3x3 convolution weights, packed for one method: either repacked as nine row-major (in x out)
+/// matrices, tap-major (direct), or transformed (Winograd).
 struct conv3x3_weights {
     std::size_t in = 0;
     std::size_t out = 0;
-    packed_floats packed; ///< [tap = 3 dy + dx][in][out]
+    packed_floats packed;         ///< direct: [tap = 3 dy + dx][in][out]; else empty
+    winograd3x3_weights winograd; ///< Winograd: the transformed weights; else empty
+
+    [[nodiscard]] bool is_winograd() const { return !winograd.packed.empty(); }
 };
 
 /// 2x2 stride-2 transposed convolution weights as one row-major in x (4 out) matrix.
@@ -87,45 +73,6 @@ struct conv1x1_weights {
 
 namespace detail {
 
-inline std::size_t max_threads() {
-#if defined(_OPENMP)
-    return static_cast<std::size_t>(omp_get_max_threads());
-#else
-    return 1;
-#endif
-}
-
-/// Work below this many floats runs on one thread.
-inline constexpr std::size_t layer_parallel_threshold = std::size_t{1} << 15;
-
-inline void require_same_size(const feature_map& a, const feature_map& b, std::string_view where) {
-    if (a.height != b.height || a.width != b.width) {
-        throw shape_error(xrestore::detail::concat(where, ": input is ", a.height, " x ", a.width,
-                                                   " but output is ", b.height, " x ", b.width));
-    }
-}
-
-inline void require_channels(const feature_map& m, std::size_t channels, std::string_view where,
-                             std::string_view which) {
-    if (m.channels != channels) {
-        throw shape_error(xrestore::detail::concat(where, ": ", which, " must have ", channels,
-                                                   " channels, got ", m.channels));
-    }
-}
-
-/// Grow a per-thread scratch vector (no allocation once warm).
-inline std::vector<float>& thread_scratch(std::size_t size) {
-    thread_local std::vector<float> scratch;
-    if (scratch.size() < size) {
-        scratch.resize(size);
-    }
-    return scratch;
-}
-
-} // namespace detail
-
-namespace detail {
-
 /// packed[(k in + i) out + o] = w[(o in + i) 9 + k] for a Conv2d weight [out, in, 3, 3] whose
 /// shape was checked, in tiles of 256 outputs x 16 inputs (about 150 KB read and written, which
 /// stay in cache while each packed row of the tile is written in order); the tiles of inputs of
@@ -133,9 +80,9 @@ namespace detail {
 /// page of the packed weights, a page fault, costs as much as the copy). `done(part)` is called
 /// with the source values of each block of outputs once packed (a mapped file drops their pages).
 template <class Done>
-conv3x3_weights pack_conv3x3_checked(const weight_tensor& t, std::size_t in, std::size_t out,
-                                     Done&& done) {
-    conv3x3_weights w{in, out, packed_floats(9 * in * out)};
+conv3x3_weights pack_conv3x3_direct_checked(const weight_tensor& t, std::size_t in, std::size_t out,
+                                            Done&& done) {
+    conv3x3_weights w{in, out, packed_floats(9 * in * out), {}};
     const float* from = t.floats().data();
     float* to = w.packed.data();
     constexpr std::size_t outputs = 256;
@@ -165,9 +112,37 @@ conv3x3_weights pack_conv3x3_checked(const weight_tensor& t, std::size_t in, std
     return w;
 }
 
-inline conv3x3_weights pack_conv3x3_checked(const weight_tensor& t, std::size_t in,
-                                            std::size_t out) {
-    return pack_conv3x3_checked(t, in, out, [](std::span<const float>) {});
+/// The Winograd output tile `method` means for a layer of `in` x `out` channels (0: direct).
+inline std::size_t winograd_tile(conv3x3_method method, std::size_t in, std::size_t out) {
+    switch (method) {
+    case conv3x3_method::winograd_2x2:
+        return 2;
+    case conv3x3_method::winograd_4x4:
+        return 4;
+    case conv3x3_method::automatic:
+        return in >= 16 ? winograd_tile_for(in, out) : 0;
+    case conv3x3_method::direct:
+        break;
+    }
+    return 0;
+}
+
+/// The weights of a Conv2d weight [out, in, 3, 3] whose shape was checked, packed for `method`;
+/// `done(part)` as for pack_conv3x3_direct_checked.
+template <class Done>
+conv3x3_weights pack_conv3x3_checked(const weight_tensor& t, std::size_t in, std::size_t out,
+                                     Done&& done,
+                                     conv3x3_method method = conv3x3_method::automatic) {
+    if (const std::size_t tile = winograd_tile(method, in, out); tile != 0) {
+        return conv3x3_weights{in, out, {}, pack_winograd3x3_checked(t, in, out, tile, done)};
+    }
+    return pack_conv3x3_direct_checked(t, in, out, done);
+}
+
+inline conv3x3_weights pack_conv3x3_checked(const weight_tensor& t, std::size_t in, std::size_t out,
+                                            conv3x3_method method = conv3x3_method::automatic) {
+    return pack_conv3x3_checked(
+        t, in, out, [](std::span<const float>) {}, method);
 }
 
 /// packed[i 4 out + k out + o] = w[(i out + o) 4 + k] for a ConvTranspose2d weight [in, out, 2,
@@ -210,11 +185,12 @@ inline conv1x1_weights pack_conv1x1_checked(const weight_tensor& weight, const w
 
 } // namespace detail
 
-/// Repack a PyTorch Conv2d weight [out, in, 3, 3]; `name` is used in error messages.
+/// Pack a PyTorch Conv2d weight [out, in, 3, 3] for `method`; `name` is used in error messages.
 inline conv3x3_weights pack_conv3x3(const weight_tensor& t, std::string_view name, std::size_t in,
-                                    std::size_t out) {
+                                    std::size_t out,
+                                    conv3x3_method method = conv3x3_method::automatic) {
     detail::require_shape(t, name, {out, in, 3, 3});
-    return detail::pack_conv3x3_checked(t, in, out);
+    return detail::pack_conv3x3_checked(t, in, out, method);
 }
 
 /// Repack a PyTorch ConvTranspose2d weight [in, out, 2, 2].
@@ -233,30 +209,6 @@ inline conv1x1_weights pack_conv1x1(const weight_tensor& weight, std::string_vie
     detail::require_shape(bias, bias_name, {out});
     return detail::pack_conv1x1_checked(weight, bias, in, out);
 }
-
-/// Set the border pixels of map `m` (its channels only) to zero.
-inline void zero_border(const feature_map& m) {
-    const auto h = static_cast<std::ptrdiff_t>(m.height);
-    const auto w = static_cast<std::ptrdiff_t>(m.width);
-    auto clear = [&](std::ptrdiff_t y, std::ptrdiff_t x) {
-        std::fill_n(m.pixel(y, x), m.channels, 0.0F);
-    };
-    for (std::ptrdiff_t x = -1; x <= w; ++x) {
-        clear(-1, x);
-        clear(h, x);
-    }
-    for (std::ptrdiff_t y = 0; y < h; ++y) {
-        clear(y, -1);
-        clear(y, w);
-    }
-}
-
-/// Per-channel sums of a map's values, the statistics of instance normalisation.
-struct channel_moments {
-    std::vector<double> sum;
-    std::vector<double> sum_sq;
-    std::size_t count = 0; ///< values per channel
-};
 
 namespace detail {
 
@@ -296,7 +248,8 @@ inline void accumulate_moments(const float* base, std::size_t stride, std::size_
 
 } // namespace detail
 
-/// out = conv3x3(in) with zero padding 1 and no bias. `in` must have a zero border.
+/// out = conv3x3(in) with zero padding 1 and no bias. `in` must have a zero border. Weights
+/// packed for Winograd go to conv3x3_winograd (winograd.hpp); the direct method follows.
 ///
 /// With the padded grid flattened, output row q = y (W + 2) + x reads input row q + dy (W + 2)
 /// + dx for tap (dy, dx): each tap is one matrix product over contiguous rows. The two border
@@ -305,6 +258,10 @@ inline void accumulate_moments(const float* base, std::size_t stride, std::size_
 /// in cache (this saves instance normalisation a pass over the map).
 inline void conv3x3(const feature_map& in, const conv3x3_weights& w, const feature_map& out,
                     channel_moments* moments = nullptr) {
+    if (w.is_winograd()) {
+        conv3x3_winograd(in, w.winograd, out, moments);
+        return;
+    }
     constexpr std::string_view where = "conv3x3";
     detail::require_same_size(in, out, where);
     detail::require_channels(in, w.in, where, "input");

@@ -163,19 +163,26 @@ private:
 /// per thread for parallel inference, or pass a workspace of your own.
 class unet {
 public:
-    /// Build from a state_dict; infers the configuration and checks every tensor.
-    static unet from_state_dict(const state_dict& sd) {
+    /// Build from a state_dict; infers the configuration and checks every tensor. `method`
+    /// chooses how the 3x3 convolutions run (layers.hpp): the default, Winograd for layers of 16
+    /// or more input channels, is about twice as fast as the direct method and holds those
+    /// layers' weights in 16/9 of the memory (the transform domain); `conv3x3_method::direct`
+    /// keeps the network's memory at the size of its weights.
+    static unet from_state_dict(const state_dict& sd,
+                                conv3x3_method method = conv3x3_method::automatic) {
         return build(
-            read_unet_tensors(sd), false, [](std::size_t) {}, [](std::span<const float>) {});
+            read_unet_tensors(sd), false, [](std::size_t) {}, [](std::span<const float>) {},
+            method);
     }
 
     /// from_state_dict, freeing the values of each of the network's tensors in `sd` once they are
     /// packed, so the weights are held once rather than twice while loading. Same checks and
     /// errors; the names, shapes, metadata and notes stay in `sd`.
-    static unet from_state_dict_releasing(state_dict& sd) {
+    static unet from_state_dict_releasing(state_dict& sd,
+                                          conv3x3_method method = conv3x3_method::automatic) {
         return build_releasing(
             sd, [](weight_tensor& w) { std::vector<float>().swap(w.values); },
-            [](std::span<const float>) {});
+            [](std::span<const float>) {}, method);
     }
 
     /// from_state_dict_releasing on a memory-mapped weights file (`mapped_weights` of
@@ -192,10 +199,11 @@ public:
         m.release(w);
         m.release(std::span<const float>());
     }
-    static unet from_mapped_weights(Mapped& weights) {
+    static unet from_mapped_weights(Mapped& weights,
+                                    conv3x3_method method = conv3x3_method::automatic) {
         return build_releasing(
             weights.dict(), [&](weight_tensor& w) { weights.release(w); },
-            [&](std::span<const float> part) { weights.release(part); });
+            [&](std::span<const float> part) { weights.release(part); }, method);
     }
 
     [[nodiscard]] const unet_config& config() const { return arch_.config(); }
@@ -260,7 +268,8 @@ private:
     /// The network of `sd`, calling `release(tensor)` on each of its tensors once packed and
     /// `release_part(values)` on parts of large ones as they are packed.
     template <class Release, class ReleasePart>
-    static unet build_releasing(state_dict& sd, Release&& release, ReleasePart&& release_part) {
+    static unet build_releasing(state_dict& sd, Release&& release, ReleasePart&& release_part,
+                                conv3x3_method method) {
         // each tensor's values are checked just before it is packed (then dropped), so the
         // pages of a mapped file are read while they are mapped anyway, never all at once
         const unet_tensors t = read_unet_tensors(sd, false);
@@ -275,16 +284,16 @@ private:
                     }
                 }
             },
-            release_part);
+            release_part, method);
     }
 
     /// The network of the tensors `t` (names and shapes checked; with `check_values`, each
     /// layer's values are checked just before it is packed), calling `packed(k)` once layer k
     /// of the table is packed (its tensors are no longer read), and `packed_part(values)` with
-    /// parts of a 3x3 convolution's weight as they are packed.
+    /// parts of a 3x3 convolution's weight as they are packed; 3x3 layers are packed for `method`.
     template <class Packed, class PackedPart>
     static unet build(const unet_tensors& t, bool check_values, Packed&& packed,
-                      PackedPart&& packed_part) {
+                      PackedPart&& packed_part, conv3x3_method method) {
         unet net;
         net.arch_ = unet_architecture(t.config);
         const std::vector<layer_spec>& layers = net.arch_.layers();
@@ -299,7 +308,7 @@ private:
         auto conv3x3_at = [&](std::size_t k) {
             check(k);
             conv3x3_weights w = detail::pack_conv3x3_checked(*t.weights[k], layers[k].in,
-                                                             layers[k].out, packed_part);
+                                                             layers[k].out, packed_part, method);
             packed(k);
             return w;
         };

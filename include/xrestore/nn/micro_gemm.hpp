@@ -1,0 +1,184 @@
+#pragma once
+/// @file micro_gemm.hpp
+/// C = A B for a B packed once ahead of time (a network's weights): B (k x 16 p) is stored as p
+/// panels of k x 16 floats, one after the other, each 64-byte aligned, so that the kernel reads
+/// it as one contiguous stream and nothing is packed per call. A is read in place (any row
+/// stride), C is written whole (no accumulation): each C block of up to 12 rows x 32 columns
+/// lives in 24 vector registers for the whole of k.
+///
+/// On x86-64 processors with AVX-512 the kernel is an AVX-512 one (compiled for that
+/// instruction set whatever the build's flags, chosen when the program runs); elsewhere a
+/// portable one computes the same sums in the same order (k ascending), so both give the same
+/// values up to the rounding of fused multiply-adds.
+///
+/// @code
+/// // b: 2 panels of 64 x 16 floats; c: 100 rows of 32 floats
+/// xrestore::nn::gemm_packed(100, 64, a, lda, b, 2, c, 32);
+/// @endcode
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <utility>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define XRESTORE_NN_AVX512 1
+#include <immintrin.h>
+#else
+#define XRESTORE_NN_AVX512 0
+#endif
+
+namespace xrestore::nn {
+
+/// Which kernels gemm_packed and the layers built on it use.
+enum class gemm_kernels {
+    best,    ///< AVX-512 where the processor has it, else portable
+    portable ///< the portable kernels (to test them, or to compare)
+};
+
+/// The process-wide kernel choice (for tests and benchmarks; set it before the layers run).
+inline std::atomic<gemm_kernels>& gemm_kernel_choice() {
+    static std::atomic<gemm_kernels> choice{gemm_kernels::best};
+    return choice;
+}
+
+/// True when the processor has AVX-512 (F) and this build has the AVX-512 kernels.
+inline bool cpu_has_avx512() {
+#if XRESTORE_NN_AVX512
+    static const bool has = __builtin_cpu_supports("avx512f") != 0;
+    return has;
+#else
+    return false;
+#endif
+}
+
+/// True when gemm_packed runs the AVX-512 kernels now.
+inline bool avx512_kernels_active() {
+    return cpu_has_avx512() &&
+           gemm_kernel_choice().load(std::memory_order_relaxed) == gemm_kernels::best;
+}
+
+namespace detail {
+
+/// Rows of C per kernel call.
+inline constexpr std::size_t gemm_block_rows = 12;
+
+/// C rows [0, m) x 16 p columns (p = 1 or 2 panels b0, b1), portable.
+template <int P>
+inline void gemm_rows_portable(std::size_t m, std::size_t k, const float* a, std::size_t lda,
+                               const float* b0, const float* b1, float* c, std::size_t ldc) {
+    for (std::size_t r = 0; r < m; ++r) {
+        float acc[16 * P] = {};
+        const float* row = a + r * lda;
+        for (std::size_t i = 0; i < k; ++i) {
+            const float x = row[i];
+            const float* p0 = b0 + 16 * i;
+            for (std::size_t j = 0; j < 16; ++j) {
+                acc[j] += x * p0[j];
+            }
+            if constexpr (P == 2) {
+                const float* p1 = b1 + 16 * i;
+                for (std::size_t j = 0; j < 16; ++j) {
+                    acc[16 + j] += x * p1[j];
+                }
+            }
+        }
+        std::copy(acc, acc + 16 * P, c + r * ldc);
+    }
+}
+
+inline void gemm_packed_portable(std::size_t m, std::size_t k, const float* a, std::size_t lda,
+                                 const float* b, std::size_t panels, float* c, std::size_t ldc) {
+    for (std::size_t p = 0; p < panels; p += 2) {
+        const float* b0 = b + p * k * 16;
+        if (p + 1 < panels) {
+            gemm_rows_portable<2>(m, k, a, lda, b0, b0 + k * 16, c + 16 * p, ldc);
+        } else {
+            gemm_rows_portable<1>(m, k, a, lda, b0, b0, c + 16 * p, ldc);
+        }
+    }
+}
+
+#if XRESTORE_NN_AVX512
+
+/// C (R rows x 16 P columns) = A (R x k) [b0 | b1] with both panels 64-byte aligned.
+template <int R, int P>
+[[gnu::target("avx512f")]] inline void
+gemm_block_avx512(std::size_t k, const float* a, std::size_t lda, const float* b0, const float* b1,
+                  float* c, std::size_t ldc) {
+    __m512 acc[R][P];
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 2
+        for (int p = 0; p < P; ++p) {
+            acc[r][p] = _mm512_setzero_ps();
+        }
+    }
+    for (std::size_t i = 0; i < k; ++i) {
+        const __m512 v0 = _mm512_load_ps(b0 + 16 * i);
+        const __m512 v1 = P == 2 ? _mm512_load_ps(b1 + 16 * i) : v0;
+#pragma GCC unroll 12
+        for (int r = 0; r < R; ++r) {
+            const __m512 x = _mm512_set1_ps(a[static_cast<std::size_t>(r) * lda + i]);
+            acc[r][0] = _mm512_fmadd_ps(x, v0, acc[r][0]);
+            if constexpr (P == 2) {
+                acc[r][P - 1] = _mm512_fmadd_ps(x, v1, acc[r][P - 1]);
+            }
+        }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 2
+        for (int p = 0; p < P; ++p) {
+            _mm512_storeu_ps(c + static_cast<std::size_t>(r) * ldc +
+                                 16 * static_cast<std::size_t>(p),
+                             acc[r][p]);
+        }
+    }
+}
+
+using gemm_block_fn = void (*)(std::size_t, const float*, std::size_t, const float*, const float*,
+                               float*, std::size_t);
+
+template <int P, std::size_t... R>
+constexpr std::array<gemm_block_fn, sizeof...(R)> gemm_block_table(std::index_sequence<R...>) {
+    return {&gemm_block_avx512<static_cast<int>(R) + 1, P>...};
+}
+
+[[gnu::target("avx512f")]] inline void gemm_packed_avx512(std::size_t m, std::size_t k,
+                                                          const float* a, std::size_t lda,
+                                                          const float* b, std::size_t panels,
+                                                          float* c, std::size_t ldc) {
+    static constexpr auto one = gemm_block_table<1>(std::make_index_sequence<gemm_block_rows>());
+    static constexpr auto two = gemm_block_table<2>(std::make_index_sequence<gemm_block_rows>());
+    for (std::size_t p = 0; p < panels; p += 2) {
+        const float* b0 = b + p * k * 16;
+        const bool pair = p + 1 < panels;
+        const auto& table = pair ? two : one;
+        for (std::size_t r = 0; r < m; r += gemm_block_rows) {
+            const std::size_t rows = std::min(gemm_block_rows, m - r);
+            table[rows - 1](k, a + r * lda, lda, b0, pair ? b0 + k * 16 : b0, c + r * ldc + 16 * p,
+                            ldc);
+        }
+    }
+}
+
+#endif
+
+} // namespace detail
+
+/// C (m x 16 panels, row stride ldc) = A (m x k, row stride lda) B, where B is `panels` panels
+/// of k x 16 floats stored one after the other from `b` (64-byte aligned).
+inline void gemm_packed(std::size_t m, std::size_t k, const float* a, std::size_t lda,
+                        const float* b, std::size_t panels, float* c, std::size_t ldc) {
+#if XRESTORE_NN_AVX512
+    if (avx512_kernels_active()) {
+        detail::gemm_packed_avx512(m, k, a, lda, b, panels, c, ldc);
+        return;
+    }
+#endif
+    detail::gemm_packed_portable(m, k, a, lda, b, panels, c, ldc);
+}
+
+} // namespace xrestore::nn
