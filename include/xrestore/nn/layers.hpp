@@ -19,6 +19,7 @@
 #include "xrestore/nn/feature_map.hpp"
 #include "xrestore/nn/gemm.hpp"
 #include "xrestore/nn/layer_support.hpp"
+#include "xrestore/nn/micro_gemm.hpp"
 #include "xrestore/nn/weight_checks.hpp"
 #include "xrestore/nn/winograd.hpp"
 
@@ -56,11 +57,17 @@ struct conv3x3_weights {
     [[nodiscard]] bool is_winograd() const { return !winograd.packed.empty(); }
 };
 
-/// 2x2 stride-2 transposed convolution weights as one row-major in x (4 out) matrix.
+/// 2x2 stride-2 transposed convolution weights: for each of the four output positions, the
+/// in x out matrix packed in panels for gemm_packed (micro_gemm.hpp).
 struct conv_transpose2x2_weights {
     std::size_t in = 0;
     std::size_t out = 0;
-    packed_floats packed; ///< [in][(2 dy + dx) out + o]
+    packed_floats packed; ///< [2 dy + dx][panel][in][16]; outputs past `out` are zero
+
+    /// The panels of output position k = 2 dy + dx.
+    [[nodiscard]] const float* position(std::size_t k) const {
+        return packed.data() + k * ((out + 15) / 16) * in * 16;
+    }
 };
 
 /// 1x1 convolution weights (in x out, row-major) and bias.
@@ -145,23 +152,25 @@ inline conv3x3_weights pack_conv3x3_checked(const weight_tensor& t, std::size_t 
         t, in, out, [](std::span<const float>) {}, method);
 }
 
-/// packed[i 4 out + k out + o] = w[(i out + o) 4 + k] for a ConvTranspose2d weight [in, out, 2,
-/// 2] whose shape was checked.
+/// The panels of a ConvTranspose2d weight w [in, out, 2, 2] whose shape was checked: position
+/// k's matrix is M_k[i][o] = w[(i out + o) 4 + k].
 inline conv_transpose2x2_weights pack_conv_transpose2x2_checked(const weight_tensor& t,
                                                                 std::size_t in, std::size_t out) {
-    conv_transpose2x2_weights w{in, out, packed_floats(4 * in * out)};
+    const std::size_t panels = (out + 15) / 16;
+    conv_transpose2x2_weights w{in, out, packed_floats(4 * panels * in * 16)};
     const float* values = t.floats().data();
-    const auto rows = static_cast<std::ptrdiff_t>(in);
+    const auto jobs = static_cast<std::ptrdiff_t>(4 * panels);
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) if (4 * in * out >= layer_parallel_threshold)
 #endif
-    for (std::ptrdiff_t r = 0; r < rows; ++r) {
-        const auto i = static_cast<std::size_t>(r);
-        const float* from = values + i * out * 4;
-        float* to = w.packed.data() + i * 4 * out;
-        for (std::size_t k = 0; k < 4; ++k) {
-            for (std::size_t o = 0; o < out; ++o) {
-                to[k * out + o] = from[o * 4 + k];
+    for (std::ptrdiff_t job = 0; job < jobs; ++job) {
+        const std::size_t k = static_cast<std::size_t>(job) / panels;
+        const std::size_t p = static_cast<std::size_t>(job) % panels;
+        float* to = w.packed.data() + (k * panels + p) * in * 16;
+        for (std::size_t i = 0; i < in; ++i) {
+            for (std::size_t j = 0; j < 16; ++j) {
+                const std::size_t o = 16 * p + j;
+                to[i * 16 + j] = o < out ? values[(i * out + o) * 4 + k] : 0.0F;
             }
         }
     }
@@ -455,10 +464,11 @@ inline void avg_pool2(const feature_map& in, const feature_map& out) {
 }
 
 /// Transposed 2x2 stride-2 convolution of `in` (h x w) into the top-left 2h x 2w pixels of
-/// `out`: out(2y + dy, 2x + dx, o) = sum_i in(y, x, i) W[i, o, dy, dx]. `scratch` is resized
-/// as needed. out's other pixels and its border are left as they are.
+/// `out`: out(2y + dy, 2x + dx, o) = sum_i in(y, x, i) W[i, o, dy, dx]. Each input row and
+/// output position is one product written straight into its output pixels (every other one of
+/// a row). out's other pixels and its border are left as they are.
 inline void conv_transpose2x2(const feature_map& in, const conv_transpose2x2_weights& w,
-                              const feature_map& out, std::vector<float>& scratch) {
+                              const feature_map& out) {
     constexpr std::string_view where = "conv_transpose2x2";
     detail::require_channels(in, w.in, where, "input");
     detail::require_channels(out, w.out, where, "output");
@@ -467,46 +477,18 @@ inline void conv_transpose2x2(const feature_map& in, const conv_transpose2x2_wei
                                                    " cannot hold 2 x ", in.height, " x ",
                                                    in.width));
     }
-    // Rows of the padded input grid from pixel (0, 0) on; border rows give unused products.
-    const std::size_t pw = in.padded_width();
-    const std::size_t rows = in.height * pw - 2;
-    const std::size_t cols = 4 * w.out;
-    if (scratch.size() < rows * cols) {
-        scratch.resize(rows * cols);
-    }
-    const float* a0 = in.pixel(0, 0);
-    const std::size_t threads = detail::max_threads();
-    const std::size_t row_block =
-        std::clamp<std::size_t>((rows + 2 * threads - 1) / (2 * threads), 16, 2048);
-    const auto tiles = static_cast<std::ptrdiff_t>((rows + row_block - 1) / row_block);
-    [[maybe_unused]] const bool parallel = rows * (w.in + cols) >= detail::layer_parallel_threshold;
-    {
-        blas_single_thread_scope one_thread;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
-#else
-        (void)parallel;
-#endif
-        for (std::ptrdiff_t t = 0; t < tiles; ++t) {
-            const std::size_t r0 = static_cast<std::size_t>(t) * row_block;
-            const std::size_t m = std::min(row_block, rows - r0);
-            sgemm(m, cols, w.in, a0 + r0 * in.stride, in.stride, w.packed.data(), cols, 0.0F,
-                  scratch.data() + r0 * cols, cols);
-        }
-    }
-    const auto h = static_cast<std::ptrdiff_t>(in.height);
+    const auto rows = static_cast<std::ptrdiff_t>(in.height);
+    [[maybe_unused]] const bool parallel =
+        in.height * in.width * (w.in + 4 * w.out) >= detail::layer_parallel_threshold;
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) if (parallel)
 #endif
-    for (std::ptrdiff_t y = 0; y < h; ++y) {
-        for (std::ptrdiff_t x = 0; x < static_cast<std::ptrdiff_t>(in.width); ++x) {
-            const float* src =
-                scratch.data() +
-                static_cast<std::size_t>(y * static_cast<std::ptrdiff_t>(pw) + x) * cols;
-            for (std::ptrdiff_t k = 0; k < 4; ++k) {
-                std::copy_n(src + static_cast<std::size_t>(k) * w.out, w.out,
-                            out.pixel(2 * y + k / 2, 2 * x + k % 2));
-            }
+    for (std::ptrdiff_t y = 0; y < rows; ++y) {
+        for (std::size_t k = 0; k < 4; ++k) {
+            const auto dy = static_cast<std::ptrdiff_t>(k / 2);
+            const auto dx = static_cast<std::ptrdiff_t>(k % 2);
+            gemm_packed(in.width, w.out, w.in, in.pixel(y, 0), in.stride, w.position(k),
+                        out.pixel(2 * y + dy, dx), 2 * out.stride);
         }
     }
 }

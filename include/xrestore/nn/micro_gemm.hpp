@@ -1,10 +1,10 @@
 #pragma once
 /// @file micro_gemm.hpp
-/// C = A B for a B packed once ahead of time (a network's weights): B (k x 16 p) is stored as p
-/// panels of k x 16 floats, one after the other, each 64-byte aligned, so that the kernel reads
-/// it as one contiguous stream and nothing is packed per call. A is read in place (any row
-/// stride), C is written whole (no accumulation): each C block of up to 12 rows x 32 columns
-/// lives in 24 vector registers for the whole of k.
+/// C = A B for a B packed once ahead of time (a network's weights): B (k x n) is stored as
+/// ceil(n / 16) panels of k x 16 floats (columns past n zero), one after the other, each 64-byte
+/// aligned, so that the kernel reads it as one contiguous stream and nothing is packed per call.
+/// A is read in place (any row stride), C is written (no accumulation), its n columns only:
+/// each C block of up to 12 rows x 32 columns lives in 24 vector registers for the whole of k.
 ///
 /// On x86-64 processors with AVX-512 the kernel is an AVX-512 one (compiled for that
 /// instruction set whatever the build's flags, chosen when the program runs); elsewhere a
@@ -13,7 +13,7 @@
 ///
 /// @code
 /// // b: 2 panels of 64 x 16 floats; c: 100 rows of 32 floats
-/// xrestore::nn::gemm_packed(100, 64, a, lda, b, 2, c, 32);
+/// xrestore::nn::gemm_packed(100, 32, 64, a, lda, b, c, 32);
 /// @endcode
 
 #include <algorithm>
@@ -64,10 +64,11 @@ namespace detail {
 /// Rows of C per kernel call.
 inline constexpr std::size_t gemm_block_rows = 12;
 
-/// C rows [0, m) x 16 p columns (p = 1 or 2 panels b0, b1), portable.
+/// C rows [0, m) x `cols` columns (at most 16 p; p = 1 or 2 panels b0, b1), portable.
 template <int P>
-inline void gemm_rows_portable(std::size_t m, std::size_t k, const float* a, std::size_t lda,
-                               const float* b0, const float* b1, float* c, std::size_t ldc) {
+inline void gemm_rows_portable(std::size_t m, std::size_t cols, std::size_t k, const float* a,
+                               std::size_t lda, const float* b0, const float* b1, float* c,
+                               std::size_t ldc) {
     for (std::size_t r = 0; r < m; ++r) {
         float acc[16 * P] = {};
         const float* row = a + r * lda;
@@ -84,29 +85,32 @@ inline void gemm_rows_portable(std::size_t m, std::size_t k, const float* a, std
                 }
             }
         }
-        std::copy(acc, acc + 16 * P, c + r * ldc);
+        std::copy(acc, acc + cols, c + r * ldc);
     }
 }
 
-inline void gemm_packed_portable(std::size_t m, std::size_t k, const float* a, std::size_t lda,
-                                 const float* b, std::size_t panels, float* c, std::size_t ldc) {
+inline void gemm_packed_portable(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                                 std::size_t lda, const float* b, float* c, std::size_t ldc) {
+    const std::size_t panels = (n + 15) / 16;
     for (std::size_t p = 0; p < panels; p += 2) {
         const float* b0 = b + p * k * 16;
+        const std::size_t cols = std::min<std::size_t>(32, n - 16 * p);
         if (p + 1 < panels) {
-            gemm_rows_portable<2>(m, k, a, lda, b0, b0 + k * 16, c + 16 * p, ldc);
+            gemm_rows_portable<2>(m, cols, k, a, lda, b0, b0 + k * 16, c + 16 * p, ldc);
         } else {
-            gemm_rows_portable<1>(m, k, a, lda, b0, b0, c + 16 * p, ldc);
+            gemm_rows_portable<1>(m, cols, k, a, lda, b0, b0, c + 16 * p, ldc);
         }
     }
 }
 
 #if XRESTORE_NN_AVX512
 
-/// C (R rows x 16 P columns) = A (R x k) [b0 | b1] with both panels 64-byte aligned.
+/// C (R rows x `cols` columns, cols <= 16 P) = A (R x k) [b0 | b1] with both panels 64-byte
+/// aligned.
 template <int R, int P>
 [[gnu::target("avx512f")]] inline void
 gemm_block_avx512(std::size_t k, const float* a, std::size_t lda, const float* b0, const float* b1,
-                  float* c, std::size_t ldc) {
+                  float* c, std::size_t ldc, std::size_t cols) {
     __m512 acc[R][P];
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
@@ -127,39 +131,62 @@ gemm_block_avx512(std::size_t k, const float* a, std::size_t lda, const float* b
             }
         }
     }
+    if (cols == 16 * P) {
 #pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) {
+        for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 2
-        for (int p = 0; p < P; ++p) {
-            _mm512_storeu_ps(c + static_cast<std::size_t>(r) * ldc +
-                                 16 * static_cast<std::size_t>(p),
-                             acc[r][p]);
+            for (int p = 0; p < P; ++p) {
+                _mm512_storeu_ps(c + static_cast<std::size_t>(r) * ldc +
+                                     16 * static_cast<std::size_t>(p),
+                                 acc[r][p]);
+            }
+        }
+        return;
+    }
+    // a panel in part: masked stores write its first columns only
+    for (int p = 0; p < P; ++p) {
+        const std::size_t first = 16 * static_cast<std::size_t>(p);
+        if (first >= cols) {
+            break;
+        }
+        const std::size_t part = std::min<std::size_t>(16, cols - first);
+        const auto mask = static_cast<__mmask16>((1U << part) - 1U);
+#pragma GCC unroll 12
+        for (int r = 0; r < R; ++r) {
+            _mm512_mask_storeu_ps(c + static_cast<std::size_t>(r) * ldc + first, mask, acc[r][p]);
         }
     }
 }
 
 using gemm_block_fn = void (*)(std::size_t, const float*, std::size_t, const float*, const float*,
-                               float*, std::size_t);
+                               float*, std::size_t, std::size_t);
 
 template <int P, std::size_t... R>
 constexpr std::array<gemm_block_fn, sizeof...(R)> gemm_block_table(std::index_sequence<R...>) {
     return {&gemm_block_avx512<static_cast<int>(R) + 1, P>...};
 }
 
-[[gnu::target("avx512f")]] inline void gemm_packed_avx512(std::size_t m, std::size_t k,
-                                                          const float* a, std::size_t lda,
-                                                          const float* b, std::size_t panels,
-                                                          float* c, std::size_t ldc) {
+[[gnu::target("avx512f")]] inline void gemm_packed_avx512(std::size_t m, std::size_t n,
+                                                          std::size_t k, const float* a,
+                                                          std::size_t lda, const float* b, float* c,
+                                                          std::size_t ldc) {
+    const std::size_t panels = (n + 15) / 16;
     static constexpr auto one = gemm_block_table<1>(std::make_index_sequence<gemm_block_rows>());
     static constexpr auto two = gemm_block_table<2>(std::make_index_sequence<gemm_block_rows>());
+    // Rows in blocks of nearly equal size (16 rows: 8 + 8, not 12 + 4: a block of few rows
+    // keeps too few products in flight to fill the vector units).
+    const std::size_t blocks = (m + gemm_block_rows - 1) / gemm_block_rows;
     for (std::size_t p = 0; p < panels; p += 2) {
         const float* b0 = b + p * k * 16;
         const bool pair = p + 1 < panels;
         const auto& table = pair ? two : one;
-        for (std::size_t r = 0; r < m; r += gemm_block_rows) {
-            const std::size_t rows = std::min(gemm_block_rows, m - r);
+        const std::size_t cols = std::min<std::size_t>(32, n - 16 * p);
+        std::size_t r = 0;
+        for (std::size_t block = 0; block < blocks; ++block) {
+            const std::size_t rows = m / blocks + (block < m % blocks ? 1 : 0);
             table[rows - 1](k, a + r * lda, lda, b0, pair ? b0 + k * 16 : b0, c + r * ldc + 16 * p,
-                            ldc);
+                            ldc, cols);
+            r += rows;
         }
     }
 }
@@ -168,17 +195,34 @@ constexpr std::array<gemm_block_fn, sizeof...(R)> gemm_block_table(std::index_se
 
 } // namespace detail
 
-/// C (m x 16 panels, row stride ldc) = A (m x k, row stride lda) B, where B is `panels` panels
-/// of k x 16 floats stored one after the other from `b` (64-byte aligned).
-inline void gemm_packed(std::size_t m, std::size_t k, const float* a, std::size_t lda,
-                        const float* b, std::size_t panels, float* c, std::size_t ldc) {
+/// C (m x n, row stride ldc) = A (m x k, row stride lda) B, where B is ceil(n / 16) panels of
+/// k x 16 floats stored one after the other from `b` (64-byte aligned). Only C's n columns of
+/// each row are written.
+inline void gemm_packed(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                        std::size_t lda, const float* b, float* c, std::size_t ldc) {
 #if XRESTORE_NN_AVX512
     if (avx512_kernels_active()) {
-        detail::gemm_packed_avx512(m, k, a, lda, b, panels, c, ldc);
+        detail::gemm_packed_avx512(m, n, k, a, lda, b, c, ldc);
         return;
     }
 #endif
-    detail::gemm_packed_portable(m, k, a, lda, b, panels, c, ldc);
+    detail::gemm_packed_portable(m, n, k, a, lda, b, c, ldc);
+}
+
+/// B (k x n, row-major, row stride ldb) packed for gemm_packed into `to`, which holds
+/// ceil(n / 16) k 16 floats (columns past n written as zeros).
+inline void pack_gemm_panels(std::size_t k, std::size_t n, const float* b, std::size_t ldb,
+                             float* to) {
+    const std::size_t panels = (n + 15) / 16;
+    for (std::size_t p = 0; p < panels; ++p) {
+        for (std::size_t i = 0; i < k; ++i) {
+            float* row = to + (p * k + i) * 16;
+            for (std::size_t j = 0; j < 16; ++j) {
+                const std::size_t col = 16 * p + j;
+                row[j] = col < n ? b[i * ldb + col] : 0.0F;
+            }
+        }
+    }
 }
 
 } // namespace xrestore::nn

@@ -155,7 +155,7 @@ private:
     std::vector<float> values_;
     unet_activations<feature_map> maps_;
     std::vector<channel_moments> moments_;
-    std::vector<float> products_; ///< matrix products of the transposed convolutions and head
+    std::vector<float> products_; ///< matrix products of the head
 };
 
 /// A fastMRI U-Net with its weights, ready to run. `forward` reuses an internal workspace (one
@@ -407,7 +407,7 @@ private:
             const feature_map& up = a.upsampled[i];
             const std::size_t h = 2 * output->height;
             const std::size_t w = 2 * output->width;
-            conv_transpose2x2(*output, up_transpose_[i], up, ws.products_);
+            conv_transpose2x2(*output, up_transpose_[i], up);
             channel_moments& m = moments[arch.up_transpose(i)];
             m = compute_moments(up, h, w);
             normalise_leaky_relu(up, h, w, m);

@@ -67,12 +67,13 @@ struct winograd3x3_weights {
     }
 };
 
-/// The output tile a layer of `in` x `out` channels uses by default: 4 up to 512 x 512 channels
-/// (transformed weights of at most 37.7 MB), else 2: the 1024-channel layers of a chans-64
-/// U-Net hold most of its weights, and F(4x4) would make them 4 times their size instead of
-/// 16/9 (the chans-64 network: 0.28 GB instead of 0.43 GB, against 0.12 GB for its .pth).
+/// The output tile a layer of `in` x `out` channels uses by default: 4 up to 256 x 256 channels
+/// (transformed weights of at most 9.4 MB), else 2. The deeper layers run on small maps, where
+/// F(4x4) saves less (few tiles, more of them cut by the map's edge) and streaming its weights,
+/// 4 times their size instead of 16/9, costs more than it saves (c32 U-Net on 32 x 32: 5.6 ms
+/// with F(4x4) up to 512 x 512, 4.0 ms with this rule); they also hold most of the weights.
 inline std::size_t winograd_tile_for(std::size_t in, std::size_t out) {
-    return in * out <= 262144 ? 4 : 2;
+    return in * out <= 65536 ? 4 : 2;
 }
 
 namespace detail {
@@ -566,13 +567,13 @@ template <std::size_t M, bool Avx512>
     for (std::size_t xi = 0; xi < positions; ++xi) {
         const float* a = v + xi * count * cin;
         float* c = m + xi * count * cpad + 16 * piece.p0;
-        const std::size_t panels = piece.p1 - piece.p0;
+        const std::size_t columns = 16 * (piece.p1 - piece.p0);
         if constexpr (Avx512) {
 #if XRESTORE_NN_AVX512
-            gemm_packed_avx512(count, cin, a, cin, w.panel(xi, piece.p0), panels, c, cpad);
+            gemm_packed_avx512(count, columns, cin, a, cin, w.panel(xi, piece.p0), c, cpad);
 #endif
         } else {
-            gemm_packed_portable(count, cin, a, cin, w.panel(xi, piece.p0), panels, c, cpad);
+            gemm_packed_portable(count, columns, cin, a, cin, w.panel(xi, piece.p0), c, cpad);
         }
     }
     // Y = A^T M A into the output, with the channel sums
