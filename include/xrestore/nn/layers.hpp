@@ -352,8 +352,10 @@ inline void conv3x3(const feature_map& in, const conv3x3_weights& w, const featu
     }
 }
 
-/// Per-channel moments of the top-left h x w pixels of `m`, deterministic for any thread count.
-inline channel_moments compute_moments(const feature_map& m, std::size_t h, std::size_t w) {
+/// Per-channel moments of the h x w pixels of `m` from pixel (y0, x0) on, deterministic for any
+/// thread count.
+inline channel_moments compute_moments(const feature_map& m, std::size_t y0, std::size_t x0,
+                                       std::size_t h, std::size_t w) {
     const std::size_t channels = m.channels;
     const std::size_t pw = m.padded_width();
     constexpr std::size_t rows_per_chunk = 8;
@@ -366,12 +368,14 @@ inline channel_moments compute_moments(const feature_map& m, std::size_t h, std:
     (void)parallel;
 #endif
     for (std::ptrdiff_t k = 0; k < static_cast<std::ptrdiff_t>(chunks); ++k) {
-        const std::size_t y0 = static_cast<std::size_t>(k) * rows_per_chunk;
-        const std::size_t y1 = std::min(h, y0 + rows_per_chunk);
+        const std::size_t r0 = static_cast<std::size_t>(k) * rows_per_chunk;
+        const std::size_t r1 = std::min(h, r0 + rows_per_chunk);
         thread_local std::vector<float> partial;
         double* slot = slots.data() + 2 * static_cast<std::size_t>(k) * channels;
-        detail::accumulate_moments(m.pixel(0, 0), m.stride, pw, w, y0 * pw, (y1 - y0) * pw,
-                                   channels, slot, slot + channels, partial);
+        const float* base =
+            m.pixel(static_cast<std::ptrdiff_t>(y0), static_cast<std::ptrdiff_t>(x0));
+        detail::accumulate_moments(base, m.stride, pw, w, r0 * pw, (r1 - r0) * pw, channels, slot,
+                                   slot + channels, partial);
     }
     channel_moments moments{std::vector<double>(channels, 0.0), std::vector<double>(channels, 0.0),
                             h * w};
@@ -382,6 +386,11 @@ inline channel_moments compute_moments(const feature_map& m, std::size_t h, std:
         }
     }
     return moments;
+}
+
+/// Per-channel moments of the top-left h x w pixels of `m`, deterministic for any thread count.
+inline channel_moments compute_moments(const feature_map& m, std::size_t h, std::size_t w) {
+    return compute_moments(m, 0, 0, h, w);
 }
 
 /// In place on the top-left h x w pixels of `m`: y = (x - mean) / sqrt(var + eps) per channel

@@ -24,6 +24,7 @@
 #include <array>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -71,21 +72,31 @@ public:
     /// Floats of the activation buffer.
     [[nodiscard]] std::size_t size() const { return values_.size(); }
 
+    /// Bytes of the activation buffer for `arch` on H x W images (check_unet_input_size is the
+    /// caller's).
+    [[nodiscard]] static std::size_t bytes_for(const unet_architecture& arch, std::size_t height,
+                                               std::size_t width, bool keep_activations = false) {
+        unet_activations<feature_map> maps;
+        std::vector<std::pair<feature_map*, std::size_t>> placed;
+        return plan(arch, height, width, keep_activations, maps, placed) * sizeof(float);
+    }
+
 private:
     friend class unet;
 
-    void lay_out(const unet_architecture& arch, std::size_t height, std::size_t width) {
+    /// Place every map of a pass on H x W images in one buffer: the buffer's size in floats,
+    /// each map with its offset in `placed` (pointers are set once the buffer exists).
+    static std::size_t plan(const unet_architecture& arch, std::size_t height, std::size_t width,
+                            bool keep, unet_activations<feature_map>& m,
+                            std::vector<std::pair<feature_map*, std::size_t>>& placed) {
         const unet_level_sizes s = arch.sizes(height, width);
         const std::size_t pools = arch.pools();
-        unet_activations<feature_map>& m = maps_;
         m.down.assign(pools, {});
         m.pooled.assign(pools, {});
         m.upsampled.assign(pools, {});
         m.concat.assign(pools, {});
         m.up.assign(pools, {});
 
-        // Maps get their offsets first and their pointers once the buffer exists.
-        std::vector<std::pair<feature_map*, std::size_t>> placed;
         std::size_t total = 0;
         auto own = [&](feature_map& map, std::size_t level, std::size_t channels) {
             map = feature_map{nullptr, s.heights[level], s.widths[level], channels, channels, 0};
@@ -108,7 +119,7 @@ private:
         std::array<std::size_t, 2> shared_size{};
         auto scratch = [&](std::size_t area, feature_map& map, std::size_t level,
                            std::size_t channels) {
-            if (keep_) {
+            if (keep) {
                 own(map, level, channels);
                 return;
             }
@@ -137,8 +148,17 @@ private:
             }
             total += shared_size[area];
         }
+        return total;
+    }
 
-        values_.assign(total, 0.0F);
+    void lay_out(const unet_architecture& arch, std::size_t height, std::size_t width) {
+        std::vector<std::pair<feature_map*, std::size_t>> placed;
+        const std::size_t total = plan(arch, height, width, keep_, maps_, placed);
+        // Every layer writes all of its output map, border included, so a buffer that is large
+        // enough is kept (tiles of a few sizes in turn) unless it is more than twice the size.
+        if (values_.size() < total || values_.size() > 2 * total) {
+            values_.assign(total, 0.0F);
+        }
         for (const auto& [map, offset] : placed) {
             map->data = values_.data() + offset;
         }
@@ -158,9 +178,38 @@ private:
     std::vector<float> products_; ///< matrix products of the head
 };
 
+/// Which instance-norm statistics a tiled pass uses.
+enum class tile_statistics {
+    whole_image, ///< the whole image's, as the untiled pass: exact, one pass over the tiles per
+                 ///< normalised layer (each pass stops at the layer whose statistics it sums)
+    per_tile     ///< each tile's own: one pass, not the untiled result (see benchmarks/README.md)
+};
+
+/// How `unet::forward` runs an image whose pass would need more memory than
+/// `max_workspace_bytes`: in square tiles, each a core plus a halo of context on every side,
+/// the cores' outputs put together. The halo covers the network's receptive field (what one
+/// output depends on), so a core's outputs equal the untiled pass's when its instance norms use
+/// the whole image's statistics. Those are sums over the cores, layer by layer: the statistics
+/// of layer k need the outputs of layer k for the whole image, which need those of layer k - 1,
+/// so `whole_image` runs one pass over the tiles per normalised layer, each stopping at the
+/// layer it sums (about 11 untiled passes' arithmetic for 4 pools), then the pass that writes
+/// the output; `per_tile` runs one pass with each tile's own statistics.
+struct unet_tiling {
+    /// Activation memory above which a pass runs in tiles (4 GiB; 0: always tile).
+    std::size_t max_workspace_bytes = std::size_t{4} << 30;
+    /// Side of a core (0: the largest whose pass fits max_workspace_bytes); rounded up to a
+    /// multiple of 2^pools.
+    std::size_t tile = 0;
+    /// Context on each side of a core (0: 8 2^pools, the receptive field's radius rounded up:
+    /// 128 for 4 pools); rounded up to a multiple of 2^pools.
+    std::size_t halo = 0;
+    tile_statistics statistics = tile_statistics::whole_image;
+};
+
 /// A fastMRI U-Net with its weights, ready to run. `forward` reuses an internal workspace (one
 /// allocation per input size); calls on one object are serialised by a mutex, so use one object
-/// per thread for parallel inference, or pass a workspace of your own.
+/// per thread for parallel inference, or pass a workspace of your own. Images whose pass would
+/// need more memory than the tiling's limit run in tiles (unet_tiling).
 class unet {
 public:
     /// Build from a state_dict; infers the configuration and checks every tensor. `method`
@@ -257,6 +306,24 @@ public:
         run_batch(x, batch, height, width, y);
     }
 
+    /// How large images are split (unet_tiling); set_tiling changes it for later calls.
+    [[nodiscard]] const unet_tiling& tiling() const { return tiling_; }
+    void set_tiling(const unet_tiling& tiling) { tiling_ = tiling; }
+
+    /// Whether forward runs an H x W image in tiles.
+    [[nodiscard]] bool tiles(std::size_t height, std::size_t width) const {
+        return unet_workspace::bytes_for(arch_, height, width) > tiling_.max_workspace_bytes;
+    }
+
+    /// The network on one planar image (in_chans x H x W floats at x, out_chans x H x W written
+    /// to y) in tiles as `tiling` says, whatever its size (see unet_tiling).
+    void forward_tiled(const float* x, std::size_t height, std::size_t width, float* y,
+                       const unet_tiling& tiling) const {
+        check_batch({1, config().in_chans, height, width});
+        std::lock_guard<std::mutex> lock(*mutex_);
+        run_tiled(x, height, width, y, tiling, *workspace_);
+    }
+
     /// Floating-point operations of one forward pass on an H x W image (multiply-adds count 2).
     [[nodiscard]] double flops(std::size_t height, std::size_t width) const {
         return arch_.flops(height, width);
@@ -347,9 +414,151 @@ private:
         const std::size_t in_plane = config().in_chans * height * width;
         const std::size_t out_plane = config().out_chans * height * width;
         std::lock_guard<std::mutex> lock(*mutex_);
+        if (tiles(height, width)) {
+            for (std::size_t n = 0; n < batch; ++n) {
+                run_tiled(x + n * in_plane, height, width, y + n * out_plane, tiling_, *workspace_);
+            }
+            return;
+        }
         workspace_->prepare(arch_, height, width);
         for (std::size_t n = 0; n < batch; ++n) {
             run(x + n * in_plane, y + n * out_plane, *workspace_);
+        }
+    }
+
+    /// The core side and halo of `tiling` for this network (both multiples of 2^pools).
+    [[nodiscard]] std::pair<std::size_t, std::size_t>
+    tile_geometry(const unet_tiling& tiling, std::size_t height, std::size_t width) const {
+        const std::size_t align = std::size_t{1} << arch_.pools();
+        auto round_up = [&](std::size_t v) {
+            return std::max(align, (v + align - 1) / align * align);
+        };
+        const std::size_t halo = round_up(tiling.halo == 0 ? 8 * align : tiling.halo);
+        if (tiling.tile != 0) {
+            return {round_up(tiling.tile), halo};
+        }
+        // the largest core whose pass fits the limit (at least one alignment step), no larger
+        // than the image
+        std::size_t core = align;
+        const std::size_t most = round_up(std::max(height, width));
+        while (core < most &&
+               unet_workspace::bytes_for(arch_, core + align + 2 * halo, core + align + 2 * halo) <=
+                   tiling.max_workspace_bytes) {
+            core += align;
+        }
+        return {core, halo};
+    }
+
+    /// The statistics rule of a tiled pass: each norm whose whole-image statistics are known
+    /// normalises by them; the first one whose are not adds its map's core to `summed` and ends
+    /// the pass. With `per_tile`, every norm uses the tile's own.
+    struct tile_norm {
+        std::size_t core_y0; ///< the core's first row in the tile (a multiple of 2^pools)
+        std::size_t core_x0; ///< its first column
+        std::size_t core_y1; ///< its end row in the tile; SIZE_MAX: the tile's end
+        std::size_t core_x1; ///< its end column; SIZE_MAX: the tile's end
+        const std::vector<bool>* known;
+        const std::vector<channel_moments>* whole;
+        std::vector<channel_moments>* summed;
+        bool per_tile = false;
+        bool stop = false;
+
+        const channel_moments& operator()(std::size_t layer, std::size_t level,
+                                          const feature_map& pre, std::size_t h, std::size_t w,
+                                          const channel_moments& own) {
+            if (per_tile) {
+                return own;
+            }
+            if ((*known)[layer]) {
+                return (*whole)[layer];
+            }
+            const std::size_t y0 = core_y0 >> level;
+            const std::size_t x0 = core_x0 >> level;
+            const std::size_t y1 = core_y1 == SIZE_MAX ? h : std::min(h, core_y1 >> level);
+            const std::size_t x1 = core_x1 == SIZE_MAX ? w : std::min(w, core_x1 >> level);
+            channel_moments& into = (*summed)[layer];
+            if (into.sum.empty()) {
+                into.sum.assign(pre.channels, 0.0);
+                into.sum_sq.assign(pre.channels, 0.0);
+            }
+            if (y1 > y0 && x1 > x0) {
+                const channel_moments part = compute_moments(pre, y0, x0, y1 - y0, x1 - x0);
+                for (std::size_t c = 0; c < pre.channels; ++c) {
+                    into.sum[c] += part.sum[c];
+                    into.sum_sq[c] += part.sum_sq[c];
+                }
+                into.count += part.count;
+            }
+            stop = true;
+            return own;
+        }
+        [[nodiscard]] bool stopped() const { return stop; }
+    };
+
+    /// run() over tiles (unet_tiling): x is one in_chans x H x W image, y its output.
+    void run_tiled(const float* x, std::size_t height, std::size_t width, float* y,
+                   const unet_tiling& tiling, unet_workspace& ws) const {
+        const auto [core, halo] = tile_geometry(tiling, height, width);
+        const std::size_t layers = arch_.layers().size();
+        const std::size_t in_chans = config().in_chans;
+        const std::size_t out_chans = config().out_chans;
+        const bool per_tile = tiling.statistics == tile_statistics::per_tile;
+        // the head is the one layer without a norm: it counts as known
+        std::vector<bool> known(layers, false);
+        for (std::size_t k = 0; k < layers; ++k) {
+            known[k] = arch_.layers()[k].kind == layer_kind::conv1x1;
+        }
+        std::vector<channel_moments> whole(layers);
+        std::vector<float> tile_in;
+        std::vector<float> tile_out;
+        // Each pass sums the statistics of the first normalised layer not yet known and stops
+        // there; the pass with all of them known writes the output.
+        while (true) {
+            const bool last =
+                per_tile || std::all_of(known.begin(), known.end(), [](bool k) { return k; });
+            for (std::size_t ty0 = 0; ty0 < height; ty0 += core) {
+                for (std::size_t tx0 = 0; tx0 < width; tx0 += core) {
+                    const std::size_t ty1 = std::min(height, ty0 + core);
+                    const std::size_t tx1 = std::min(width, tx0 + core);
+                    const std::size_t ey0 = ty0 > halo ? ty0 - halo : 0;
+                    const std::size_t ex0 = tx0 > halo ? tx0 - halo : 0;
+                    const std::size_t eh = std::min(height, ty1 + halo) - ey0;
+                    const std::size_t ew = std::min(width, tx1 + halo) - ex0;
+                    check_unet_input_size(config(), eh, ew);
+                    tile_in.resize(in_chans * eh * ew);
+                    tile_out.resize(out_chans * eh * ew);
+                    for (std::size_t c = 0; c < in_chans; ++c) {
+                        for (std::size_t r = 0; r < eh; ++r) {
+                            std::copy_n(x + (c * height + ey0 + r) * width + ex0, ew,
+                                        tile_in.data() + (c * eh + r) * ew);
+                        }
+                    }
+                    tile_norm norm{ty0 - ey0,
+                                   tx0 - ex0,
+                                   ty1 == height ? SIZE_MAX : ty1 - ey0,
+                                   tx1 == width ? SIZE_MAX : tx1 - ex0,
+                                   &known,
+                                   &whole,
+                                   &whole,
+                                   per_tile};
+                    ws.prepare(arch_, eh, ew);
+                    run(tile_in.data(), tile_out.data(), ws, norm);
+                    if (last) {
+                        for (std::size_t c = 0; c < out_chans; ++c) {
+                            for (std::size_t r = ty0; r < ty1; ++r) {
+                                std::copy_n(tile_out.data() + (c * eh + r - ey0) * ew + (tx0 - ex0),
+                                            tx1 - tx0, y + (c * height + r) * width + tx0);
+                            }
+                        }
+                    }
+                }
+            }
+            if (last) {
+                return;
+            }
+            for (std::size_t k = 0; k < layers; ++k) {
+                known[k] = known[k] || !whole[k].sum.empty();
+            }
         }
     }
 
@@ -366,19 +575,48 @@ private:
         }
     }
 
+    /// The statistics each instance norm uses: the map's own (`own`, as the module computes
+    /// them). A tiled pass substitutes its own rule (run_tiled).
+    struct own_statistics {
+        const channel_moments& operator()(std::size_t /*layer*/, std::size_t /*level*/,
+                                          const feature_map& /*pre_norm*/, std::size_t /*h*/,
+                                          std::size_t /*w*/, const channel_moments& own) const {
+            return own;
+        }
+        /// True when the pass should end after this norm.
+        [[nodiscard]] bool stopped() const { return false; }
+    };
+
     /// ConvBlock: out = LeakyReLU(IN(conv(LeakyReLU(IN(conv(in)))))) through `maps.mid`; the
-    /// statistics of its two instance norms go to moments[0] and moments[1].
+    /// statistics of its two instance norms (layers `layer` and `layer` + 1, at `level`) go to
+    /// moments[0] and moments[1], and `norm` says which statistics normalise.
+    template <class Norm>
     static void conv_block_forward(const conv_block& b, const feature_map& in,
                                    const unet_activations<feature_map>::conv_block& maps,
-                                   channel_moments* moments) {
+                                   channel_moments* moments, std::size_t layer, std::size_t level,
+                                   Norm& norm) {
         conv3x3(in, b.first, maps.mid, &moments[0]);
-        normalise_leaky_relu(maps.mid, maps.mid.height, maps.mid.width, moments[0]);
+        normalise_leaky_relu(
+            maps.mid, maps.mid.height, maps.mid.width,
+            norm(layer, level, maps.mid, maps.mid.height, maps.mid.width, moments[0]));
+        if (norm.stopped()) {
+            return;
+        }
         conv3x3(maps.mid, b.second, maps.out, &moments[1]);
-        normalise_leaky_relu(maps.out, maps.out.height, maps.out.width, moments[1]);
+        normalise_leaky_relu(
+            maps.out, maps.out.height, maps.out.width,
+            norm(layer + 1, level, maps.out, maps.out.height, maps.out.width, moments[1]));
     }
 
-    /// y (out_chans x H x W, planar) = U(x) for one planar image, in the workspace's maps.
     void run(const float* x, float* y, unet_workspace& ws) const {
+        own_statistics norm;
+        run(x, y, ws, norm);
+    }
+
+    /// y (out_chans x H x W, planar) = U(x) for one planar image, in the workspace's maps; each
+    /// instance norm uses the statistics `norm` gives.
+    template <class Norm>
+    void run(const float* x, float* y, unet_workspace& ws, Norm& norm) const {
         const unet_architecture& arch = arch_;
         const unet_level_sizes sizes = arch.sizes(ws.height_, ws.width_);
         const unet_activations<feature_map>& a = ws.maps_;
@@ -390,13 +628,21 @@ private:
         //                                   output = avg_pool2d(output, 2)
         const feature_map* output = &a.input;
         for (std::size_t l = 0; l < pools; ++l) {
-            conv_block_forward(down_[l], *output, a.down[l], moments + arch.down(l));
+            conv_block_forward(down_[l], *output, a.down[l], moments + arch.down(l), arch.down(l),
+                               l, norm);
+            if (norm.stopped()) {
+                return;
+            }
             expect_map(a.down[l].out, arch.channels(l), sizes, l, "down block output");
             avg_pool2(a.down[l].out, a.pooled[l]);
             output = &a.pooled[l];
         }
         // output = conv(output)
-        conv_block_forward(bottleneck_, *output, a.bottleneck, moments + arch.bottleneck());
+        conv_block_forward(bottleneck_, *output, a.bottleneck, moments + arch.bottleneck(),
+                           arch.bottleneck(), pools, norm);
+        if (norm.stopped()) {
+            return;
+        }
         expect_map(a.bottleneck.out, arch.channels(pools), sizes, pools, "bottleneck output");
         output = &a.bottleneck.out;
         // for transpose_conv, conv in zip(up_transpose_conv, up_conv): output =
@@ -410,11 +656,18 @@ private:
             conv_transpose2x2(*output, up_transpose_[i], up);
             channel_moments& m = moments[arch.up_transpose(i)];
             m = compute_moments(up, h, w);
-            normalise_leaky_relu(up, h, w, m);
+            normalise_leaky_relu(up, h, w, norm(arch.up_transpose(i), l, up, h, w, m));
+            if (norm.stopped()) {
+                return;
+            }
             reflect_pad_to(up, h, w);
             zero_border(up);
             // up and the skip down[l].out are the two halves of concat[i]
-            conv_block_forward(up_[i], a.concat[i], a.up[i], moments + arch.up(i));
+            conv_block_forward(up_[i], a.concat[i], a.up[i], moments + arch.up(i), arch.up(i), l,
+                               norm);
+            if (norm.stopped()) {
+                return;
+            }
             expect_map(a.up[i].out, arch.channels(l), sizes, l, "up block output");
             output = &a.up[i].out;
         }
@@ -429,6 +682,7 @@ private:
     std::vector<conv_transpose2x2_weights> up_transpose_;
     std::vector<conv_block> up_;
     conv1x1_weights head_;
+    unet_tiling tiling_;
     std::shared_ptr<unet_workspace> workspace_ = std::make_shared<unet_workspace>();
     std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();
 };
