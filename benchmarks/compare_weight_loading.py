@@ -176,8 +176,9 @@ def main():
              f"xrestore: file -> ready-to-run network (mapped_weights + "
              f"unet::from_mapped_weights: CRC-32 of every .pth entry, every value checked finite, "
              f"packed for the forward pass: the 3x3 layers of 16 or more inputs transformed for "
-             f"Winograd F(2x2, 3x3), 16/9 of their size; 'direct 3x3' packs them for the direct "
-             f"method, at their size); PyTorch: file -> state_dict. Increment = VmHWM - "
+             f"Winograd, F(4x4, 3x3) up to 256 x 256 channels (4 times their size), F(2x2, 3x3) "
+             f"above (16/9); 'direct 3x3' packs them for the direct method, at their size); "
+             f"PyTorch: file -> state_dict. Increment = VmHWM - "
              f"VmRSS before loading.")
     if args.note:
         text += " " + args.note

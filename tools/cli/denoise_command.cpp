@@ -41,6 +41,8 @@ struct denoise_args {
     std::string noisy_output;
     bool json = false;
     double max_memory = 0.0;
+    std::size_t tile = 0;
+    std::string tile_statistics = "whole-image";
 };
 
 void save_result(const std::string& path, const image& x) {
@@ -65,7 +67,14 @@ int run_denoise(const denoise_args& a) {
     const image clean = during("reading IN '" + a.input + "'", [&] { return load_array(a.input); });
     check_finite(clean, "denoise", "IN");
     // the network, loaded and checked against the image; it runs in denoiser_choice.cpp
-    const cli_denoiser net = load_unet(a.weights, a.call, shape_of<3>(clean), "--call");
+    nn::unet_tiling tiling;
+    tiling.tile = a.tile;
+    tiling.statistics = a.tile_statistics == "per-tile" ? nn::tile_statistics::per_tile
+                                                        : nn::tile_statistics::whole_image;
+    if (a.tile != 0) {
+        tiling.max_workspace_bytes = 0; // --tile: always in tiles
+    }
+    const cli_denoiser net = load_unet(a.weights, a.call, shape_of<3>(clean), "--call", &tiling);
     const unet_denoiser& d = *net.unet;
     memory.add("the U-Net's activations", net.working_bytes(shape));
     memory.check();
@@ -91,6 +100,8 @@ int run_denoise(const denoise_args& a) {
                            {"num_pool_layers", c.num_pool_layers},
                            {"shape", shape_string(shape_of<3>(clean))},
                            {"seconds", seconds},
+                           {"tiled", d.network().tiles(shape[1], shape[2])},
+                           {"tile_statistics", a.tile_statistics},
                            {"output", a.output}};
     if (a.sigma) {
         const ssim_options study = gaussian_ssim_options;
@@ -139,6 +150,15 @@ command denoise_command() {
         .one_of({"raw", "normalised", "normalized", "residual"});
     c.add("--noisy-out", a->noisy_output, "also write the noisy image (with --sigma)");
     c.add("--json", a->json, "print a JSON summary");
+    c.add("--tile", a->tile,
+          "run the network in tiles of this side (plus a 128-pixel halo; rounded up to a multiple "
+          "of 16) whatever the image's size; 0: only images whose pass would need more than "
+          "4 GiB, in the largest tiles that fit")
+        .in_range(0.0, 1e9);
+    c.add("--tile-statistics", a->tile_statistics,
+          "instance-norm statistics of a tiled pass: whole-image (the untiled result, one pass "
+          "over the tiles per normalised layer) or per-tile (one pass, each tile's own)")
+        .one_of({"whole-image", "per-tile"});
     add_memory_flag(c, a->max_memory);
     c.run = [a] { return run_denoise(*a); };
     return c;

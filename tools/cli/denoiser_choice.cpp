@@ -76,16 +76,10 @@ double cli_denoiser::working_bytes(const shape3& x_shape) const {
     if (!unet) {
         return 4.0 * 4.0 * image_floats;
     }
-    // per level l of the table: the [upsampled | skip] pair (2 c_l), a block's middle and output
-    // maps (c_l each) and the transposed convolution's products (c_l), with their 1-pixel border
-    const nn::unet_architecture& arch = unet->network().architecture();
-    const nn::unet_level_sizes sizes = arch.sizes(x_shape[1], x_shape[2]);
-    double floats = 4.0 * image_floats; // normalised input, output and the call's copies
-    for (std::size_t l = 0; l <= arch.pools(); ++l) {
-        const double pixels = static_cast<double>((sizes.heights[l] + 2) * (sizes.widths[l] + 2));
-        floats += 5.0 * static_cast<double>(arch.channels(l)) * pixels;
-    }
-    return 4.0 * floats;
+    // the normalised input, output and the call's copies, and the network's own working set
+    // (its activations, of one tile when the image is too large for one pass: nn::unet_tiling)
+    return 4.0 * 4.0 * image_floats +
+           static_cast<double>(unet->network().working_bytes(x_shape[1], x_shape[2]));
 }
 
 cli_denoiser make_cli_denoiser(const std::string& name, double strength, const std::string& call,
@@ -97,7 +91,7 @@ cli_denoiser make_cli_denoiser(const std::string& name, double strength, const s
 }
 
 cli_denoiser load_unet(const std::string& weights, const std::string& call, const shape3& x_shape,
-                       const std::string& call_flag) {
+                       const std::string& call_flag, const nn::unet_tiling* tiling) {
     std::optional<unet_call> convention;
     if (!call.empty()) {
         convention = parse_unet_call(call);
@@ -106,7 +100,11 @@ cli_denoiser load_unet(const std::string& weights, const std::string& call, cons
     // are not held twice
     mapped_weights file(weights);
     const state_dict& sd = file.dict();
-    auto net = std::make_shared<const nn::unet>(nn::unet::from_mapped_weights(file));
+    nn::unet loaded = nn::unet::from_mapped_weights(file);
+    if (tiling != nullptr) {
+        loaded.set_tiling(*tiling);
+    }
+    auto net = std::make_shared<const nn::unet>(std::move(loaded));
     detail::require_denoiser_network(net->config());
     static_cast<void>(detail::unet_call_shape_for(net->config(), x_shape));
     const unet_call chosen = resolve_unet_call(

@@ -13,6 +13,10 @@ namespace xrestore {
 class unet_denoiser;
 } // namespace xrestore
 
+namespace xrestore::nn {
+struct unet_tiling;
+} // namespace xrestore::nn
+
 namespace xrestore::cli {
 
 /// A classical denoiser the CLI offers: its name, what --denoiser-strength sets and its default
@@ -58,9 +62,10 @@ cli_denoiser make_cli_denoiser(const std::string& name, double strength, const s
 /// The U-Net of `weights` as make_cli_denoiser loads it (for unet:WEIGHTS): the network, then
 /// whether images of shape `x_shape` suit it, then the call convention (`call`, else the
 /// weights' own, else an error naming `call_flag`); the loader's notes (float64 tensors
-/// converted, integer buffers left out) go to stderr. Its calls run in denoiser_choice.cpp, so
-/// that the network's code is compiled once for all commands.
+/// converted, integer buffers left out) go to stderr; large images run in tiles as `tiling`
+/// says (nullptr: the network's default). Its calls run in denoiser_choice.cpp, so that the
+/// network's code is compiled once for all commands.
 cli_denoiser load_unet(const std::string& weights, const std::string& call, const shape3& x_shape,
-                       const std::string& call_flag);
+                       const std::string& call_flag, const nn::unet_tiling* tiling = nullptr);
 
 } // namespace xrestore::cli

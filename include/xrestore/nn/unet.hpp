@@ -315,6 +315,22 @@ public:
         return unet_workspace::bytes_for(arch_, height, width) > tiling_.max_workspace_bytes;
     }
 
+    /// Bytes a forward pass on one H x W image holds besides its input and output: the
+    /// activations (of one tile when it tiles), the head's products, and the tiles' copies.
+    [[nodiscard]] std::size_t working_bytes(std::size_t height, std::size_t width) const {
+        auto pass = [&](std::size_t h, std::size_t w) {
+            return unet_workspace::bytes_for(arch_, h, w) +
+                   h * (w + 2) * config().out_chans * sizeof(float);
+        };
+        if (!tiles(height, width)) {
+            return pass(height, width);
+        }
+        const auto [core, halo] = tile_geometry(tiling_, height, width);
+        const std::size_t h = std::min(height, core + 2 * halo);
+        const std::size_t w = std::min(width, core + 2 * halo);
+        return pass(h, w) + (config().in_chans + config().out_chans) * h * w * sizeof(float);
+    }
+
     /// The network on one planar image (in_chans x H x W floats at x, out_chans x H x W written
     /// to y) in tiles as `tiling` says, whatever its size (see unet_tiling).
     void forward_tiled(const float* x, std::size_t height, std::size_t width, float* y,
