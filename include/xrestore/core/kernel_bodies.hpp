@@ -69,6 +69,33 @@ struct dot_term {
     }
 };
 
+/// out[i] = a * x[i] + b * y[i]
+struct combine_body {
+    float a;
+    const float* x;
+    float b;
+    const float* y;
+    float* out;
+    XRESTORE_HD void operator()(std::size_t i) const { out[i] = a * x[i] + b * y[i]; }
+};
+
+/// The update of a conjugate-gradient step, x[i] += a d[i] and r[i] -= a z[i] (z = C d), whose
+/// term is the new r[i]^2 in double: summed over i it is <r, r>, so one pass does what two axpys
+/// and a dot did, with the same arithmetic (each index is visited once by every backend's sum).
+struct cg_step_term {
+    float a;
+    const float* d;
+    const float* z;
+    float* x;
+    float* r;
+    XRESTORE_HD double operator()(std::size_t i) const {
+        x[i] += a * d[i];
+        const float next = r[i] + -a * z[i];
+        r[i] = next;
+        return static_cast<double>(next) * static_cast<double>(next);
+    }
+};
+
 /// x[i] in double precision (the term of a plain sum)
 struct value_term {
     const float* x;

@@ -33,6 +33,11 @@ namespace xrestore {
 template <class V>
 struct vector_space;
 
+template <class V>
+double cg_step(float a, const V& d, const V& z, V& x, V& r);
+template <class V>
+void combine(float a, const V& x, float b, const V& y, V& out);
+
 /// What a contiguous row-major float32 array type tells the library. Specialise it for a new
 /// array type (xrestore does for tensor<N> here and for device_array<N> in the CUDA backend); the
 /// generic vector space, operators and metrics then run on it through its backend's kernels:
@@ -122,6 +127,21 @@ struct vector_space<V> {
         check_same(x, y, "dot");
         return kernels_type::sum_over_indices(x.size(), kernels::dot_term{x.data(), y.data()});
     }
+    /// out = a x + b y in one pass (out is resized when needed).
+    static void combine(float a, const V& x, float b, const V& y, V& out) {
+        check_same(x, y, "combine");
+        traits::resize(out, shape(x));
+        kernels_type::for_each_index(x.size(),
+                                     kernels::combine_body{a, x.data(), b, y.data(), out.data()});
+    }
+    /// x += a d, r -= a z, returning <r, r>, in one pass (kernels::cg_step_term).
+    static double cg_step(float a, const V& d, const V& z, V& x, V& r) {
+        check_same(d, z, "cg_step");
+        check_same(d, x, "cg_step");
+        check_same(d, r, "cg_step");
+        return kernels_type::sum_over_indices(
+            d.size(), kernels::cg_step_term{a, d.data(), z.data(), x.data(), r.data()});
+    }
     /// Standard normal entries from a seeded generator (for adjoint checks and power iteration).
     static V random(const shape_type& shape, std::mt19937_64& rng) {
         tensor<traits::rank> host(shape);
@@ -179,6 +199,14 @@ struct vector_space<product_vector<First, Second>> {
     }
     static double dot(const vector& x, const vector& y) {
         return first_space::dot(x.first, y.first) + second_space::dot(x.second, y.second);
+    }
+    static void combine(float a, const vector& x, float b, const vector& y, vector& out) {
+        xrestore::combine(a, x.first, b, y.first, out.first);
+        xrestore::combine(a, x.second, b, y.second, out.second);
+    }
+    static double cg_step(float a, const vector& d, const vector& z, vector& x, vector& r) {
+        return xrestore::cg_step(a, d.first, z.first, x.first, r.first) +
+               xrestore::cg_step(a, d.second, z.second, x.second, r.second);
     }
     static vector random(const shape_type& s, std::mt19937_64& rng) {
         auto a = first_space::random(s.first, rng);
@@ -294,6 +322,33 @@ void axpy(float a, const V& x, V& y) {
 template <vector_type V>
 void axpby(float a, const V& x, float b, V& y) {
     vector_space<V>::axpby(a, x, b, y);
+}
+/// out = a x + b y: one pass where the vector space has `combine` (dense arrays, product
+/// vectors), else a copy, a scaling (unless a is 1) and an axpy. `out` may not be x or y.
+template <class V>
+void combine(float a, const V& x, float b, const V& y, V& out) {
+    if constexpr (requires { vector_space<V>::combine(a, x, b, y, out); }) {
+        vector_space<V>::combine(a, x, b, y, out);
+    } else {
+        vector_space<V>::copy(x, out);
+        if (a != 1.0F) {
+            vector_space<V>::scal(a, out);
+        }
+        vector_space<V>::axpy(b, y, out);
+    }
+}
+/// The update of a conjugate-gradient step: x += a d, r -= a z, returning the new <r, r> (in
+/// double). One pass over the four vectors where the vector space has `cg_step` (dense arrays,
+/// product vectors), else two axpys and a dot, with the same arithmetic either way.
+template <class V>
+double cg_step(float a, const V& d, const V& z, V& x, V& r) {
+    if constexpr (requires { vector_space<V>::cg_step(a, d, z, x, r); }) {
+        return vector_space<V>::cg_step(a, d, z, x, r);
+    } else {
+        vector_space<V>::axpy(a, d, x);
+        vector_space<V>::axpy(-a, z, r);
+        return vector_space<V>::dot(r, r);
+    }
 }
 /// x *= a
 template <vector_type V>

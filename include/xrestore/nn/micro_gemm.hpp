@@ -22,6 +22,15 @@
 #include <cstddef>
 #include <utility>
 
+// Full unrolling of the kernels' short fixed loops (GCC and Clang; nvcc's front end, which also
+// reads these headers in .cu files, rejects the pragma).
+#define XRESTORE_NN_PRAGMA(text) _Pragma(#text)
+#if defined(__GNUC__) && !defined(__CUDACC__)
+#define XRESTORE_NN_UNROLL(n) XRESTORE_NN_PRAGMA(GCC unroll n)
+#else
+#define XRESTORE_NN_UNROLL(n)
+#endif
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define XRESTORE_NN_AVX512 1
 #include <immintrin.h>
@@ -112,9 +121,9 @@ template <int R, int P>
 gemm_block_avx512(std::size_t k, const float* a, std::size_t lda, const float* b0, const float* b1,
                   float* c, std::size_t ldc, std::size_t cols) {
     __m512 acc[R][P];
-#pragma GCC unroll 12
+    XRESTORE_NN_UNROLL(12)
     for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 2
+        XRESTORE_NN_UNROLL(2)
         for (int p = 0; p < P; ++p) {
             acc[r][p] = _mm512_setzero_ps();
         }
@@ -122,7 +131,7 @@ gemm_block_avx512(std::size_t k, const float* a, std::size_t lda, const float* b
     for (std::size_t i = 0; i < k; ++i) {
         const __m512 v0 = _mm512_load_ps(b0 + 16 * i);
         const __m512 v1 = P == 2 ? _mm512_load_ps(b1 + 16 * i) : v0;
-#pragma GCC unroll 12
+        XRESTORE_NN_UNROLL(12)
         for (int r = 0; r < R; ++r) {
             const __m512 x = _mm512_set1_ps(a[static_cast<std::size_t>(r) * lda + i]);
             acc[r][0] = _mm512_fmadd_ps(x, v0, acc[r][0]);
@@ -132,9 +141,9 @@ gemm_block_avx512(std::size_t k, const float* a, std::size_t lda, const float* b
         }
     }
     if (cols == 16 * P) {
-#pragma GCC unroll 12
+        XRESTORE_NN_UNROLL(12)
         for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 2
+            XRESTORE_NN_UNROLL(2)
             for (int p = 0; p < P; ++p) {
                 _mm512_storeu_ps(c + static_cast<std::size_t>(r) * ldc +
                                      16 * static_cast<std::size_t>(p),
@@ -151,7 +160,7 @@ gemm_block_avx512(std::size_t k, const float* a, std::size_t lda, const float* b
         }
         const std::size_t part = std::min<std::size_t>(16, cols - first);
         const auto mask = static_cast<__mmask16>((1U << part) - 1U);
-#pragma GCC unroll 12
+        XRESTORE_NN_UNROLL(12)
         for (int r = 0; r < R; ++r) {
             _mm512_mask_storeu_ps(c + static_cast<std::size_t>(r) * ldc + first, mask, acc[r][p]);
         }

@@ -199,7 +199,7 @@ struct winograd_transforms<2> {
         XRESTORE_NN_SIMD_LOOP
         for (std::size_t c = 0; c < n; ++c) {
             float t[4][4]; // B^T d: combine rows
-#pragma GCC unroll 4
+            XRESTORE_NN_UNROLL(4)
             for (std::size_t j = 0; j < 4; ++j) {
                 const float* x = d + j * pixel + c;
                 t[0][j] = x[0] - x[2 * row];
@@ -207,7 +207,7 @@ struct winograd_transforms<2> {
                 t[2][j] = x[2 * row] - x[row];
                 t[3][j] = x[row] - x[3 * row];
             }
-#pragma GCC unroll 4
+            XRESTORE_NN_UNROLL(4)
             for (std::size_t i = 0; i < 4; ++i) { // (B^T d) B: combine columns
                 v[(4 * i + 0) * stride + c] = t[i][0] - t[i][2];
                 v[(4 * i + 1) * stride + c] = t[i][1] + t[i][2];
@@ -231,7 +231,7 @@ struct winograd_transforms<2> {
         XRESTORE_NN_SIMD_LOOP
         for (std::size_t c = c0; c < c1; ++c) {
             float u[2][4]; // A^T m: combine rows
-#pragma GCC unroll 4
+            XRESTORE_NN_UNROLL(4)
             for (std::size_t j = 0; j < 4; ++j) {
                 u[0][j] = m[j * stride + c] + m[(4 + j) * stride + c] + m[(8 + j) * stride + c];
                 u[1][j] =

@@ -186,11 +186,10 @@ cg_result<V> conjugate_gradient_impl(ApplyC& apply_c, const V& b, V x0, const cg
             result.stop = cg_stop::breakdown;
             return result;
         }
-        xrestore::axpy(static_cast<float>(alpha), d, x);  // x += alpha d
-        xrestore::axpy(static_cast<float>(-alpha), z, r); // r -= alpha C d
+        // x += alpha d, r -= alpha C d and <r, r> in one pass
+        const double rr_next = xrestore::cg_step(static_cast<float>(alpha), d, z, x, r);
         x_bound += step;
         result.iterations = k;
-        const double rr_next = xrestore::dot(r, r);
         history.push_back(std::sqrt(rr_next) / b_norm);
         if (!std::isfinite(rr_next)) {
             result.stop = cg_stop::breakdown; // x is finite (guarded above), r overflowed

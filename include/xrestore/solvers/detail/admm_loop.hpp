@@ -89,13 +89,11 @@ solver_result<domain_t<Op>> admm_loop(const Op& A, const range_t<Op>& y, VUpdate
     // divergence: ||x_k|| > 1e6 max(||A^T y||, ||y||, sqrt(n)) (x_0 = 0)
     track.watch_norm({xrestore::norm(solver.aty()), xrestore::norm(y)}, x);
     for (int k = 1; k <= max_iter; ++k) {
-        xrestore::copy(v, work);
-        xrestore::axpy(-1.0f, u, work); // c = v - u
+        xrestore::combine(1.0f, v, -1.0f, u, work); // c = v - u
         // x = (A^T A + eta I)^{-1} (A^T y + eta (v - u))
         solver.solve(work, x, warm_start);
         result.inner_iterations.push_back(solver.last_iterations());
-        xrestore::copy(x, work);
-        xrestore::axpy(1.0f, u, work); // z = x + u
+        xrestore::combine(1.0f, x, 1.0f, u, work); // z = x + u
         // v = prox_{g / eta}(x + u)
         V next = call_v_update<V>(v_update, std::as_const(work), 1.0 / eta);
         check_vector_shape(next, shape, where, "the v-update's output");

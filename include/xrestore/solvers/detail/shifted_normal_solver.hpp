@@ -50,8 +50,7 @@ public:
 
     /// x <- (A^T A + eta I)^{-1} (A^T y + eta c), CG from x itself (warm) or from 0.
     cg_stop solve(const V& c, V& x, bool warm) {
-        xrestore::copy(aty_, rhs_);
-        xrestore::axpy(static_cast<float>(eta_), c, rhs_); // b = A^T y + eta c
+        xrestore::combine(1.0f, aty_, static_cast<float>(eta_), c, rhs_); // b = A^T y + eta c
         auto apply_c = [this](const V& in, V& out) {
             normal_into(A_, in, ax_, out);                     // out = A^T A in
             xrestore::axpy(static_cast<float>(eta_), in, out); // out += eta in
