@@ -16,6 +16,10 @@
 #include <string_view>
 #include <vector>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 namespace xrestore {
 
 /// Backend tag of host memory (xtensor containers).
@@ -47,16 +51,38 @@ void for_each_index(std::size_t n, const Body& body, [[maybe_unused]] std::size_
     }
 }
 
-/// Sum of term(i) for i in [0, n), accumulated in double.
+/// Sum of term(i) for i in [0, n), accumulated in double. Each index is visited once, so a term
+/// may also write (kernels::cg_step_term).
 template <class Term>
 double sum_over_indices(std::size_t n, const Term& term) {
     const auto count = static_cast<std::int64_t>(n);
     double total = 0.0;
 #if defined(_OPENMP)
-#pragma omp parallel for simd schedule(static) reduction(+ : total) if (n >= parallel_threshold)
+#pragma omp parallel reduction(+ : total) if (n >= parallel_threshold)
 #endif
-    for (std::int64_t i = 0; i < count; ++i) {
-        total += term(static_cast<std::size_t>(i));
+    {
+        // A private copy, as in for_each_index: the stores of a writing term cannot alias its
+        // fields, which stay in registers, so the loop vectorises. Each thread sums one
+        // contiguous block (the split of a static schedule).
+        const Term local = term;
+        std::int64_t begin = 0;
+        std::int64_t end = count;
+#if defined(_OPENMP)
+        const auto threads = static_cast<std::int64_t>(omp_get_num_threads());
+        const auto thread = static_cast<std::int64_t>(omp_get_thread_num());
+        const std::int64_t share = count / threads;
+        const std::int64_t extra = count % threads;
+        begin = thread * share + std::min(thread, extra);
+        end = begin + share + (thread < extra ? 1 : 0);
+#endif
+        double part = 0.0;
+#if defined(_OPENMP)
+#pragma omp simd reduction(+ : part)
+#endif
+        for (std::int64_t i = begin; i < end; ++i) {
+            part += local(static_cast<std::size_t>(i));
+        }
+        total += part;
     }
     return total;
 }
