@@ -223,14 +223,17 @@ def peer_main(name, image_dir, repeats, threads):
     return 0
 
 
-def run_peer(python, name, image_dir, repeats, threads):
-    """{row: {"name", "ms", "value"}} from a peer subprocess, or {"error": reason}."""
+def run_peer(python, name, image_dir, repeats, threads, script=None):
+    """What peer `name` of `script` (this file by default; it must take --peer, --images,
+    --repeats and --threads and print one TAG line of JSON) reports from a subprocess of
+    `python`, or {"error": reason}."""
     if not (os.path.isfile(python) and os.access(python, os.X_OK)):
         return {"error": f"no interpreter {python}"}
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
-    result = subprocess.run([python, os.path.abspath(__file__), "--peer", name, "--images",
-                             image_dir, "--repeats", str(repeats), "--threads", str(threads)],
+    result = subprocess.run([python, os.path.abspath(script or __file__), "--peer", name,
+                             "--images", image_dir, "--repeats", str(repeats), "--threads",
+                             str(threads)],
                             capture_output=True, text=True, env=env, check=False)
     for line in result.stdout.splitlines():
         if line.startswith(TAG):

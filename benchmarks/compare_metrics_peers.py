@@ -52,7 +52,8 @@ CLI_KEYS = {"ssim_uniform": "ssim_uniform7", "ssim_gaussian": "ssim", "ms_ssim":
 
 sys.path.insert(0, HERE)
 import bench_support  # noqa: E402
-from compare_iqa import PeerUnavailable, median_ms, wrap  # noqa: E402  (no numpy at import)
+from compare_iqa import (PeerUnavailable, median_ms, run_peer,  # noqa: E402  (no numpy at import)
+                         wrap)
 
 # Where a peer's definition differs from xrestore's (keyed by the note's short name).
 NOTES = {
@@ -184,24 +185,6 @@ def peer_main(name, image_dir, repeats, threads):
     return 0
 
 
-def run_peer(python, name, image_dir, repeats, threads):
-    """{case: [{"name", "ms", "value", "note"}, ...]} from a peer subprocess, or
-    {"error": reason}."""
-    if not (os.path.isfile(python) and os.access(python, os.X_OK)):
-        return {"error": f"no interpreter {python}"}
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
-    result = subprocess.run([python, os.path.abspath(__file__), "--peer", name, "--images",
-                             image_dir, "--repeats", str(repeats), "--threads", str(threads)],
-                            capture_output=True, text=True, env=env, check=False)
-    for line in result.stdout.splitlines():
-        if line.startswith(TAG):
-            return json.loads(line[len(TAG):])
-    lines = (result.stderr or result.stdout).strip().splitlines()
-    return {"error": f"{python} failed (exit {result.returncode}): "
-                     f"{lines[-1] if lines else 'no output'}"}
-
-
 def cli_values(cli, image_dir, side):
     """{metric: value} of `xrestore metrics --json` on the pair, or {"error": reason}."""
     if not (os.path.isfile(cli) and os.access(cli, os.X_OK)):
@@ -277,7 +260,7 @@ def main():
             for name, ms in base.run_bench(args.bench, args.threads).items():
                 many[name] = min(ms, many.get(name, float("inf")))
             for key, threads in runs:
-                result = run_peer(pythons[key], key, image_dir, args.repeats, threads)
+                result = run_peer(pythons[key], key, image_dir, args.repeats, threads, __file__)
                 if "error" in result:
                     errors.setdefault(key, result["error"])
                     continue
