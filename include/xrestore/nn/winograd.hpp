@@ -570,10 +570,11 @@ template <std::size_t M, bool Avx512>
         const std::size_t columns = 16 * (piece.p1 - piece.p0);
         if constexpr (Avx512) {
 #if XRESTORE_NN_AVX512
-            gemm_packed_avx512(count, columns, cin, a, cin, w.panel(xi, piece.p0), c, cpad);
+            gemm_packed_avx512(count, columns, cin, a, cin, w.panel(xi, piece.p0), c, cpad, false);
 #endif
         } else {
-            gemm_packed_portable(count, columns, cin, a, cin, w.panel(xi, piece.p0), c, cpad);
+            gemm_packed_portable(count, columns, cin, a, cin, w.panel(xi, piece.p0), c, cpad,
+                                 false);
         }
     }
     // Y = A^T M A into the output, with the channel sums

@@ -281,6 +281,17 @@ private:
         return u;
     }
 
+    /// U_xi^T (in x out) for every xi: 16 blocks, q.us apart.
+    [[nodiscard]] std::vector<T> winograd_weight_transposed(const winograd_plan& q) const {
+        const std::vector<T> u = winograd_weight(q);
+        std::vector<T> ut(16 * q.us);
+        for (std::size_t xi = 0; xi < 16; ++xi) {
+            detail::transpose_matrix(out_, in_, u.data() + xi * q.us, in_, ut.data() + xi * q.us,
+                                     out_);
+        }
+        return ut;
+    }
+
     /// V = B^T d B for the tiles of padded images b0 .. b0 + images - 1, into v (16 blocks, q.vs
     /// apart).
     void winograd_input(const winograd_plan& q, std::size_t b0, std::size_t images, T* v) const {
@@ -315,7 +326,8 @@ private:
     /// The adjoint of winograd_forward: dpadded (overwritten) and weight.grad (added to).
     void winograd_backward(const tensor4<T>& dy, tensor4<T>& dpadded) {
         const winograd_plan q = plan();
-        const std::vector<T> u = winograd_weight(q);
+        // U_xi^T (in x out), transposed once for all groups
+        const std::vector<T> ut = winograd_weight_transposed(q);
         detail::scratch<T> v(16 * q.vs);
         detail::scratch<T> dm(16 * q.ms);
         std::vector<T> du(16 * q.us, T(0));
@@ -332,7 +344,7 @@ private:
             detail::gemm_batch<T>(16, out_, in_, tiles, {dm.data(), tiles, false}, q.ms,
                                   {v.data(), tiles, true}, q.vs, T(1), du.data(), in_, q.us);
             // dV_xi (in x tiles) = U_xi^T dM_xi, into v (no longer needed), then B dV B^T
-            detail::gemm_batch<T>(16, in_, tiles, out_, {u.data(), in_, true}, q.us,
+            detail::gemm_batch<T>(16, in_, tiles, out_, {ut.data(), out_, false}, q.us,
                                   {dm.data(), tiles, false}, q.ms, T(0), v.data(), tiles, q.vs);
             cpu_backend::for_each_index(
                 in_ * tiles, kernels::winograd_input_adjoint_body<T>{q.vs, v.data()}, 16);

@@ -1,7 +1,11 @@
 #pragma once
 /// @file gemm.hpp
 /// Matrix products of the training layers (convolutions as im2col + GEMM), in float or double,
-/// split into fixed tiles that run in parallel (OpenMP), each tile a single-threaded BLAS call.
+/// split into fixed tiles that run in parallel (OpenMP), each tile one single-threaded product.
+/// In float on a processor with AVX-512, a tile packs op(B) into 16-column panels (and op(A)
+/// into rows when it is transposed) in per-thread buffers and runs on the inference kernel
+/// (nn/micro_gemm.hpp), which does not depend on the kernel set OpenBLAS picked when it
+/// loaded; in double, and in float elsewhere, it is one OpenBLAS call.
 ///
 /// The tiles depend on the shapes only, never on the number of threads, and a product split
 /// along its inner dimension sums its partial products in a fixed order: the result is
@@ -16,6 +20,8 @@
 /// @endcode
 
 #include "xrestore/nn/gemm.hpp"
+#include "xrestore/nn/layer_support.hpp"
+#include "xrestore/nn/micro_gemm.hpp"
 #include "xrestore/train/detail/scratch.hpp"
 
 #include <cblas.h>
@@ -60,6 +66,95 @@ void blas_gemm(std::size_t m, std::size_t n, std::size_t k, const gemm_operand<T
         cblas_dgemm(CblasRowMajor, ta, tb, im, in, ik, 1.0, a.data, static_cast<int>(a.ld), b.data,
                     static_cast<int>(b.ld), beta, c, static_cast<int>(ldc));
     }
+}
+
+/// Per-thread 64-byte aligned buffers for the packed operands of kernel_gemm.
+struct packed_operand_buffers {
+    nn::packed_floats a;
+    nn::packed_floats b;
+
+    static float* reserve(nn::packed_floats& buffer, std::size_t size) {
+        if (buffer.size() < size) {
+            buffer = nn::packed_floats(size);
+        }
+        return buffer.data();
+    }
+};
+
+inline packed_operand_buffers& thread_packed_operands() {
+    thread_local packed_operand_buffers buffers;
+    return buffers;
+}
+
+/// op(B) (k x n) packed into ceil(n / 16) panels of k x 16 floats for nn::gemm_packed.
+inline void pack_operand_panels(std::size_t k, std::size_t n, const gemm_operand<float>& b,
+                                float* to) {
+    if (b.transposed) { // op(B) = S^T with S (n x k) stored
+        nn::pack_gemm_panels_transposed(k, n, b.data, b.ld, to);
+    } else {
+        nn::pack_gemm_panels(k, n, b.data, b.ld, to);
+    }
+}
+
+/// to (cols x rows, row stride ldt) = from^T, from (rows x cols, row stride ldf).
+template <class T>
+void transpose_matrix(std::size_t rows, std::size_t cols, const T* from, std::size_t ldf, T* to,
+                      std::size_t ldt) {
+    if constexpr (std::is_same_v<T, float>) {
+        nn::transpose_floats(rows, cols, from, ldf, to, ldt);
+    } else {
+        for (std::size_t r = 0; r < rows; ++r) {
+            for (std::size_t c = 0; c < cols; ++c) {
+                to[c * ldt + r] = from[r * ldf + c];
+            }
+        }
+    }
+}
+
+/// C = op(A) op(B) + beta C in float on the calling thread through nn::gemm_packed: op(B)
+/// packed, a transposed A copied into rows, beta 0 writes C, beta 1 adds to it, any other
+/// beta scales C first.
+inline void packed_kernel_gemm(std::size_t m, std::size_t n, std::size_t k,
+                               const gemm_operand<float>& a, const gemm_operand<float>& b,
+                               float beta, float* c, std::size_t ldc) {
+    packed_operand_buffers& buffers = thread_packed_operands();
+    float* panels = packed_operand_buffers::reserve(buffers.b, (n + 15) / 16 * 16 * k);
+    pack_operand_panels(k, n, b, panels);
+    const float* rows = a.data;
+    std::size_t lda = a.ld;
+    if (a.transposed) {
+        float* copy = packed_operand_buffers::reserve(buffers.a, m * k);
+        transpose_matrix(k, m, a.data, a.ld, copy, k); // stored k x m
+        rows = copy;
+        lda = k;
+    }
+    if (beta != 0.0F && beta != 1.0F) {
+        for (std::size_t i = 0; i < m; ++i) {
+            for (std::size_t j = 0; j < n; ++j) {
+                c[i * ldc + j] *= beta;
+            }
+        }
+    }
+    nn::gemm_packed(m, n, k, rows, lda, panels, c, ldc, beta != 0.0F);
+}
+
+/// Whether float products run on the packed kernel (AVX-512 active) rather than OpenBLAS.
+inline bool train_products_on_packed_kernel() {
+    return nn::avx512_kernels_active();
+}
+
+/// C = op(A) op(B) + beta C on the calling thread: packed_kernel_gemm in float where the
+/// AVX-512 kernel is active, else one BLAS call.
+template <class T>
+void kernel_gemm(std::size_t m, std::size_t n, std::size_t k, const gemm_operand<T>& a,
+                 const gemm_operand<T>& b, T beta, T* c, std::size_t ldc) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (train_products_on_packed_kernel()) {
+            packed_kernel_gemm(m, n, k, a, b, beta, c, ldc);
+            return;
+        }
+    }
+    blas_gemm(m, n, k, a, b, beta, c, ldc);
 }
 
 /// Tile sizes of parallel_gemm: output tiles of gemm_tile_rows rows and at least gemm_tile_cols
@@ -121,9 +216,10 @@ void parallel_gemm(std::size_t m, std::size_t n, std::size_t k, const gemm_opera
         const gemm_operand<T> at{a.at(i0, l0), a.ld, a.transposed};
         const gemm_operand<T> bt{b.at(l0, j0), b.ld, b.transposed};
         if (q == 0) {
-            blas_gemm(mm, nn_, kk, at, bt, beta, c + i0 * ldc + j0, ldc);
+            kernel_gemm(mm, nn_, kk, at, bt, beta, c + i0 * ldc + j0, ldc);
         } else {
-            blas_gemm(mm, nn_, kk, at, bt, T(0), partial.data() + (q - 1) * m * n + i0 * n + j0, n);
+            kernel_gemm(mm, nn_, kk, at, bt, T(0), partial.data() + (q - 1) * m * n + i0 * n + j0,
+                        n);
         }
     }
     if (chunks > 1) {
@@ -169,8 +265,8 @@ void gemm_batch(std::size_t count, std::size_t m, std::size_t n, std::size_t k,
 #endif
     for (std::int64_t job = 0; job < jobs; ++job) {
         const auto i = static_cast<std::size_t>(job);
-        blas_gemm(m, n, k, {a.data + i * a_stride, a.ld, a.transposed},
-                  {b.data + i * b_stride, b.ld, b.transposed}, beta, c + i * c_stride, ldc);
+        kernel_gemm(m, n, k, {a.data + i * a_stride, a.ld, a.transposed},
+                    {b.data + i * b_stride, b.ld, b.transposed}, beta, c + i * c_stride, ldc);
     }
 }
 
