@@ -207,9 +207,12 @@ BOOST_AUTO_TEST_CASE(kernel_transform_closed_forms) {
     for (std::size_t k = 0; k < 9; ++k) {
         unit.values[k * 9 + k] = 1.0F;
     }
-    for (const std::size_t tile : {2, 4}) {
+    for (const auto& [tile, set] :
+         {std::pair{2U, nn::gemm_kernels::portable}, std::pair{4U, nn::gemm_kernels::portable},
+          std::pair{2U, nn::gemm_kernels::best}, std::pair{4U, nn::gemm_kernels::best}}) {
         const std::vector<double>& g_matrix = tile == 2 ? g2 : g4;
         const std::size_t alpha = tile + 2;
+        const kernel_choice choice(set); // the packer's transform has an AVX-512 clone
         const nn::winograd3x3_weights w = nn::pack_winograd3x3(unit, "unit", 1, 9, tile);
         for (std::size_t dy = 0; dy < 3; ++dy) {
             for (std::size_t dx = 0; dx < 3; ++dx) {
@@ -222,6 +225,29 @@ BOOST_AUTO_TEST_CASE(kernel_transform_closed_forms) {
                 }
             }
         }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(weight_transform_clones_agree) {
+    // the packer's portable and AVX-512 transforms: the same double arithmetic, rounded once to
+    // float (fused multiply-adds may move a value by one unit in the last place)
+    const weight_tensor wt = conv_weight(40, 20, 4040);
+    for (const std::size_t tile : {2U, 4U}) {
+        std::vector<nn::winograd3x3_weights> packed;
+        for (const nn::gemm_kernels set : kernel_sets()) {
+            const kernel_choice choice(set);
+            packed.push_back(nn::pack_winograd3x3(wt, "w", 20, 40, tile));
+        }
+        const nn::packed_floats& a = packed.front().packed;
+        const nn::packed_floats& b = packed.back().packed;
+        BOOST_TEST(a.size() == b.size());
+        std::size_t apart = 0;
+        for (std::size_t q = 0; q < a.size(); ++q) {
+            if (!(std::abs(a[q] - b[q]) <= 1.2e-7F * std::abs(a[q]) + 1e-12F)) {
+                ++apart;
+            }
+        }
+        BOOST_TEST(apart == 0U, "tile " << tile << ": " << apart << " values apart");
     }
 }
 

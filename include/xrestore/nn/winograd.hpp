@@ -90,10 +90,12 @@ inline const double* winograd_g(std::size_t tile) {
 /// G g G^T for the 16 kernels g of outputs o0 .. o0 + 15 (zero past `out`) and input i of a
 /// Conv2d weight w [out, in, 3, 3], the 16 outputs side by side (vectorised over them), in
 /// double, rounded once: position xi goes to to[xi stride + lane].
-inline void winograd_transform_lanes(std::size_t tile, const float* w, std::size_t in,
-                                     std::size_t out, std::size_t o0, std::size_t i, float* to,
-                                     std::size_t stride) {
-    const std::size_t alpha = tile + 2;
+template <std::size_t Tile>
+[[gnu::always_inline]] inline void
+winograd_transform_lanes_body(const float* w, std::size_t in, std::size_t out, std::size_t o0,
+                              std::size_t i, float* to, std::size_t stride) {
+    constexpr std::size_t tile = Tile;
+    constexpr std::size_t alpha = tile + 2;
     const double* gm = winograd_g(tile);
     double g[9][16];
     for (std::size_t k = 0; k < 9; ++k) {
@@ -118,6 +120,55 @@ inline void winograd_transform_lanes(std::size_t tile, const float* w, std::size
                                             t[a][2][j] * gm[3 * c + 2]);
             }
         }
+    }
+}
+
+/// winograd_transform_lanes_body for the inputs i0 .. i1 - 1 of a panel: input i goes to
+/// to + i 16 (as pack_winograd3x3_checked lays them out).
+template <std::size_t Tile>
+[[gnu::always_inline]] inline void
+winograd_transform_inputs_body(const float* w, std::size_t in, std::size_t out, std::size_t o0,
+                               std::size_t i0, std::size_t i1, float* to, std::size_t stride) {
+    for (std::size_t i = i0; i < i1; ++i) {
+        winograd_transform_lanes_body<Tile>(w, in, out, o0, i, to + i * 16, stride);
+    }
+}
+
+#if XRESTORE_NN_AVX512
+template <std::size_t Tile>
+[[gnu::target("avx512f")]] inline void
+winograd_transform_inputs_avx512(const float* w, std::size_t in, std::size_t out, std::size_t o0,
+                                 std::size_t i0, std::size_t i1, float* to, std::size_t stride) {
+    winograd_transform_inputs_body<Tile>(w, in, out, o0, i0, i1, to, stride);
+}
+#endif
+
+template <std::size_t Tile>
+inline void winograd_transform_inputs_portable(const float* w, std::size_t in, std::size_t out,
+                                               std::size_t o0, std::size_t i0, std::size_t i1,
+                                               float* to, std::size_t stride) {
+    winograd_transform_inputs_body<Tile>(w, in, out, o0, i0, i1, to, stride);
+}
+
+/// The transformed weights of inputs i0 .. i1 - 1 for outputs o0 .. o0 + 15, with the
+/// AVX-512 clone where the kernels are active (the same double arithmetic, on 8 lanes).
+inline void winograd_transform_inputs(std::size_t tile, const float* w, std::size_t in,
+                                      std::size_t out, std::size_t o0, std::size_t i0,
+                                      std::size_t i1, float* to, std::size_t stride) {
+#if XRESTORE_NN_AVX512
+    if (avx512_kernels_active()) {
+        if (tile == 4) {
+            winograd_transform_inputs_avx512<4>(w, in, out, o0, i0, i1, to, stride);
+        } else {
+            winograd_transform_inputs_avx512<2>(w, in, out, o0, i0, i1, to, stride);
+        }
+        return;
+    }
+#endif
+    if (tile == 4) {
+        winograd_transform_inputs_portable<4>(w, in, out, o0, i0, i1, to, stride);
+    } else {
+        winograd_transform_inputs_portable<2>(w, in, out, o0, i0, i1, to, stride);
     }
 }
 
@@ -146,10 +197,8 @@ winograd3x3_weights pack_winograd3x3_checked(const weight_tensor& t, std::size_t
             const std::size_t p = p0 + static_cast<std::size_t>(job) / input_tiles;
             const std::size_t i0 = static_cast<std::size_t>(job) % input_tiles * inputs;
             const std::size_t i1 = std::min(in, i0 + inputs);
-            for (std::size_t i = i0; i < i1; ++i) {
-                winograd_transform_lanes(tile, from, in, out, 16 * p, i, to + (p * in + i) * 16,
-                                         panels * in * 16);
-            }
+            winograd_transform_inputs(tile, from, in, out, 16 * p, i0, i1, to + p * in * 16,
+                                      panels * in * 16);
         }
         const std::size_t o0 = 16 * p0;
         const std::size_t o1 = std::min(out, 16 * p1);
