@@ -321,6 +321,84 @@ BOOST_AUTO_TEST_CASE(convolution_matches_the_definition) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(direct_convolution_and_head_match_the_definition) {
+    // the direct method on the packed kernel: taps gathered (fewer than 16 inputs) and one
+    // product per tap (16 or more), whole and partial output panels, output-channel blocks (a
+    // small map with many outputs), on each kernel set; and the 1x1 head
+    struct conv_case {
+        std::size_t in, out, h, w;
+    };
+    for (const conv_case k :
+         {conv_case{1, 16, 9, 11}, conv_case{3, 5, 7, 6}, conv_case{15, 40, 5, 9},
+          conv_case{16, 24, 8, 7}, conv_case{20, 33, 1, 13}, conv_case{32, 128, 4, 4},
+          conv_case{64, 64, 30, 29}}) {
+        const weight_tensor wt = conv_weight(k.out, k.in, k.in * 7 + k.out);
+        nn::padded_buffer in_buf(k.h, k.w, k.in);
+        const nn::feature_map in = in_buf.map();
+        const std::vector<float> values = uniform_values(k.h * k.w * k.in, k.h * 100 + k.w);
+        for (std::size_t q = 0; q < values.size(); ++q) {
+            in.at(q / (k.w * k.in), q / k.in % k.w, q % k.in) = values[q];
+        }
+        const std::vector<double> expected = reference_conv(in, wt, k.out);
+        for (const nn::gemm_kernels set : kernel_sets()) {
+            const kernel_choice choice(set);
+            const nn::conv3x3_weights packed =
+                nn::pack_conv3x3(wt, "w", k.in, k.out, nn::conv3x3_method::direct);
+            BOOST_TEST(!packed.is_winograd());
+            BOOST_TEST(packed.gathers_taps() == (k.in < 16));
+            nn::padded_buffer out_buf(k.h, k.w, k.out);
+            const nn::feature_map out = out_buf.map();
+            nn::conv3x3(in, packed, out);
+            double worst = 0.0;
+            double largest = 0.0;
+            for (std::size_t q = 0; q < expected.size(); ++q) {
+                const float got = out.at(q / (k.w * k.out), q / k.out % k.w, q % k.out);
+                worst = std::max(worst, std::abs(got - expected[q]));
+                largest = std::max(largest, std::abs(expected[q]));
+            }
+            // float sums of 9 in terms: the direct method's rounding (tolerance(2, ...) is the
+            // F(2x2) bound, which the direct method meets with room)
+            BOOST_TEST(worst <= tolerance(2, largest),
+                       k.in << "->" << k.out << " at " << k.h << "x" << k.w << ", kernels "
+                            << int(set) << ": " << worst << " (max |y| " << largest << ")");
+        }
+    }
+    // 1x1 head: planar output plus bias
+    for (const std::size_t out : {1U, 3U, 17U}) {
+        const std::size_t in = 20;
+        weight_tensor weight;
+        weight.shape = {out, in, 1, 1};
+        weight.values = uniform_values(out * in, out + 1);
+        weight_tensor bias;
+        bias.shape = {out};
+        bias.values = uniform_values(out, out + 2);
+        nn::padded_buffer in_buf(5, 7, in);
+        const nn::feature_map x = in_buf.map();
+        const std::vector<float> values = uniform_values(5 * 7 * in, 99);
+        for (std::size_t q = 0; q < values.size(); ++q) {
+            x.at(q / (7 * in), q / in % 7, q % in) = values[q];
+        }
+        for (const nn::gemm_kernels set : kernel_sets()) {
+            const kernel_choice choice(set);
+            const nn::conv1x1_weights w = nn::pack_conv1x1(weight, "w", bias, "b", in, out);
+            std::vector<float> y(out * 5 * 7);
+            std::vector<float> scratch;
+            nn::conv1x1(x, w, y.data(), scratch);
+            double worst = 0.0;
+            for (std::size_t o = 0; o < out; ++o) {
+                for (std::size_t p = 0; p < 35; ++p) {
+                    double e = bias.values[o];
+                    for (std::size_t i = 0; i < in; ++i) {
+                        e += double(weight.values[o * in + i]) * x.at(p / 7, p % 7, i);
+                    }
+                    worst = std::max(worst, std::abs(y[o * 35 + p] - e));
+                }
+            }
+            BOOST_TEST(worst <= 1e-5, "1x1 head, " << out << " outputs: " << worst);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(direct_and_winograd_agree_and_automatic_picks_by_inputs) {
     BOOST_TEST(nn::winograd_tile_for(256, 256) == 4U);
     BOOST_TEST(nn::winograd_tile_for(512, 256) == 2U);

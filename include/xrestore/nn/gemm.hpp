@@ -1,13 +1,15 @@
 #pragma once
 /// @file gemm.hpp
-/// Single-precision matrix products for the network layers, through OpenBLAS's CBLAS. The
-/// layers split their work into tiles themselves (OpenMP), so each tile's product must run on
-/// the calling thread: `blas_single_thread_scope` sets OpenBLAS to one thread for its lifetime
-/// and restores the previous count afterwards.
+/// OpenBLAS's threads and kernel sets, for the programs that link it. The network layers no
+/// longer call it (their products run on the packed kernel of micro_gemm.hpp, and the training
+/// layers' float products too where AVX-512 is present); the training layers' double products
+/// do, tile by tile: `blas_single_thread_scope` sets OpenBLAS to one thread for its lifetime and
+/// restores the previous count afterwards. The CLI and the benchmarks stop OpenBLAS's idle
+/// threads first and, where OpenBLAS misdetects the processor, restart with its fast kernels.
 ///
 /// @code
-/// xrestore::nn::blas_single_thread_scope one_thread;
-/// xrestore::nn::sgemm(m, n, k, a, lda, b, ldb, 0.0F, c, ldc);   // C = A B, row-major
+/// xrestore::nn::restart_with_fast_blas_kernels(argv); // first in main
+/// xrestore::nn::stop_idle_blas_threads();
 /// @endcode
 
 #include <cblas.h>
@@ -28,20 +30,11 @@ extern "C" int blas_thread_shutdown_(void); // NOLINT(readability-identifier-nam
 
 namespace xrestore::nn {
 
-/// C = A B + beta C for row-major A (m x k, leading dimension lda), B (k x n, ldb), C (m x n,
-/// ldc). With beta == 0 the old contents of C are never read.
-inline void sgemm(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
-                  const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
-                static_cast<int>(k), 1.0F, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
-                c, static_cast<int>(ldc));
-}
-
 /// Stop OpenBLAS's idle worker threads. OpenBLAS starts them when the program loads, and they
 /// spin (sched_yield) for about 0.1-0.2 s before they sleep: on a small machine they take cores
 /// from whatever the program does first, such as loading a network (the c64 U-Net: about 150 ms
-/// instead of 85 on 2 cores). The network layers run OpenBLAS on one thread anyway; a later
-/// threaded BLAS call starts the workers again. A program that starts by loading weights calls
+/// instead of 85 on 2 cores). xrestore runs OpenBLAS on one thread anyway; a later threaded BLAS
+/// call starts the workers again. A program that starts by loading weights calls
 /// this first (the xrestore CLI does).
 inline void stop_idle_blas_threads() {
     static_cast<void>(blas_thread_shutdown_());
@@ -61,9 +54,10 @@ inline void use_single_threaded_blas() {
 /// The OpenBLAS kernel set this processor should have when OpenBLAS chose a generic one, else
 /// "". OpenBLAS picks its kernels by the processor's model number when it loads; one that it does
 /// not know (Debian 12's OpenBLAS 0.3.21 on a Xeon of family 6, model 207, for one) gets its SSE3
-/// "Prescott" kernels, with which the U-Net's products run at a third of the speed of its
-/// AVX-512 "SkylakeX" kernels on the same processor (c32 U-Net at 256 x 256: 469 ms instead of
-/// 129). "SkylakeX" with AVX-512 F, CD, BW, DQ and VL; "Haswell" with AVX2 and FMA; "" when
+/// "Prescott" kernels, with which the U-Net's products ran at a third of the speed of its
+/// AVX-512 "SkylakeX" kernels on the same processor when they went through OpenBLAS (c32 U-Net at
+/// 256 x 256: 469 ms instead of 129); what still calls OpenBLAS (double products, xtensor-blas)
+/// is as slow. "SkylakeX" with AVX-512 F, CD, BW, DQ and VL; "Haswell" with AVX2 and FMA; "" when
 /// OpenBLAS chose a kernel set of its own (it knew the processor), on other processors, and when
 /// the user set OPENBLAS_CORETYPE.
 inline std::string blas_kernel_correction() {

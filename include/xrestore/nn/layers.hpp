@@ -41,20 +41,30 @@ namespace xrestore::nn {
 /// How a 3x3 convolution is computed.
 enum class conv3x3_method {
     automatic, ///< Winograd for 16 or more input channels (tile by winograd_tile_for), else direct
-    direct,    ///< nine matrix products over shifted rows (OpenBLAS)
+    direct,    ///< nine matrix products over shifted rows (gemm_packed, micro_gemm.hpp)
     winograd_2x2, ///< F(2x2, 3x3) (winograd.hpp)
     winograd_4x4  ///< F(4x4, 3x3)
 };
 
-/// 3x3 convolution weights, packed for one method: either repacked as nine row-major (in x out)
-/// matrices, tap-major (direct), or transformed (Winograd).
+/// 3x3 convolution weights, packed for one method: either in 16-output panels for gemm_packed
+/// (direct), or transformed (Winograd). Direct with fewer than 16 inputs (a first layer): one
+/// (9 in) x out matrix whose row k in + i holds tap k = 3 dy + dx of input i, so that the taps
+/// of a pixel gathered tap-major multiply it at once; with 16 or more inputs: nine in x out
+/// matrices, one per tap, each in its own panels.
 struct conv3x3_weights {
     std::size_t in = 0;
     std::size_t out = 0;
-    packed_floats packed;         ///< direct: [tap = 3 dy + dx][in][out]; else empty
+    packed_floats packed;         ///< direct: [panel][k in + i][16] (in < 16) or [k][panel][i][16]
     winograd3x3_weights winograd; ///< Winograd: the transformed weights; else empty
 
     [[nodiscard]] bool is_winograd() const { return !winograd.packed.empty(); }
+    /// Whether the direct products gather the nine taps into one matrix (few inputs).
+    [[nodiscard]] bool gathers_taps() const { return in < 16; }
+    [[nodiscard]] std::size_t panels() const { return (out + 15) / 16; }
+    /// Direct: the panels of tap k (per-tap layout) or of the gathered matrix (k = 0).
+    [[nodiscard]] const float* tap(std::size_t k) const {
+        return packed.data() + k * panels() * in * 16;
+    }
 };
 
 /// 2x2 stride-2 transposed convolution weights: for each of the four output positions, the
@@ -70,34 +80,36 @@ struct conv_transpose2x2_weights {
     }
 };
 
-/// 1x1 convolution weights (in x out, row-major) and bias.
+/// 1x1 convolution weights (in x out, in 16-output panels for gemm_packed) and bias.
 struct conv1x1_weights {
     std::size_t in = 0;
     std::size_t out = 0;
-    packed_floats packed;    ///< [in][out]
+    packed_floats packed;    ///< [panel][in][16]; outputs past `out` are zero
     std::vector<float> bias; ///< [out]
 };
 
 namespace detail {
 
-/// packed[(k in + i) out + o] = w[(o in + i) 9 + k] for a Conv2d weight [out, in, 3, 3] whose
-/// shape was checked, in tiles of 256 outputs x 16 inputs (about 150 KB read and written, which
-/// stay in cache while each packed row of the tile is written in order); the tiles of inputs of
-/// a block of outputs are shared among the threads for a large layer (the first write of each
-/// page of the packed weights, a page fault, costs as much as the copy). `done(part)` is called
-/// with the source values of each block of outputs once packed (a mapped file drops their pages).
+/// The direct layout of conv3x3_weights for a Conv2d weight [out, in, 3, 3] whose shape was
+/// checked: w[o][i][k] goes to panel o / 16, lane o % 16, row k in + i of the gathered matrix
+/// (in < 16) or row i of tap k's matrix. Blocks of 256 outputs; the inputs of a block are shared
+/// among the threads for a large layer (the first write of each page of the packed weights, a
+/// page fault, costs as much as the copy). `done(part)` is called with the source values of each
+/// block of outputs once packed (a mapped file drops their pages).
 template <class Done>
 conv3x3_weights pack_conv3x3_direct_checked(const weight_tensor& t, std::size_t in, std::size_t out,
                                             Done&& done) {
-    conv3x3_weights w{in, out, packed_floats(9 * in * out), {}};
+    const std::size_t panels = (out + 15) / 16;
+    conv3x3_weights w{in, out, packed_floats(9 * in * panels * 16), {}};
     const float* from = t.floats().data();
     float* to = w.packed.data();
+    const bool gathered = w.gathers_taps();
     constexpr std::size_t outputs = 256;
     constexpr std::size_t inputs = 16;
     const std::size_t stride = 9 * in;
     const auto input_tiles = static_cast<std::ptrdiff_t>((in + inputs - 1) / inputs);
-    for (std::size_t o0 = 0; o0 < out; o0 += outputs) {
-        const std::size_t o1 = std::min(out, o0 + outputs);
+    for (std::size_t o0 = 0; o0 < panels * 16; o0 += outputs) {
+        const std::size_t o1 = std::min(panels * 16, o0 + outputs);
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) if (9 * in * (o1 - o0) >= layer_parallel_threshold)
 #endif
@@ -107,14 +119,21 @@ conv3x3_weights pack_conv3x3_direct_checked(const weight_tensor& t, std::size_t 
             for (std::size_t k = 0; k < 9; ++k) {
                 for (std::size_t i = i0; i < i1; ++i) {
                     const float* column = from + i * 9 + k; // w[o][i][k] = column[o stride]
-                    float* row = to + (k * in + i) * out;
-                    for (std::size_t o = o0; o < o1; ++o) {
-                        row[o] = column[o * stride];
+                    for (std::size_t p = o0 / 16; p < o1 / 16; ++p) {
+                        float* row = gathered ? to + (p * 9 * in + k * in + i) * 16
+                                              : to + ((k * panels + p) * in + i) * 16;
+                        for (std::size_t j = 0; j < 16; ++j) {
+                            const std::size_t o = 16 * p + j;
+                            row[j] = o < out ? column[o * stride] : 0.0F;
+                        }
                     }
                 }
             }
         }
-        done(std::span<const float>(from + o0 * stride, (o1 - o0) * stride));
+        const std::size_t last = std::min(out, o1);
+        if (last > o0) {
+            done(std::span<const float>(from + o0 * stride, (last - o0) * stride));
+        }
     }
     return w;
 }
@@ -177,16 +196,21 @@ inline conv_transpose2x2_weights pack_conv_transpose2x2_checked(const weight_ten
     return w;
 }
 
-/// packed[i out + o] = w[o in + i] for a Conv2d weight [out, in, 1, 1] and its bias [out] whose
-/// shapes were checked.
+/// The panels of a Conv2d weight [out, in, 1, 1] (w[o][i] to panel o / 16, row i, lane o % 16)
+/// and its bias [out], whose shapes were checked.
 inline conv1x1_weights pack_conv1x1_checked(const weight_tensor& weight, const weight_tensor& bias,
                                             std::size_t in, std::size_t out) {
     const std::span<const float> b = bias.floats();
-    conv1x1_weights w{in, out, packed_floats(in * out), std::vector<float>(b.begin(), b.end())};
+    const std::size_t panels = (out + 15) / 16;
+    conv1x1_weights w{in, out, packed_floats(panels * in * 16),
+                      std::vector<float>(b.begin(), b.end())};
     const std::span<const float> values = weight.floats();
-    for (std::size_t o = 0; o < out; ++o) {
+    for (std::size_t p = 0; p < panels; ++p) {
         for (std::size_t i = 0; i < in; ++i) {
-            w.packed[i * out + o] = values[o * in + i];
+            for (std::size_t j = 0; j < 16; ++j) {
+                const std::size_t o = 16 * p + j;
+                w.packed[(p * in + i) * 16 + j] = o < out ? values[o * in + i] : 0.0F;
+            }
         }
     }
     return w;
@@ -282,10 +306,11 @@ inline void conv3x3(const feature_map& in, const conv3x3_weights& w, const featu
     const std::size_t cin = w.in;
     const std::size_t cout = w.out;
     // Small inputs (the first layer): gather the 9 taps into one (rows x 9 in) tile, one product.
-    const bool gather = cin < 16;
+    const bool gather = w.gathers_taps();
 
     // Tiles: row blocks sized to keep A and C in cache across the nine taps; output-channel
-    // blocks when there are too few row blocks to keep every thread busy.
+    // blocks (whole pairs of 16-output panels) when there are too few row blocks to keep every
+    // thread busy.
     const std::size_t threads = detail::max_threads();
     const std::size_t row_block =
         std::clamp<std::size_t>((std::size_t{1} << 17) / (cin + cout), 64, 4096);
@@ -294,14 +319,14 @@ inline void conv3x3(const feature_map& in, const conv3x3_weights& w, const featu
     if (row_tiles < 2 * threads && cout >= 64) {
         col_tiles = std::min<std::size_t>(cout / 32, 2 * threads);
     }
-    const std::size_t col_block = (cout + col_tiles - 1) / col_tiles;
+    const std::size_t col_block = ((cout + col_tiles - 1) / col_tiles + 31) / 32 * 32;
+    col_tiles = (cout + col_block - 1) / col_block;
     const auto tiles = static_cast<std::ptrdiff_t>(row_tiles * col_tiles);
     [[maybe_unused]] const bool parallel = rows * (cin + cout) >= detail::layer_parallel_threshold;
     // Per-tile moment slots, summed in tile order afterwards so results never depend on threads.
     std::vector<double> slots(moments != nullptr ? 2 * static_cast<std::size_t>(tiles) * cout : 0,
                               0.0);
 
-    blas_single_thread_scope one_thread;
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
 #else
@@ -312,6 +337,7 @@ inline void conv3x3(const feature_map& in, const conv3x3_weights& w, const featu
         const std::size_t n0 = static_cast<std::size_t>(t) % col_tiles * col_block;
         const std::size_t m = std::min(row_block, rows - r0);
         const std::size_t n = std::min(col_block, cout - n0);
+        const std::size_t first_panel = n0 / 16;
         float* c = c0 + r0 * out.stride + n0;
         if (gather) {
             std::vector<float>& tile = detail::thread_scratch(m * 9 * cin);
@@ -322,13 +348,13 @@ inline void conv3x3(const feature_map& in, const conv3x3_weights& w, const featu
                     std::copy_n(src, cin, dst + k * cin);
                 }
             }
-            sgemm(m, n, 9 * cin, tile.data(), 9 * cin, w.packed.data() + n0, cout, 0.0F, c,
-                  out.stride);
+            gemm_packed(m, n, 9 * cin, tile.data(), 9 * cin, w.tap(0) + first_panel * 9 * cin * 16,
+                        c, out.stride);
         } else {
             for (std::size_t k = 0; k < 9; ++k) {
                 const float* a = a0 + (r0 + (k / 3) * pw + k % 3) * in.stride;
-                sgemm(m, n, cin, a, in.stride, w.packed.data() + k * cin * cout + n0, cout,
-                      k == 0 ? 0.0F : 1.0F, c, out.stride);
+                gemm_packed(m, n, cin, a, in.stride, w.tap(k) + first_panel * cin * 16, c,
+                            out.stride, k != 0);
             }
         }
         if (moments != nullptr) {
@@ -532,8 +558,8 @@ inline void conv1x1(const feature_map& in, const conv1x1_weights& w, float* out,
     if (scratch.size() < rows * w.out) {
         scratch.resize(rows * w.out);
     }
-    sgemm(rows, w.out, w.in, in.pixel(0, 0), in.stride, w.packed.data(), w.out, 0.0F,
-          scratch.data(), w.out);
+    gemm_packed(rows, w.out, w.in, in.pixel(0, 0), in.stride, w.packed.data(), scratch.data(),
+                w.out);
     const std::size_t plane = in.height * in.width;
     for (std::size_t y = 0; y < in.height; ++y) {
         for (std::size_t x = 0; x < in.width; ++x) {
