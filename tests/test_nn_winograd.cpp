@@ -88,6 +88,11 @@ std::vector<double> reference_conv(const nn::feature_map& in, const weight_tenso
     return y;
 }
 
+/// A convolution test case: input and output channels, map height and width.
+struct conv_case {
+    std::size_t in, out, h, w;
+};
+
 /// The largest error allowed for an output of largest magnitude `largest`: float rounding
 /// grows with the transforms' coefficients (at most 1 for m = 2; 4, 5 and 8 for m = 4), so
 /// F(4x4, 3x3) is allowed 5 times as much.
@@ -252,9 +257,6 @@ BOOST_AUTO_TEST_CASE(weight_transform_clones_agree) {
 }
 
 BOOST_AUTO_TEST_CASE(convolution_matches_the_definition) {
-    struct conv_case {
-        std::size_t in, out, h, w;
-    };
     // Even and odd sizes (tiles past the map), single rows and columns, 1 to 5 panels with
     // partial ones, pieces split by panels (small maps) and by tiles (larger ones).
     for (const conv_case k :
@@ -325,9 +327,6 @@ BOOST_AUTO_TEST_CASE(direct_convolution_and_head_match_the_definition) {
     // the direct method on the packed kernel: taps gathered (fewer than 16 inputs) and one
     // product per tap (16 or more), whole and partial output panels, output-channel blocks (a
     // small map with many outputs), on each kernel set; and the 1x1 head
-    struct conv_case {
-        std::size_t in, out, h, w;
-    };
     for (const conv_case k :
          {conv_case{1, 16, 9, 11}, conv_case{3, 5, 7, 6}, conv_case{15, 40, 5, 9},
           conv_case{16, 24, 8, 7}, conv_case{20, 33, 1, 13}, conv_case{32, 128, 4, 4},

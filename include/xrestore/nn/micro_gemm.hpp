@@ -120,6 +120,13 @@ inline void gemm_packed_portable(std::size_t m, std::size_t n, std::size_t k, co
 
 #if XRESTORE_NN_AVX512
 
+/// The lanes of the panel starting at column `first` that lie before column `cols` (< 16 if the
+/// panel is in part; first < cols).
+inline __mmask16 panel_mask(std::size_t cols, std::size_t first) {
+    const std::size_t part = std::min<std::size_t>(16, cols - first);
+    return static_cast<__mmask16>((1U << part) - 1U);
+}
+
 /// C (R rows x `cols` columns, cols <= 16 P) = A (R x k) [b0 | b1] with both panels 64-byte
 /// aligned.
 template <int R, int P>
@@ -135,13 +142,9 @@ gemm_block_avx512(std::size_t k, const float* a, std::size_t lda, const float* b
         }
     }
     if (accumulate) { // start from C's columns (masked loads for a panel in part)
-        for (int p = 0; p < P; ++p) {
+        for (int p = 0; p < P && 16 * static_cast<std::size_t>(p) < cols; ++p) {
             const std::size_t first = 16 * static_cast<std::size_t>(p);
-            if (first >= cols) {
-                break;
-            }
-            const std::size_t part = std::min<std::size_t>(16, cols - first);
-            const auto mask = static_cast<__mmask16>((1U << part) - 1U);
+            const __mmask16 mask = panel_mask(cols, first);
             XRESTORE_NN_UNROLL(12)
             for (int r = 0; r < R; ++r) {
                 acc[r][p] =
@@ -174,13 +177,9 @@ gemm_block_avx512(std::size_t k, const float* a, std::size_t lda, const float* b
         return;
     }
     // a panel in part: masked stores write its first columns only
-    for (int p = 0; p < P; ++p) {
+    for (int p = 0; p < P && 16 * static_cast<std::size_t>(p) < cols; ++p) {
         const std::size_t first = 16 * static_cast<std::size_t>(p);
-        if (first >= cols) {
-            break;
-        }
-        const std::size_t part = std::min<std::size_t>(16, cols - first);
-        const auto mask = static_cast<__mmask16>((1U << part) - 1U);
+        const __mmask16 mask = panel_mask(cols, first);
         XRESTORE_NN_UNROLL(12)
         for (int r = 0; r < R; ++r) {
             _mm512_mask_storeu_ps(c + static_cast<std::size_t>(r) * ldc + first, mask, acc[r][p]);
