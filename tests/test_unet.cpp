@@ -391,8 +391,14 @@ BOOST_AUTO_TEST_CASE(mapped_loader_refuses_non_finite_weights_naming_the_tensor)
     const float bad_values[] = {std::numeric_limits<float>::quiet_NaN(),
                                 std::numeric_limits<float>::infinity(),
                                 -std::numeric_limits<float>::infinity()};
-    const char* const names[] = {"down_sample_layers.1.layers.4.weight", "conv.layers.0.weight",
-                                 "up_conv.1.1.bias", "up_transpose_conv.0.layers.0.weight"};
+    // 3x3 weights checked as the packers read them: Winograd (16 or more inputs), direct with
+    // the taps gathered (the first layer, 8 -> 8), per tap (16 inputs, conv3x3_method::direct)
+    const char* const names[] = {"down_sample_layers.1.layers.4.weight",
+                                 "conv.layers.0.weight",
+                                 "down_sample_layers.0.layers.0.weight",
+                                 "down_sample_layers.0.layers.4.weight",
+                                 "up_conv.1.1.bias",
+                                 "up_transpose_conv.0.layers.0.weight"};
     for (const char* name : names) {
         for (const float bad : bad_values) {
             state_dict broken = sd;
@@ -408,6 +414,12 @@ BOOST_AUTO_TEST_CASE(mapped_loader_refuses_non_finite_weights_naming_the_tensor)
                 mapped_weights w(dir / file);
                 BOOST_TEST(message_of([&] { (void)nn::unet::from_mapped_weights(w); }) == want,
                            file);
+                mapped_weights direct(dir / file);
+                BOOST_TEST(message_of([&] {
+                               (void)nn::unet::from_mapped_weights(direct,
+                                                                   nn::conv3x3_method::direct);
+                           }) == want,
+                           file << " (direct)");
                 BOOST_CHECK_THROW((void)load_unet_denoiser(dir / file, unet_call::raw),
                                   value_error);
             }

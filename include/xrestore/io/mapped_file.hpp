@@ -37,12 +37,6 @@
 
 namespace xrestore::detail {
 
-#if defined(MAP_POPULATE)
-inline constexpr int map_populate_flag = MAP_POPULATE; // Linux
-#else
-inline constexpr int map_populate_flag = 0;
-#endif
-
 /// The bytes of a file, mapped or read; not copyable.
 class mapped_file {
 public:
@@ -57,9 +51,7 @@ public:
         struct stat info {};
         if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_size > 0) {
             const auto size = static_cast<std::size_t>(info.st_size);
-            // MAP_POPULATE maps the file's cached pages in this one call instead of a fault per
-            // 64 KiB later (the c64 U-Net's 124 MB: about 15 % of its loading time)
-            void* at = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | map_populate_flag, fd, 0);
+            void* at = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
             if (at != MAP_FAILED) {
                 map_ = static_cast<const unsigned char*>(at);
                 size_ = size;

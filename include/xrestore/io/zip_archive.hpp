@@ -13,6 +13,7 @@
 /// @endcode
 
 #include "xrestore/core/error.hpp"
+#include "xrestore/io/prefault.hpp"
 
 #include <algorithm>
 #include <array>
@@ -297,6 +298,7 @@ public:
         }
         auto content = bytes_.subspan(static_cast<std::size_t>(data),
                                       static_cast<std::size_t>(e.compressed_size));
+        prefault(content); // mapped in one call before the checksum reads it
         const std::uint32_t crc = crc32(content);
         if (crc != e.crc) {
             fail(concat("entry '", e.name, "' is corrupt: CRC-32 must be ", hex(e.crc), ", got ",

@@ -95,10 +95,11 @@ namespace detail {
 /// (in < 16) or row i of tap k's matrix. Blocks of 256 outputs; the inputs of a block are shared
 /// among the threads for a large layer (the first write of each page of the packed weights, a
 /// page fault, costs as much as the copy). `done(part)` is called with the source values of each
-/// block of outputs once packed (a mapped file drops their pages).
+/// block of outputs once packed (a mapped file drops their pages). With `all_finite`, it
+/// receives whether every source value was finite (checked as read).
 template <class Done>
 conv3x3_weights pack_conv3x3_direct_checked(const weight_tensor& t, std::size_t in, std::size_t out,
-                                            Done&& done) {
+                                            Done&& done, bool* all_finite = nullptr) {
     const std::size_t panels = (out + 15) / 16;
     conv3x3_weights w{in, out, packed_floats(9 * in * panels * 16), {}};
     const float* from = t.floats().data();
@@ -108,10 +109,13 @@ conv3x3_weights pack_conv3x3_direct_checked(const weight_tensor& t, std::size_t 
     constexpr std::size_t inputs = 16;
     const std::size_t stride = 9 * in;
     const auto input_tiles = static_cast<std::ptrdiff_t>((in + inputs - 1) / inputs);
+    std::uint32_t bad = 0;
     for (std::size_t o0 = 0; o0 < panels * 16; o0 += outputs) {
         const std::size_t o1 = std::min(panels * 16, o0 + outputs);
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (9 * in * (o1 - o0) >= layer_parallel_threshold)
+#pragma omp parallel for schedule(static)                                                          \
+    reduction(|                                                                                    \
+              : bad) if (9 * in * (o1 - o0) >= layer_parallel_threshold)
 #endif
         for (std::ptrdiff_t tile = 0; tile < input_tiles; ++tile) {
             const std::size_t i0 = static_cast<std::size_t>(tile) * inputs;
@@ -124,7 +128,9 @@ conv3x3_weights pack_conv3x3_direct_checked(const weight_tensor& t, std::size_t 
                                               : to + ((k * panels + p) * in + i) * 16;
                         for (std::size_t j = 0; j < 16; ++j) {
                             const std::size_t o = 16 * p + j;
-                            row[j] = o < out ? column[o * stride] : 0.0F;
+                            const float v = o < out ? column[o * stride] : 0.0F;
+                            bad |= not_finite_bit(v);
+                            row[j] = v;
                         }
                     }
                 }
@@ -134,6 +140,9 @@ conv3x3_weights pack_conv3x3_direct_checked(const weight_tensor& t, std::size_t 
         if (last > o0) {
             done(std::span<const float>(from + o0 * stride, (last - o0) * stride));
         }
+    }
+    if (all_finite != nullptr) {
+        *all_finite = bad == 0;
     }
     return w;
 }
@@ -157,12 +166,13 @@ inline std::size_t winograd_tile(conv3x3_method method, std::size_t in, std::siz
 /// `done(part)` as for pack_conv3x3_direct_checked.
 template <class Done>
 conv3x3_weights pack_conv3x3_checked(const weight_tensor& t, std::size_t in, std::size_t out,
-                                     Done&& done,
-                                     conv3x3_method method = conv3x3_method::automatic) {
+                                     Done&& done, conv3x3_method method = conv3x3_method::automatic,
+                                     bool* all_finite = nullptr) {
     if (const std::size_t tile = winograd_tile(method, in, out); tile != 0) {
-        return conv3x3_weights{in, out, {}, pack_winograd3x3_checked(t, in, out, tile, done)};
+        return conv3x3_weights{
+            in, out, {}, pack_winograd3x3_checked(t, in, out, tile, done, all_finite)};
     }
-    return pack_conv3x3_direct_checked(t, in, out, done);
+    return pack_conv3x3_direct_checked(t, in, out, done, all_finite);
 }
 
 inline conv3x3_weights pack_conv3x3_checked(const weight_tensor& t, std::size_t in, std::size_t out,

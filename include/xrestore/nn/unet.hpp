@@ -14,6 +14,7 @@
 
 #include "xrestore/core/error.hpp"
 #include "xrestore/core/tensor.hpp"
+#include "xrestore/io/prefault.hpp"
 #include "xrestore/io/state_dict.hpp"
 #include "xrestore/nn/feature_map.hpp"
 #include "xrestore/nn/layers.hpp"
@@ -380,18 +381,32 @@ private:
         unet net;
         net.arch_ = unet_architecture(t.config);
         const std::vector<layer_spec>& layers = net.arch_.layers();
-        auto check = [&](std::size_t k) {
-            if (check_values) {
-                detail::require_finite(*t.weights[k], t.prefix + layers[k].weight);
-                if (t.biases[k] != nullptr) {
-                    detail::require_finite(*t.biases[k], t.prefix + layers[k].bias);
-                }
+        // a mapped weight's pages in one call before the check or the packing reads them
+        auto prefault = [&](std::size_t k) { xrestore::detail::prefault(t.weights[k]->floats()); };
+        auto check_bias = [&](std::size_t k) {
+            if (check_values && t.biases[k] != nullptr) {
+                detail::require_finite(*t.biases[k], t.prefix + layers[k].bias);
             }
         };
+        auto check = [&](std::size_t k) {
+            prefault(k);
+            if (check_values) {
+                detail::require_finite(*t.weights[k], t.prefix + layers[k].weight);
+            }
+            check_bias(k);
+        };
+        // the 3x3 weights (nearly all the values) are checked while they are packed, in the same
+        // pass over them
         auto conv3x3_at = [&](std::size_t k) {
-            check(k);
-            conv3x3_weights w = detail::pack_conv3x3_checked(*t.weights[k], layers[k].in,
-                                                             layers[k].out, packed_part, method);
+            prefault(k);
+            check_bias(k);
+            bool finite = true;
+            conv3x3_weights w =
+                detail::pack_conv3x3_checked(*t.weights[k], layers[k].in, layers[k].out,
+                                             packed_part, method, check_values ? &finite : nullptr);
+            if (!finite) {
+                detail::throw_not_finite(t.prefix + layers[k].weight);
+            }
             packed(k);
             return w;
         };

@@ -21,6 +21,13 @@
 
 namespace xrestore::nn::detail {
 
+/// 1 when `v` is an infinity or a NaN (its exponent bits all set), else 0 (the packers check
+/// the values they read with it).
+inline std::uint32_t not_finite_bit(float v) {
+    constexpr std::uint32_t exponent = 0x7f800000U;
+    return static_cast<std::uint32_t>((std::bit_cast<std::uint32_t>(v) & exponent) == exponent);
+}
+
 /// Whether every value is finite: a value is infinite or NaN exactly when its exponent bits are
 /// all ones, an integer test that runs in vector registers (std::isfinite in a loop does not
 /// vectorise), over the threads for a large tensor.
@@ -41,11 +48,15 @@ inline bool all_finite(std::span<const float> values) {
     return bad == 0;
 }
 
+/// The error for tensor `name` holding a non-finite value.
+[[noreturn]] inline void throw_not_finite(std::string_view name) {
+    throw value_error(xrestore::detail::concat("tensor '", name, "' contains non-finite values"));
+}
+
 /// Throw value_error if `t` holds a non-finite value.
 inline void require_finite(const weight_tensor& t, std::string_view name) {
     if (!all_finite(t.floats())) {
-        throw value_error(
-            xrestore::detail::concat("tensor '", name, "' contains non-finite values"));
+        throw_not_finite(name);
     }
 }
 

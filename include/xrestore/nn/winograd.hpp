@@ -38,6 +38,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -89,18 +90,22 @@ inline const double* winograd_g(std::size_t tile) {
 
 /// G g G^T for the 16 kernels g of outputs o0 .. o0 + 15 (zero past `out`) and input i of a
 /// Conv2d weight w [out, in, 3, 3], the 16 outputs side by side (vectorised over them), in
-/// double, rounded once: position xi goes to to[xi stride + lane].
+/// double, rounded once: position xi goes to to[xi stride + lane]. Returns nonzero when a
+/// source value is not finite (the packer checks the values as it reads them).
 template <std::size_t Tile>
-[[gnu::always_inline]] inline void
+[[gnu::always_inline]] inline std::uint32_t
 winograd_transform_lanes_body(const float* w, std::size_t in, std::size_t out, std::size_t o0,
                               std::size_t i, float* to, std::size_t stride) {
     constexpr std::size_t tile = Tile;
     constexpr std::size_t alpha = tile + 2;
     const double* gm = winograd_g(tile);
     double g[9][16];
+    std::uint32_t bad = 0;
     for (std::size_t k = 0; k < 9; ++k) {
         for (std::size_t j = 0; j < 16; ++j) {
-            g[k][j] = o0 + j < out ? w[((o0 + j) * in + i) * 9 + k] : 0.0;
+            const float v = o0 + j < out ? w[((o0 + j) * in + i) * 9 + k] : 0.0F;
+            bad |= not_finite_bit(v);
+            g[k][j] = v;
         }
     }
     double t[6][3][16]; // G g
@@ -121,63 +126,68 @@ winograd_transform_lanes_body(const float* w, std::size_t in, std::size_t out, s
             }
         }
     }
+    return bad;
 }
 
 /// winograd_transform_lanes_body for the inputs i0 .. i1 - 1 of a panel: input i goes to
 /// to + i 16 (as pack_winograd3x3_checked lays them out).
 template <std::size_t Tile>
-[[gnu::always_inline]] inline void
+[[gnu::always_inline]] inline std::uint32_t
 winograd_transform_inputs_body(const float* w, std::size_t in, std::size_t out, std::size_t o0,
                                std::size_t i0, std::size_t i1, float* to, std::size_t stride) {
+    std::uint32_t bad = 0;
     for (std::size_t i = i0; i < i1; ++i) {
-        winograd_transform_lanes_body<Tile>(w, in, out, o0, i, to + i * 16, stride);
+        bad |= winograd_transform_lanes_body<Tile>(w, in, out, o0, i, to + i * 16, stride);
     }
+    return bad;
 }
 
 #if XRESTORE_NN_AVX512
 template <std::size_t Tile>
-[[gnu::target("avx512f")]] inline void
+[[gnu::target("avx512f")]] inline std::uint32_t
 winograd_transform_inputs_avx512(const float* w, std::size_t in, std::size_t out, std::size_t o0,
                                  std::size_t i0, std::size_t i1, float* to, std::size_t stride) {
-    winograd_transform_inputs_body<Tile>(w, in, out, o0, i0, i1, to, stride);
+    return winograd_transform_inputs_body<Tile>(w, in, out, o0, i0, i1, to, stride);
 }
 #endif
 
 template <std::size_t Tile>
-inline void winograd_transform_inputs_portable(const float* w, std::size_t in, std::size_t out,
-                                               std::size_t o0, std::size_t i0, std::size_t i1,
-                                               float* to, std::size_t stride) {
-    winograd_transform_inputs_body<Tile>(w, in, out, o0, i0, i1, to, stride);
+inline std::uint32_t
+winograd_transform_inputs_portable(const float* w, std::size_t in, std::size_t out, std::size_t o0,
+                                   std::size_t i0, std::size_t i1, float* to, std::size_t stride) {
+    return winograd_transform_inputs_body<Tile>(w, in, out, o0, i0, i1, to, stride);
 }
 
 /// The transformed weights of inputs i0 .. i1 - 1 for outputs o0 .. o0 + 15, with the
-/// AVX-512 clone where the kernels are active (the same double arithmetic, on 8 lanes).
-inline void winograd_transform_inputs(std::size_t tile, const float* w, std::size_t in,
-                                      std::size_t out, std::size_t o0, std::size_t i0,
-                                      std::size_t i1, float* to, std::size_t stride) {
+/// AVX-512 clone where the kernels are active (the same double arithmetic, on 8 lanes);
+/// nonzero when a source value is not finite.
+inline std::uint32_t winograd_transform_inputs(std::size_t tile, const float* w, std::size_t in,
+                                               std::size_t out, std::size_t o0, std::size_t i0,
+                                               std::size_t i1, float* to, std::size_t stride) {
 #if XRESTORE_NN_AVX512
     if (avx512_kernels_active()) {
         if (tile == 4) {
-            winograd_transform_inputs_avx512<4>(w, in, out, o0, i0, i1, to, stride);
+            return winograd_transform_inputs_avx512<4>(w, in, out, o0, i0, i1, to, stride);
         } else {
-            winograd_transform_inputs_avx512<2>(w, in, out, o0, i0, i1, to, stride);
+            return winograd_transform_inputs_avx512<2>(w, in, out, o0, i0, i1, to, stride);
         }
-        return;
     }
 #endif
     if (tile == 4) {
-        winograd_transform_inputs_portable<4>(w, in, out, o0, i0, i1, to, stride);
+        return winograd_transform_inputs_portable<4>(w, in, out, o0, i0, i1, to, stride);
     } else {
-        winograd_transform_inputs_portable<2>(w, in, out, o0, i0, i1, to, stride);
+        return winograd_transform_inputs_portable<2>(w, in, out, o0, i0, i1, to, stride);
     }
 }
 
 /// The transformed weights of a Conv2d weight [out, in, 3, 3] whose shape was checked, for
 /// output tile `tile`, in blocks of 256 outputs (the inputs of a block shared among the threads
 /// for a large layer); `done(part)` is called with the source values of each block once packed.
+/// With `all_finite`, it receives whether every source value was finite (checked as read).
 template <class Done>
 winograd3x3_weights pack_winograd3x3_checked(const weight_tensor& t, std::size_t in,
-                                             std::size_t out, std::size_t tile, Done&& done) {
+                                             std::size_t out, std::size_t tile, Done&& done,
+                                             bool* all_finite = nullptr) {
     const std::size_t panels = (out + 15) / 16;
     const std::size_t positions = (tile + 2) * (tile + 2);
     winograd3x3_weights w{in, out, panels, tile, packed_floats(positions * panels * in * 16)};
@@ -186,23 +196,28 @@ winograd3x3_weights pack_winograd3x3_checked(const weight_tensor& t, std::size_t
     constexpr std::size_t panels_per_block = 16;
     constexpr std::size_t inputs = 32;
     const std::size_t input_tiles = (in + inputs - 1) / inputs;
+    std::uint32_t bad = 0;
     for (std::size_t p0 = 0; p0 < panels; p0 += panels_per_block) {
         const std::size_t p1 = std::min(panels, p0 + panels_per_block);
         const auto jobs = static_cast<std::ptrdiff_t>((p1 - p0) * input_tiles);
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (positions * 16 * (p1 - p0) * in >=                   \
-                                              layer_parallel_threshold)
+#pragma omp parallel for schedule(static)                                                          \
+    reduction(|                                                                                    \
+              : bad) if (positions * 16 * (p1 - p0) * in >= layer_parallel_threshold)
 #endif
         for (std::ptrdiff_t job = 0; job < jobs; ++job) {
             const std::size_t p = p0 + static_cast<std::size_t>(job) / input_tiles;
             const std::size_t i0 = static_cast<std::size_t>(job) % input_tiles * inputs;
             const std::size_t i1 = std::min(in, i0 + inputs);
-            winograd_transform_inputs(tile, from, in, out, 16 * p, i0, i1, to + p * in * 16,
-                                      panels * in * 16);
+            bad |= winograd_transform_inputs(tile, from, in, out, 16 * p, i0, i1, to + p * in * 16,
+                                             panels * in * 16);
         }
         const std::size_t o0 = 16 * p0;
         const std::size_t o1 = std::min(out, 16 * p1);
         done(std::span<const float>(from + o0 * 9 * in, (o1 - o0) * 9 * in));
+    }
+    if (all_finite != nullptr) {
+        *all_finite = bad == 0;
     }
     return w;
 }
