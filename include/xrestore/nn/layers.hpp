@@ -17,7 +17,6 @@
 #include "xrestore/core/tensor.hpp"
 #include "xrestore/io/state_dict.hpp"
 #include "xrestore/nn/feature_map.hpp"
-#include "xrestore/nn/gemm.hpp"
 #include "xrestore/nn/layer_support.hpp"
 #include "xrestore/nn/micro_gemm.hpp"
 #include "xrestore/nn/weight_checks.hpp"
