@@ -3,7 +3,8 @@
 in PyTorch, print one table (and optionally put it in benchmarks/README.md).
 
     python3 benchmarks/compare_cuda_pytorch.py [--bench build/benchmarks/bench_cuda]
-        [--sizes 512,1024] [--pnp-iters 100] [--write-readme benchmarks/README.md]
+        [--sizes 256,512,1024,2048] [--pnp-sizes 512,1024] [--pnp-iters 100]
+        [--write-readme benchmarks/README.md]
 
 Workloads (3 x N x N images tiled from the bundled butterfly, as bench_cuda makes them):
   blur9 gauss reflect  Gaussian 9 x 9 (sigma 1.6), reflect boundary, apply + adjoint; PyTorch:
@@ -11,9 +12,13 @@ Workloads (3 x N x N images tiled from the bundled butterfly, as bench_cuda make
                        user runs)
   blur17 box zero      box 17 x 17, zero boundary: conv2d + conv_transpose2d (groups = 3)
   ssim                 scikit-image's Gaussian preset (11 x 11 window, sigma 1.5, valid region)
-  unet                 the shipped U-Net as a residual denoiser, one call
+  unet                 the shipped U-Net as a residual denoiser, one call, float32 convolutions
+                       (PyTorch: cudnn.benchmark on, cudnn.allow_tf32 off)
+  unet tf32            the same with TF32 tensor cores allowed (PyTorch's default for
+                       convolutions; xrestore: unet_options::allow_tf32)
   pnp_admm             --pnp-iters PnP-ADMM iterations (box 13 x 13 zero blur, eta 1e-4, CG
-                       tol 1e-6, the U-Net): the loop of compare_pnp_pytorch.py on CUDA tensors
+                       tol 1e-6, the U-Net): the loop of compare_pnp_pytorch.py on CUDA tensors,
+                       at the --pnp-sizes only (float32 convolutions on both sides)
 Device times are CUDA-event times, median of --reps runs after a warm-up. PyTorch's columns are
 left empty (with the reason) when torch or its CUDA runtime is not there. ratio = PyTorch ms /
 xrestore ms: above 1, xrestore is faster.
@@ -74,11 +79,18 @@ def gaussian_window(torch, size, sigma):
     return (g / g.sum()).float()
 
 
-def torch_times(torch, inputs, sizes, reps, pnp_iters):
+def report(times, n):
+    print(f"pytorch {n}: " + ", ".join(f"{k[0]} {v:.3f} ms" for k, v in times.items()
+                                       if k[1] == n), flush=True)
+
+
+def torch_times(torch, inputs, sizes, pnp_sizes, reps, pnp_iters):
     import torch.nn.functional as F
     import compare_pnp_pytorch as pnp
     unet_class, _ = pnp.unet_class()
     times = {}
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = False
     with torch.inference_mode():
         model = unet_class(3, 3, pnp.CHANS, pnp.POOLS)
         model.load_state_dict(torch.load(WEIGHTS, map_location="cpu"), strict=True)
@@ -119,8 +131,18 @@ def torch_times(torch, inputs, sizes, reps, pnp_iters):
             times[("blur9 gauss reflect", n)] = cuda_ms(torch, reps, blur9)
             times[("blur17 box zero", n)] = cuda_ms(torch, reps, blur17)
             times[("ssim", n)] = cuda_ms(torch, reps, ssim)
+            # cuDNN autotuned (what a user after speed sets); float32 convolutions as ours by
+            # default, then with TF32 tensor cores (PyTorch's own default for convolutions)
+            torch.backends.cudnn.allow_tf32 = False
             times[("unet", n)] = cuda_ms(torch, max(3, reps // 10), lambda: pnp.denoise(model, x))
+            torch.backends.cudnn.allow_tf32 = True
+            times[("unet tf32", n)] = cuda_ms(torch, max(3, reps // 10),
+                                              lambda: pnp.denoise(model, x))
+            torch.backends.cudnn.allow_tf32 = False
 
+            if n not in pnp_sizes:
+                report(times, n)
+                continue
             kernel = torch.full((3, 1, 13, 13), 1.0 / 169, device="cuda")
             forward = lambda v: F.conv2d(v, kernel, padding=6, groups=3)  # noqa: E731
             adjoint = lambda v: F.conv_transpose2d(v, kernel, padding=6, groups=3)  # noqa: E731
@@ -139,24 +161,29 @@ def torch_times(torch, inputs, sizes, reps, pnp_iters):
                 return xk
 
             times[("pnp_admm", n)] = cuda_ms(torch, 1, pnp_admm)
-            print(f"pytorch {n}: " + ", ".join(f"{k[0]} {v:.3f} ms" for k, v in times.items()
-                                               if k[1] == n), flush=True)
+            report(times, n)
     return times
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bench", default=os.path.join(ROOT, "build", "benchmarks", "bench_cuda"))
-    parser.add_argument("--sizes", default="512,1024")
+    parser.add_argument("--sizes", default="256,512,1024,2048")
+    parser.add_argument("--pnp-sizes", default="512,1024",
+                        help="the sizes (among --sizes) at which PnP-ADMM runs")
     parser.add_argument("--pnp-iters", type=int, default=100)
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--json", default="bench_cuda.json")
     parser.add_argument("--write-readme", metavar="README")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    pnp_sizes = [int(s) for s in args.pnp_sizes.split(",")]
+    if not set(pnp_sizes) <= set(sizes):
+        parser.error(f"--pnp-sizes {args.pnp_sizes} must be among --sizes {args.sizes}")
 
     inputs = tempfile.mkdtemp(prefix="bench_cuda_")
-    run = subprocess.run([args.bench, "--sizes", args.sizes, "--pnp-iters", str(args.pnp_iters),
+    run = subprocess.run([args.bench, "--sizes", args.sizes, "--pnp-sizes", args.pnp_sizes,
+                          "--pnp-iters", str(args.pnp_iters),
                           "--reps", str(args.reps), "--json", args.json, "--dump-inputs", inputs])
     if run.returncode == 77:
         sys.exit("bench_cuda found no usable CUDA device: nothing to compare")
@@ -169,18 +196,19 @@ def main():
     theirs = {}
     if torch is not None:
         try:
-            theirs = torch_times(torch, inputs, sizes, args.reps, args.pnp_iters)
+            theirs = torch_times(torch, inputs, sizes, pnp_sizes, args.reps, args.pnp_iters)
         except Exception as e:  # report, keep xrestore's numbers
             reason = f"PyTorch run failed: {e}"
     lines = ["| workload | size | xrestore CUDA ms | PyTorch CUDA ms | PyTorch / xrestore | "
-             "xrestore CPU ms | CPU / CUDA |", "|---|---|---|---|---|---|---|"]
+             "xrestore CPU ms | CPU / CUDA | note |", "|---|---|---|---|---|---|---|---|"]
     for r in ours["rows"]:
         key = (r["name"], r["size"])
         torch_ms = theirs.get(key)
         lines.append(f"| {r['name']} | 3 x {r['size']} x {r['size']} | {r['device_ms']:.3f} | "
                      + (f"{torch_ms:.3f} | {torch_ms / r['device_ms']:.2f}x" if torch_ms
                         else "n/a | n/a")
-                     + f" | {r['cpu_ms']:.1f} | {r['cpu_ms'] / r['device_ms']:.1f}x |")
+                     + f" | {r['cpu_ms']:.1f} | {r['cpu_ms'] / r['device_ms']:.1f}x"
+                     + f" | {r['note']} |")
     device = ours.get("device", "the GPU")
     text = "\n".join(lines) + f"\n\nDevice: {device}." + (f" PyTorch: {reason}." if reason else
                                                           f" PyTorch {torch.__version__}.")
