@@ -24,6 +24,7 @@ left empty (with the reason) when torch or its CUDA runtime is not there. ratio 
 xrestore ms: above 1, xrestore is faster.
 """
 import argparse
+import datetime
 import json
 import os
 import statistics
@@ -40,6 +41,17 @@ from bench_support import write_between_markers  # noqa: E402
 BEGIN = "<!-- gpu-table-begin -->"
 END = "<!-- gpu-table-end -->"
 WEIGHTS = os.path.join(ROOT, "models", "denoiser_unet_c32.pth")
+
+
+def host_cpu():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
 
 
 def torch_or_reason():
@@ -79,6 +91,11 @@ def gaussian_window(torch, size, sigma):
     return (g / g.sum()).float()
 
 
+def inference(torch, f):
+    with torch.inference_mode():
+        return f()
+
+
 def report(times, n):
     print(f"pytorch {n}: " + ", ".join(f"{k[0]} {v:.3f} ms" for k, v in times.items()
                                        if k[1] == n), flush=True)
@@ -91,7 +108,9 @@ def torch_times(torch, inputs, sizes, pnp_sizes, reps, pnp_iters):
     times = {}
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = False
-    with torch.inference_mode():
+    # no_grad around it all (the blur's adjoint needs autograd inside, which inference tensors
+    # would refuse); the network and the PnP-ADMM loop in inference mode, as a user runs them
+    with torch.no_grad():
         model = unet_class(3, 3, pnp.CHANS, pnp.POOLS)
         model.load_state_dict(torch.load(WEIGHTS, map_location="cpu"), strict=True)
         model = model.cuda().eval()
@@ -134,10 +153,11 @@ def torch_times(torch, inputs, sizes, pnp_sizes, reps, pnp_iters):
             # cuDNN autotuned (what a user after speed sets); float32 convolutions as ours by
             # default, then with TF32 tensor cores (PyTorch's own default for convolutions)
             torch.backends.cudnn.allow_tf32 = False
-            times[("unet", n)] = cuda_ms(torch, max(3, reps // 10), lambda: pnp.denoise(model, x))
+            times[("unet", n)] = cuda_ms(torch, max(3, reps // 10),
+                                         lambda: inference(torch, lambda: pnp.denoise(model, x)))
             torch.backends.cudnn.allow_tf32 = True
-            times[("unet tf32", n)] = cuda_ms(torch, max(3, reps // 10),
-                                              lambda: pnp.denoise(model, x))
+            times[("unet tf32", n)] = cuda_ms(
+                torch, max(3, reps // 10), lambda: inference(torch, lambda: pnp.denoise(model, x)))
             torch.backends.cudnn.allow_tf32 = False
 
             if n not in pnp_sizes:
@@ -160,7 +180,7 @@ def torch_times(torch, inputs, sizes, pnp_sizes, reps, pnp_iters):
                     u = u + (xk - v)
                 return xk
 
-            times[("pnp_admm", n)] = cuda_ms(torch, 1, pnp_admm)
+            times[("pnp_admm", n)] = cuda_ms(torch, 1, lambda: inference(torch, pnp_admm))
             report(times, n)
     return times
 
@@ -210,8 +230,11 @@ def main():
                      + f" | {r['cpu_ms']:.1f} | {r['cpu_ms'] / r['device_ms']:.1f}x"
                      + f" | {r['note']} |")
     device = ours.get("device", "the GPU")
-    text = "\n".join(lines) + f"\n\nDevice: {device}." + (f" PyTorch: {reason}." if reason else
-                                                          f" PyTorch {torch.__version__}.")
+    torch_text = (f" PyTorch: {reason}." if reason else
+                  f" PyTorch {torch.__version__} (CUDA {torch.version.cuda}, cuDNN "
+                  f"{torch.backends.cudnn.version()}).")
+    text = (f"Measured {datetime.date.today().isoformat()} on {device}, host CPU {host_cpu()} "
+            f"({os.cpu_count()} logical cores).{torch_text}\n\n" + "\n".join(lines))
     print(text)
     if args.write_readme:
         write_between_markers(args.write_readme, BEGIN, END, text)

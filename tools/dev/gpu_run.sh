@@ -57,12 +57,39 @@ left() { echo $((budget - (SECONDS - start))); }
 status=0
 
 bundle=$(mktemp -d)
+trap 'rm -rf "$bundle" "$logs"' EXIT
 tar -C "$bundle" -xJf "$root/.gpu/bundle.tar.xz"
 # cuDNN from the machine's PyTorch wheel (or a system install). The bundle's libraries are given to
 # its own binaries only (through run_bundled), never to python3: its older libstdc++ would
 # shadow the one PyTorch needs.
-cudnn=$(python3 -c 'import nvidia.cudnn, os; print(os.path.join(os.path.dirname(nvidia.cudnn.__file__), "lib"))' 2>/dev/null || true)
+# Every lib/ folder of the wheels under the `nvidia` namespace package (cuDNN's first; NVRTC and
+# the rest for what cuDNN may load at run time). A namespace package has no __file__: its
+# __path__ is searched.
+cudnn=$(python3 - <<'PY' 2>/dev/null || true
+import glob, os
+import nvidia
+folders = []
+for base in nvidia.__path__:
+    for folder in sorted(glob.glob(os.path.join(base, "**", "lib"), recursive=True)):
+        if glob.glob(os.path.join(folder, "*.so*")) and folder not in folders:
+            folders.append(folder)
+folders.sort(key=lambda f: "cudnn" not in f)
+print(":".join(folders))
+PY
+)
 bundle_path="$bundle/lib${cudnn:+:$cudnn}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The bundle's C++ runtime only where the machine's is older: a newer one runs our binaries too,
+# and is what the wheels' libraries (cuDNN) were built against.
+newest() { grep -ao "GLIBCXX_3\.4\.[0-9]*" "$1" 2>/dev/null | sort -uV | tail -n 1; }
+for system_lib in /usr/lib/x86_64-linux-gnu/libstdc++.so.6 /lib64/libstdc++.so.6; do
+    [[ -f "$system_lib" ]] || continue
+    ours=$(newest "$bundle/lib/libstdc++.so.6")
+    theirs=$(newest "$system_lib")
+    if [[ -n "$theirs" && "$(printf '%s\n%s\n' "$ours" "$theirs" | sort -V | tail -n 1)" == "$theirs" ]]; then
+        rm -f "$bundle/lib/libstdc++.so.6" "$bundle/lib/libgcc_s.so.1"
+    fi
+    break
+done
 cat >"$bundle/run_bundled" <<EOF
 #!/usr/bin/env bash
 export LD_LIBRARY_PATH="$bundle_path"
@@ -84,7 +111,7 @@ fi
 {
     nvidia-smi -L
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
-    echo "cuDNN from: ${cudnn:-the system}"
+    echo "wheel libraries: ${cudnn:-none (cuDNN from the system)}"
     python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>&1
 } >"$logs/device.txt" 2>&1
 say "device: $(head -n 1 "$logs/device.txt")"
