@@ -20,6 +20,8 @@
 #include <xrestore/core/error.hpp>
 #include <xrestore/io/image.hpp>
 
+#include "fuzz_support.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -33,12 +35,7 @@
 
 namespace {
 
-[[noreturn]] void contract_violation(const char* what, const char* type) {
-    std::fprintf(stderr, "\n==FUZZ== contract violation: uncaught non-xrestore exception %s: %s\n",
-                 type, what);
-    std::fflush(stderr);
-    std::abort();
-}
+using xrestore_fuzz::contract_violation;
 
 void check(const xrestore::image& x) {
     const auto& s = x.shape();

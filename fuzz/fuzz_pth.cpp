@@ -1,6 +1,11 @@
 // libFuzzer target: xrestore::parse_pth (zip reader + restricted unpickler + tensor gathering),
 // then xrestore::nn::unet::from_state_dict on every state_dict it accepts, then one forward pass
-// of the net it builds on a small input its depth accepts (when the net is small). An input that
+// of the net it builds on a small input its depth accepts (when the net is small). Every input
+// also takes the loading path of mapped_weights (float32 tensors viewed in place, the net built
+// by from_mapped_weights, the packers checking the 3x3 weights as they read them), with a 3x3
+// method chosen by the input's size, and must get the same answers: the same error or success
+// from both readings, the same tensors bit for bit, both nets built or both refused, the same
+// outputs bit for bit. An input that
 // starts with '{' is a weights sidecar instead (the JSON beside a .pth that load_weights reads):
 // it goes to xrestore::detail::parse_weights_sidecar.
 //
@@ -21,7 +26,10 @@
 #include <xrestore/io/zip_archive.hpp>
 #include <xrestore/nn/unet.hpp>
 
+#include "fuzz_support.hpp"
+
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +38,7 @@
 #include <cstring>
 #include <exception>
 #include <map>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -42,19 +51,55 @@ extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
 
 namespace {
 
-[[noreturn]] void contract_violation(const char* what, const char* type) {
-    std::fprintf(stderr, "\n==FUZZ== contract violation: uncaught non-xrestore exception %s: %s\n",
-                 type, what);
-    std::fflush(stderr);
-    std::abort();
-}
+using xrestore_fuzz::contract_violation;
+using xrestore_fuzz::fail;
 
-/// Build the net, then run it once on a small input its depth accepts: (2 << p) + a rows and
-/// (1 << p) + b columns, a and b in 0..3 taken from `salt` (the file size; odd sizes exercise
-/// the padding).
-void run_unet(const xrestore::state_dict& sd, unsigned salt) {
-    const auto net = xrestore::nn::unet::from_state_dict(sd);
-    const auto& cfg = net.config();
+/// The state_dict of the mapped loading path (xrestore::mapped_weights, what load_unet_denoiser
+/// and the CLI use): the same bytes read with float32 tensors viewed in place. Releasing does
+/// nothing here (the bytes are libFuzzer's buffer, not a mapped file).
+struct borrowed_weights {
+    xrestore::state_dict sd;
+    xrestore::state_dict& dict() { return sd; }
+    void release(xrestore::weight_tensor&) const {}
+    void release(std::span<const float>) const {}
+};
+
+/// Build the net from both readings with the same 3x3 method (from_state_dict and
+/// from_mapped_weights: both must accept or both refuse), then run both once on a small input
+/// their depth accepts, (2 << p) + a rows and (1 << p) + b columns, a and b in 0..3 taken from
+/// `salt` (the file size; odd sizes exercise the padding): the outputs must agree bit for bit.
+void run_unet(const xrestore::state_dict& sd, borrowed_weights& borrowed, unsigned salt) {
+    static constexpr std::array<xrestore::nn::conv3x3_method, 4> methods{
+        xrestore::nn::conv3x3_method::automatic, xrestore::nn::conv3x3_method::direct,
+        xrestore::nn::conv3x3_method::winograd_2x2, xrestore::nn::conv3x3_method::winograd_4x4};
+    const auto method = methods[(salt >> 4) & 3U];
+    std::optional<xrestore::nn::unet> copied;
+    std::optional<xrestore::nn::unet> mapped;
+    std::string copied_error = "none";
+    std::string mapped_error = "none";
+    try {
+        copied.emplace(xrestore::nn::unet::from_state_dict(sd, method));
+    } catch (const xrestore::error& e) {
+        copied_error = e.what();
+    }
+    try {
+        mapped.emplace(xrestore::nn::unet::from_mapped_weights(borrowed, method));
+    } catch (const xrestore::error& e) {
+        mapped_error = e.what();
+    }
+    if (copied.has_value() != mapped.has_value()) {
+        fail("from_state_dict and from_mapped_weights disagree: error '" + copied_error +
+             "' against '" + mapped_error + "'");
+    }
+    if (!copied) {
+        return;
+    }
+    const auto& cfg = copied->config();
+    if (cfg.in_chans != mapped->config().in_chans || cfg.out_chans != mapped->config().out_chans ||
+        cfg.chans != mapped->config().chans ||
+        cfg.num_pool_layers != mapped->config().num_pool_layers) {
+        fail("from_state_dict and from_mapped_weights built different configurations");
+    }
     // forward only on nets whose cost stays small (a hostile file may declare a wide one)
     std::size_t weights = 0;
     for (const auto& [name, t] : sd.entries()) {
@@ -69,11 +114,14 @@ void run_unet(const xrestore::state_dict& sd, unsigned salt) {
     for (std::size_t i = 0; i < x.size(); ++i) {
         x.data()[i] = static_cast<float>(i % 7) * 0.125F;
     }
-    const xrestore::tensor<4> y = net.forward(x);
+    const xrestore::tensor<4> y = copied->forward(x);
     if (y.shape()[0] != 1 || y.shape()[1] != cfg.out_chans || y.shape()[2] != h ||
         y.shape()[3] != w) {
-        std::fprintf(stderr, "==FUZZ== unet forward returned a wrong shape\n");
-        std::abort();
+        fail("unet forward returned a wrong shape");
+    }
+    const xrestore::tensor<4> z = mapped->forward(x);
+    if (z.shape() != y.shape() || std::memcmp(y.data(), z.data(), y.size() * sizeof(float)) != 0) {
+        fail("the nets built from the copied and the borrowed readings give different outputs");
     }
     for (std::size_t i = 0; i < y.size(); ++i) {
         if (!std::isfinite(y.data()[i])) {
@@ -268,12 +316,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.json", metadata);
             return 0;
         }
-        const xrestore::state_dict sd =
-            xrestore::parse_pth(std::span<const unsigned char>(data, size), "fuzz.pth");
-        try {
-            run_unet(sd, static_cast<unsigned>(size));
-        } catch (const xrestore::error&) {
+        const std::span<const unsigned char> bytes(data, size);
+        // the copied reading (load_weights) and the borrowed one (mapped_weights) must agree
+        auto readings = xrestore_fuzz::read_both(
+            [&] { return xrestore::parse_pth(bytes, "fuzz.pth"); },
+            [&] {
+                return xrestore::detail::parse_pth_releasing(
+                    bytes, "fuzz.pth", [](std::span<const unsigned char>) {}, true);
+            });
+        if (!readings) {
+            return 0;
         }
+        const xrestore::state_dict& sd = readings->first;
+        borrowed_weights borrowed{std::move(readings->second)};
+        run_unet(sd, borrowed, static_cast<unsigned>(size));
     } catch (const xrestore::error&) {
     } catch (const std::exception& e) {
         contract_violation(e.what(), typeid(e).name());
