@@ -59,12 +59,11 @@ status=0
 bundle=$(mktemp -d)
 trap 'rm -rf "$bundle" "$logs"' EXIT
 tar -C "$bundle" -xJf "$root/.gpu/bundle.tar.xz"
-# cuDNN from the machine's PyTorch wheel (or a system install). The bundle's libraries are given to
-# its own binaries only (through run_bundled), never to python3: its older libstdc++ would
-# shadow the one PyTorch needs.
-# Every lib/ folder of the wheels under the `nvidia` namespace package (cuDNN's first; NVRTC and
-# the rest for what cuDNN may load at run time). A namespace package has no __file__: its
-# __path__ is searched.
+# cuDNN from the machine's PyTorch wheels (or a system install): every lib/ folder of the wheels
+# under the `nvidia` namespace package, cuDNN's first (NVRTC and the rest for what cuDNN may load
+# at run time; a namespace package has no __file__, so its __path__ is searched). These and the
+# bundle's libraries go to the bundle's binaries only (through run_bundled), never to python3:
+# an older libstdc++ of the bundle would shadow the one PyTorch needs.
 cudnn=$(python3 - <<'PY' 2>/dev/null || true
 import glob, os
 import nvidia
