@@ -4,6 +4,7 @@
 
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xmath.hpp>
+#include <xtensor/xview.hpp>
 
 #include "test_support.hpp"
 
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <span>
@@ -497,6 +499,122 @@ BOOST_AUTO_TEST_CASE(jpeg_huffman_tables_are_checked_wherever_the_decoder_finds_
     bad.push_back(0xD9);
     m = io_error_message([&] { (void)read(bad); });
     BOOST_TEST(m.find("has a corrupt JPEG Huffman table (300 codes)") != std::string::npos, m);
+}
+
+/// A JPEG's segments in file order: marker, first byte, one past the last (a scan's entropy-coded
+/// data included).
+struct jpeg_segment {
+    unsigned char marker;
+    std::size_t begin;
+    std::size_t end;
+};
+
+std::vector<jpeg_segment> jpeg_segments(const std::vector<unsigned char>& b) {
+    std::vector<jpeg_segment> out;
+    std::size_t i = 2;
+    while (i + 4 <= b.size() && b[i] == 0xFF && b[i + 1] != 0xD9) {
+        const std::size_t begin = i;
+        i += 2 + (std::size_t{b[i + 2]} << 8 | b[i + 3]);
+        if (b[begin + 1] == 0xDA) {
+            while (i + 1 < b.size() &&
+                   !(b[i] == 0xFF && b[i + 1] != 0 && !(b[i + 1] >= 0xD0 && b[i + 1] <= 0xD7))) {
+                ++i;
+            }
+        }
+        out.push_back({b[begin + 1], begin, i});
+    }
+    return out;
+}
+
+/// `b` without its segments of `marker` (only the first with `first_only`); with `before_end`,
+/// they are put back just before EOI instead.
+std::vector<unsigned char> move_segments(const std::vector<unsigned char>& b, unsigned char marker,
+                                         bool first_only, bool before_end) {
+    std::vector<unsigned char> out(b.begin(), b.begin() + 2);
+    std::vector<unsigned char> moved;
+    bool done = false;
+    std::size_t last = 2;
+    for (const jpeg_segment& s : jpeg_segments(b)) {
+        auto& to = s.marker == marker && !done ? moved : out;
+        to.insert(to.end(), b.begin() + static_cast<std::ptrdiff_t>(s.begin),
+                  b.begin() + static_cast<std::ptrdiff_t>(s.end));
+        done = done || (first_only && s.marker == marker);
+        last = s.end;
+    }
+    BOOST_REQUIRE(!moved.empty());
+    if (before_end) {
+        out.insert(out.end(), moved.begin(), moved.end());
+    }
+    out.insert(out.end(), b.begin() + static_cast<std::ptrdiff_t>(last), b.end()); // EOI
+    return out;
+}
+
+BOOST_AUTO_TEST_CASE(jpeg_tables_and_scans_are_checked_before_the_decoder_reads_them) {
+    // stb_image 2.27 reads a quantisation or Huffman table that no segment defined, and the
+    // pixels of a component that no scan decoded, from memory it never initialised: such files
+    // decoded into whatever the heap held (found by the image fuzzer: a JPEG without DQT, and
+    // one without a scan, gave different pixels after different earlier allocations).
+    auto read = [](const std::vector<unsigned char>& bytes) {
+        return read_image_from_memory(std::span<const unsigned char>(bytes), "t.jpg");
+    };
+    auto file = [](const std::string& name) {
+        std::ifstream in(fixtures / name, std::ios::binary);
+        return std::vector<unsigned char>(std::istreambuf_iterator<char>(in), {});
+    };
+    // valid files of the kinds stb_image_write cannot make (tests/data/make_fixtures.py): the
+    // gradient R = 40 + 8 j, G = 60 + 6 i, B = 200 - 5 j at quality 95
+    image gradient({3, 16, 24});
+    for (std::size_t i = 0; i < 16; ++i) {
+        for (std::size_t j = 0; j < 24; ++j) {
+            gradient(0, i, j) = static_cast<float>(40 + 8 * j) / 255.0f;
+            gradient(1, i, j) = static_cast<float>(60 + 6 * i) / 255.0f;
+            gradient(2, i, j) = static_cast<float>(200 - 5 * j) / 255.0f;
+        }
+    }
+    const std::vector<unsigned char> progressive = file("prog_rgb_16x24.jpg");
+    const image p = read(progressive);
+    BOOST_REQUIRE((shape_of<3>(p) == shape3{3, 16, 24}));
+    BOOST_TEST(static_cast<double>(xt::amax(xt::abs(p - gradient))()) < 0.04);
+    const image g = read(file("prog_gray_16x24.jpg"));
+    BOOST_REQUIRE((shape_of<3>(g) == shape3{1, 16, 24}));
+    BOOST_TEST(static_cast<double>(xt::amax(xt::abs(xt::view(g, 0) - xt::view(gradient, 0)))()) <
+               0.01);
+    const image o = read(file("opt_rgb422_16x24.jpg"));
+    BOOST_REQUIRE((shape_of<3>(o) == shape3{3, 16, 24}));
+    BOOST_TEST(static_cast<double>(xt::amax(xt::abs(o - gradient))()) < 0.05);
+
+    // a baseline file (stb_image_write) without its tables or its scan
+    const std::vector<unsigned char> baseline = encode_jpeg(gradient, 90);
+    BOOST_REQUIRE(read(baseline).size() == gradient.size());
+    std::string m =
+        io_error_message([&] { (void)read(move_segments(baseline, 0xDB, false, false)); });
+    BOOST_TEST(m.find("'t.jpg' is a corrupt JPEG: its scan at byte ") != std::string::npos, m);
+    BOOST_TEST(m.find("dequantises component 1 with table 0, which no DQT segment before it "
+                      "defines") != std::string::npos,
+               m);
+    // tables after the scan come too late for a sequential file
+    m = io_error_message([&] { (void)read(move_segments(baseline, 0xDB, false, true)); });
+    BOOST_TEST(m.find("which no DQT segment before it defines") != std::string::npos, m);
+    m = io_error_message([&] { (void)read(move_segments(baseline, 0xC4, false, false)); });
+    BOOST_TEST(m.find("decodes component 1 with Huffman table DC 0, which no DHT segment before "
+                      "it defines") != std::string::npos,
+               m);
+    m = io_error_message([&] { (void)read(move_segments(baseline, 0xDA, true, false)); });
+    BOOST_TEST(m.find("it ends with component 1 in no scan (its pixels would be uninitialised "
+                      "memory)") != std::string::npos,
+               m);
+
+    // progressive: the first scan holds every component's first DC pass
+    m = io_error_message([&] { (void)read(move_segments(progressive, 0xDA, true, false)); });
+    BOOST_TEST(m.find("it ends with component 1 in no first DC scan") != std::string::npos, m);
+    m = io_error_message([&] { (void)read(move_segments(progressive, 0xDB, false, false)); });
+    BOOST_TEST(m.find("component 1 is dequantised with table 0, which no DQT segment defines") !=
+                   std::string::npos,
+               m);
+    // a progressive file dequantises at the end of the image: tables sent after the scans are
+    // in time, and give the same pixels
+    const image late = read(move_segments(progressive, 0xDB, false, true));
+    BOOST_TEST(static_cast<double>(xt::amax(xt::abs(late - p))()) == 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(an_integer_npy_is_not_an_image) {

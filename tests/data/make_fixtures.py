@@ -90,3 +90,14 @@ with open(path("f32_v2_1x2x2.npy"), "wb") as f:
                               version=(2, 0))
 np.save(path("f32_fortran_2x3.npy"), np.asfortranarray(np.arange(6, dtype="<f4").reshape(2, 3)))
 np.save(path("f32_bigendian_2x3.npy"), np.arange(6, dtype=">f4").reshape(2, 3))
+
+# JPEGs the stb-written test files cannot be: progressive (RGB 4:2:0 and grayscale) and an
+# optimised 4:2:2 baseline, H=16 x W=24, quality 95, of a smooth gradient the tests spell out:
+# R = 40 + 8 j, G = 60 + 6 i, B = 200 - 5 j (gray: the R plane).
+JI, JJ = np.meshgrid(np.arange(16), np.arange(24), indexing="ij")
+GRADIENT = np.stack([40 + 8 * JJ, 60 + 6 * JI, 200 - 5 * JJ], axis=-1).astype(np.uint8)
+Image.fromarray(GRADIENT).save(path("prog_rgb_16x24.jpg"), quality=95, progressive=True)
+Image.fromarray(GRADIENT[..., 0]).save(path("prog_gray_16x24.jpg"), quality=95,
+                                          progressive=True)
+Image.fromarray(GRADIENT).save(path("opt_rgb422_16x24.jpg"), quality=95, optimize=True,
+                               subsampling=1)

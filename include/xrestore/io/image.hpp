@@ -280,15 +280,38 @@ inline std::string decode_failure(std::span<const unsigned char> bytes, std::str
     return concat("is not a readable image (", reason.empty() ? "no reason given" : reason, ")");
 }
 
-/// Throw io_error if a JPEG Huffman table (DHT segment) declares more than 256 codes or more
-/// bytes than its segment holds: the decoder would write past its tables. Every DHT the decoder
-/// can reach is checked: like stb, the walk skips bytes that are not a marker, and it passes over
-/// each scan's entropy-coded data (a progressive file sends tables between scans).
-inline void check_jpeg_huffman_tables(std::span<const unsigned char> bytes, std::string_view name) {
+/// Throw io_error for a JPEG whose tables would make the decoder (stb_image 2.27) write past them
+/// or read memory it never wrote, walking the segments as the decoder does: it skips bytes that
+/// are not a marker, passes over each scan's entropy-coded data, and reads tables between scans
+/// (a progressive file sends them there). Refused:
+///  - a Huffman table (DHT) declaring more than 256 codes, or more bytes than its segment holds
+///    (the decoder would write past its tables);
+///  - a scan using a Huffman table no DHT before it defined, or a quantisation table no DQT
+///    defined before it is applied (before the scan for sequential files, before the end of
+///    the image for progressive ones): the decoder reads such tables from memory it never
+///    initialised, so the pixels would depend on whatever the heap held (and an undefined
+///    Huffman table indexes its symbols with garbage);
+///  - an image that ends (EOI) with a component no scan decoded (for a progressive file: no
+///    first DC scan): its pixels would be uninitialised memory.
+inline void check_jpeg_segments(std::span<const unsigned char> bytes, std::string_view name) {
+    auto corrupt = [&](const auto&... what) {
+        return io_error(concat("read_image: '", name, "' is a corrupt JPEG: ", what...));
+    };
+    std::array<bool, 4> quantisation{};
+    std::array<std::array<bool, 4>, 2> huffman{}; // [0 DC, 1 AC][table]
+    struct component {
+        unsigned id = 0;
+        unsigned table = 0;   ///< its quantisation table (above 3: the decoder refuses it)
+        bool decoded = false; ///< in a scan (progressive: a first DC scan)
+    };
+    std::vector<component> frame;
+    bool have_frame = false;
+    bool progressive = false;
     std::size_t i = 2; // after SOI
-    while (i + 4 <= bytes.size()) {
+    bool ended = false;
+    while (i + 2 <= bytes.size()) {
         if (bytes[i] != 0xFF) {
-            ++i; // not at a marker: stb skips such bytes until the next one
+            ++i; // not at a marker: the decoder skips such bytes until the next one
             continue;
         }
         const unsigned char marker = bytes[i + 1];
@@ -298,11 +321,15 @@ inline void check_jpeg_huffman_tables(std::span<const unsigned char> bytes, std:
             continue;
         }
         if (marker == 0xD9) {
-            return; // end of image
+            ended = true; // end of image
+            break;
+        }
+        if (i + 4 > bytes.size()) {
+            return; // a segment cut in its length: the decoder refuses the file itself
         }
         const std::size_t length = std::size_t{bytes[i + 2]} << 8 | bytes[i + 3];
         const std::size_t end = std::min(bytes.size(), i + 2 + length);
-        if (marker == 0xC4) {
+        if (marker == 0xC4) { // DHT
             for (std::size_t p = i + 4; p < end;) {
                 if (p + 17 > end) {
                     throw io_error(
@@ -316,7 +343,65 @@ inline void check_jpeg_huffman_tables(std::span<const unsigned char> bytes, std:
                     throw io_error(concat("read_image: '", name, "' has a corrupt JPEG Huffman ",
                                           "table (", codes, " codes)"));
                 }
+                const unsigned kind = bytes[p] >> 4U;
+                const unsigned table = bytes[p] & 15U;
+                if (kind < 2 && table < 4) {
+                    huffman[kind][table] = true;
+                }
                 p += 17 + codes;
+            }
+        } else if (marker == 0xDB) { // DQT: 64 entries of 8 or 16 bits per table
+            for (std::size_t p = i + 4; p < end;) {
+                const unsigned table = bytes[p] & 15U;
+                const std::size_t size = 1 + ((bytes[p] >> 4U) != 0 ? 128 : 64);
+                if (p + size > end) {
+                    break; // the decoder refuses the short table
+                }
+                if (table < 4) {
+                    quantisation[table] = true;
+                }
+                p += size;
+            }
+        } else if ((marker == 0xC0 || marker == 0xC1 || marker == 0xC2) && !have_frame) {
+            // SOF: precision, height, width, count, then (id, sampling, quantisation table)
+            have_frame = true;
+            progressive = marker == 0xC2;
+            const std::size_t count = i + 10 <= end ? bytes[i + 9] : 0;
+            for (std::size_t k = 0; k < count && i + 13 + 3 * k <= end; ++k) {
+                frame.push_back({bytes[i + 10 + 3 * k], bytes[i + 12 + 3 * k] & 15U, false});
+            }
+        } else if (marker == 0xDA && have_frame && i + 5 <= end) {
+            // SOS: count, (id, DC table << 4 | AC table) each, first and last coefficient,
+            // successive approximation
+            const std::size_t count = bytes[i + 4];
+            if (length == 6 + 2 * count && i + 2 + length <= bytes.size()) {
+                const std::size_t start = bytes[i + 5 + 2 * count];
+                const unsigned high = bytes[i + 7 + 2 * count] >> 4U;
+                for (std::size_t k = 0; k < count; ++k) {
+                    const unsigned id = bytes[i + 5 + 2 * k];
+                    const unsigned dc = bytes[i + 6 + 2 * k] >> 4U;
+                    const unsigned ac = bytes[i + 6 + 2 * k] & 15U;
+                    const auto c = std::find_if(frame.begin(), frame.end(),
+                                                [&](const component& f) { return f.id == id; });
+                    if (c == frame.end() || dc > 3 || ac > 3) {
+                        continue; // the decoder refuses these itself
+                    }
+                    const bool uses_dc = progressive ? start == 0 && high == 0 : true;
+                    const bool uses_ac = progressive ? start != 0 : true;
+                    if ((uses_dc && !huffman[0][dc]) || (uses_ac && !huffman[1][ac])) {
+                        throw corrupt("its scan at byte ", i, " decodes component ", id,
+                                      " with Huffman table ",
+                                      uses_dc && !huffman[0][dc] ? "DC " : "AC ",
+                                      uses_dc && !huffman[0][dc] ? dc : ac,
+                                      ", which no DHT segment before it defines");
+                    }
+                    if (!progressive && c->table < 4 && !quantisation[c->table]) {
+                        throw corrupt("its scan at byte ", i, " dequantises component ", id,
+                                      " with table ", c->table,
+                                      ", which no DQT segment before it defines");
+                    }
+                    c->decoded = c->decoded || uses_dc;
+                }
             }
         }
         if (length < 2) {
@@ -330,6 +415,20 @@ inline void check_jpeg_huffman_tables(std::span<const unsigned char> bytes, std:
                                              !(bytes[i + 1] >= 0xD0 && bytes[i + 1] <= 0xD7))) {
                 ++i;
             }
+        }
+    }
+    if (!ended) {
+        return; // no end of image: the decoder refuses the file itself
+    }
+    for (const component& c : frame) {
+        if (!c.decoded) {
+            throw corrupt("it ends with component ", c.id, " in no ",
+                          progressive ? "first DC scan" : "scan",
+                          " (its pixels would be uninitialised memory)");
+        }
+        if (progressive && c.table < 4 && !quantisation[c.table]) {
+            throw corrupt("component ", c.id, " is dequantised with table ", c.table,
+                          ", which no DQT segment defines");
         }
     }
 }
@@ -364,7 +463,7 @@ inline image_header checked_image_header(std::span<const unsigned char> bytes,
                                       "' is not a PNG, JPEG or BMP image (unknown magic number)"));
     }
     if (format == "jpeg") {
-        detail::check_jpeg_huffman_tables(bytes, name);
+        detail::check_jpeg_segments(bytes, name);
     }
     if (format == "png") {
         // stb's info call tries every format after PNG's and reports the last one's reason
