@@ -386,13 +386,13 @@ inline void check_jpeg_segments(std::span<const unsigned char> bytes, std::strin
                     if (c == frame.end() || dc > 3 || ac > 3) {
                         continue; // the decoder refuses these itself
                     }
-                    const bool uses_dc = progressive ? start == 0 && high == 0 : true;
-                    const bool uses_ac = progressive ? start != 0 : true;
-                    if ((uses_dc && !huffman[0][dc]) || (uses_ac && !huffman[1][ac])) {
+                    const bool uses_dc = !progressive || (start == 0 && high == 0);
+                    const bool uses_ac = !progressive || start != 0;
+                    const bool missing_dc = uses_dc && !huffman[0][dc];
+                    if (missing_dc || (uses_ac && !huffman[1][ac])) {
                         throw corrupt("its scan at byte ", i, " decodes component ", id,
-                                      " with Huffman table ",
-                                      uses_dc && !huffman[0][dc] ? "DC " : "AC ",
-                                      uses_dc && !huffman[0][dc] ? dc : ac,
+                                      " with Huffman table ", missing_dc ? "DC " : "AC ",
+                                      missing_dc ? dc : ac,
                                       ", which no DHT segment before it defines");
                     }
                     if (!progressive && c->table < 4 && !quantisation[c->table]) {
